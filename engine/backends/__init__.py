@@ -1,0 +1,1 @@
+"""Inference backends (see base.py for the interface)."""

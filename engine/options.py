@@ -1,0 +1,190 @@
+"""UCI options: each declared once, here, with its type, default, range and meaning.
+
+The README's option table is written from these declarations' help texts. Names are
+matched case-insensitively; a bad value raises OptionError and leaves the option as it
+was (the UCI loop reports it as ``info string``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+OptionType = Literal["check", "spin", "combo", "string", "button"]
+OptionValue = bool | int | str | float
+
+BUNDLED = "<bundled>"  # WeightsFile value meaning "the model shipped with the package"
+DEFAULT_TEMPERATURE = 0.1
+BACKEND_NAMES: tuple[str, ...] = ("auto", "torch")
+
+
+class OptionError(ValueError):
+    """A setoption that cannot be applied; the message is one line for the user."""
+
+
+def _parse_temperature(raw: str) -> float:
+    try:
+        t = float(raw)
+    except ValueError:
+        raise OptionError(f"Temperature must be a number >= 0, got {raw!r}") from None
+    if not math.isfinite(t) or t < 0 or t > 100:
+        raise OptionError(f"Temperature must be between 0 and 100, got {raw!r}")
+    return t
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One UCI option as declared to the GUI."""
+
+    name: str  # as shown to the GUI
+    type: OptionType
+    default: OptionValue  # the parsed default value
+    help: str  # one sentence for the README
+    min: int | None = None  # spin only
+    max: int | None = None  # spin only
+    choices: tuple[str, ...] = ()  # combo only
+    parse: Callable[[str], OptionValue] | None = None  # string options: raw text -> value
+    uci_default: str | None = None  # how the default is written in `uci` output, if not str(default)
+
+    def declaration(self) -> str:
+        """The `option name ...` line for the `uci` command."""
+        line = f"option name {self.name} type {self.type}"
+        if self.type == "button":
+            return line
+        if self.type == "check":
+            d = "true" if self.default else "false"
+        else:
+            d = self.uci_default if self.uci_default is not None else str(self.default)
+        line += f" default {d}"
+        if self.type == "spin":
+            line += f" min {self.min} max {self.max}"
+        for c in self.choices:
+            line += f" var {c}"
+        return line
+
+    def convert(self, raw: str) -> OptionValue:
+        """Parse a setoption value, or raise OptionError."""
+        raw = raw.strip()
+        if self.type == "check":
+            low = raw.lower()
+            if low not in ("true", "false"):
+                raise OptionError(f"{self.name} must be true or false, got {raw!r}")
+            return low == "true"
+        if self.type == "spin":
+            try:
+                v = int(raw)
+            except ValueError:
+                raise OptionError(f"{self.name} must be an integer, got {raw[:40]!r}") from None
+            assert self.min is not None and self.max is not None
+            if not self.min <= v <= self.max:
+                raise OptionError(f"{self.name} must be between {self.min} and {self.max}, got {v}")
+            return v
+        if self.type == "combo":
+            for c in self.choices:
+                if c.lower() == raw.lower():
+                    return c
+            raise OptionError(f"{self.name} must be one of {', '.join(self.choices)}, got {raw[:40]!r}")
+        if self.type == "button":
+            return True
+        if raw == "<empty>":  # cutechess and python-chess send this for an empty string
+            raw = ""
+        return self.parse(raw) if self.parse else raw
+
+
+def _declare() -> tuple[OptionSpec, ...]:
+    return (
+        OptionSpec(
+            "Temperature", "string", DEFAULT_TEMPERATURE,
+            "Sampling temperature tau >= 0 over legal moves: 0 plays the model's most likely move, 1 samples"
+            " the model's own distribution. Default 0.1: low temperature is where the paper's models transcend"
+            " their training data, while games still vary where the model is unsure.",
+            parse=_parse_temperature, uci_default=str(DEFAULT_TEMPERATURE),
+        ),
+        OptionSpec(
+            "Seed", "spin", 0,
+            "Seed of the move sampler. 0: fresh randomness. N > 0: the generator is reset to N at setoption and at"
+            " every ucinewgame, so the same game against the same replies is replayed move for move.",
+            min=0, max=2**31 - 1,
+        ),
+        OptionSpec(
+            "WeightsFile", "string", BUNDLED,
+            "Path of a .safetensors weights file (its .json beside it). <bundled> is the model shipped with the"
+            " engine. Loaded at the next isready or go; an unusable file is reported and the engine refuses to play.",
+            uci_default=BUNDLED,
+        ),
+        OptionSpec(
+            "Backend", "combo", "auto",
+            "Inference backend. auto picks the fastest available; torch is the reference PyTorch path.",
+            choices=BACKEND_NAMES,
+        ),
+        OptionSpec(
+            "MultiPV", "spin", 1,
+            "Number of moves reported in info lines, the played move first, then the most probable others.",
+            min=1, max=256,
+        ),
+        OptionSpec(
+            "Threads", "spin", 1,
+            "CPU threads for inference (torch.set_num_threads), capped at the machine's core count.",
+            min=1, max=1024,
+        ),
+        OptionSpec(
+            "Hash", "spin", 128,
+            "Megabytes for the KV cache of recent positions (reused when a game continues).",
+            min=1, max=65536,
+        ),
+        OptionSpec(
+            "Move Overhead", "spin", 10,
+            "Milliseconds kept in reserve per move for communication delay; the engine answers in a few"
+            " milliseconds, so this only matters with a nearly empty clock.",
+            min=0, max=10000,
+        ),
+        OptionSpec(
+            "Ponder", "check", False,
+            "Tells the engine that the GUI may send go ponder. The engine suggests a ponder move in every bestmove.",
+        ),
+        OptionSpec("UCI_ShowWDL", "check", False, "Add wdl W D L (per mille, side to move) from the value head to info lines."),
+        OptionSpec(
+            "UCI_Chess960", "check", False,
+            "Chess960 castling notation (king takes own rook) in position and bestmove. The model has seen only"
+            " standard chess; it plays from any FEN through its POS token.",
+        ),
+        OptionSpec(
+            "SyzygyPath", "string", "",
+            "Accepted so that default lichess-bot and GUI configurations work; tablebases are not probed,"
+            " because the engine's moves are the model's alone (that is what is being rated).",
+            uci_default="<empty>",
+        ),
+    )
+
+
+OPTIONS: tuple[OptionSpec, ...] = _declare()
+_BY_LOWER: dict[str, OptionSpec] = {o.name.lower(): o for o in OPTIONS}
+
+
+def find_option(name: str) -> OptionSpec | None:
+    return _BY_LOWER.get(name.strip().lower())
+
+
+@dataclass
+class OptionValues:
+    """Current values, keyed by the declared name."""
+
+    values: dict[str, OptionValue] = field(default_factory=lambda: {o.name: o.default for o in OPTIONS})
+
+    def __getitem__(self, name: str) -> OptionValue:
+        return self.values[name]
+
+    def set(self, name: str, raw: str) -> tuple[OptionSpec, OptionValue]:
+        """Parse and store; raise OptionError (value unchanged) on a bad name or value."""
+        spec = find_option(name)
+        if spec is None:
+            raise OptionError(f"unknown option {name[:60]!r}")
+        value = spec.convert(raw)
+        self.values[spec.name] = value
+        return spec, value
+
+    @property
+    def temperature(self) -> float:
+        return float(self.values["Temperature"])

@@ -1,0 +1,133 @@
+"""The player: legal-move distributions, temperature and sampling. The only place they live.
+
+A backend gives logits over the whole move vocabulary; the player keeps the legal
+moves of the position (optionally restricted, as UCI ``searchmoves`` asks), turns
+their logits into probabilities and samples at a temperature tau:
+
+    p_tau(m) = p(m) ** (1 / tau) / sum over legal m' of p(m') ** (1 / tau)
+
+which is a softmax of ``logits / tau`` over the legal moves; tau = 0 is the argmax.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import chess
+import numpy as np
+
+from engine.backends.base import Backend
+from engine.tokenizer import encode_board, move_id
+
+# lichess's model of win probability against centipawns: E = 1 / (1 + exp(-K * cp))
+_LICHESS_K = 0.00368208
+MAX_CP = 2000  # centipawn scores are clamped to +-MAX_CP
+
+
+@dataclass(frozen=True)
+class PositionEval:
+    """The model's view of one position, for the side to move.
+
+    moves: candidate moves (legal, or the searchmoves subset), most probable first.
+    logits: their policy logits, same order (float64).
+    probs: softmax of the logits over the candidates (tau = 1).
+    wdl: win/draw/loss probabilities for the side to move (sum 1).
+    """
+
+    moves: tuple[chess.Move, ...]
+    logits: np.ndarray
+    probs: np.ndarray
+    wdl: np.ndarray
+
+    def probs_at(self, temperature: float) -> np.ndarray:
+        return temperature_probs(self.logits, temperature)
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    z = np.exp(x - np.max(x))
+    return z / z.sum()
+
+
+def temperature_probs(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """p_tau over the given logits; tau = 0 puts all mass on the first argmax."""
+    if not (temperature >= 0.0 and math.isfinite(temperature)):
+        raise ValueError(f"temperature must be a finite number >= 0, got {temperature}")
+    logits = np.asarray(logits, dtype=np.float64)
+    if temperature == 0.0:
+        p = np.zeros_like(logits)
+        p[int(np.argmax(logits))] = 1.0
+        return p
+    return softmax(logits / temperature)
+
+
+def sample_index(logits: np.ndarray, temperature: float, rng: np.random.Generator) -> int:
+    """Index of a move drawn from p_tau (argmax when tau = 0)."""
+    if temperature == 0.0:
+        return int(np.argmax(logits))
+    p = temperature_probs(logits, temperature)
+    return int(rng.choice(len(p), p=p))
+
+
+def wdl_to_cp(wdl: np.ndarray) -> int:
+    """Centipawns for a win/draw/loss distribution, inverting lichess's win-probability model."""
+    e = float(wdl[0] + 0.5 * wdl[1])
+    e = min(max(e, 1e-6), 1 - 1e-6)
+    cp = math.log(e / (1 - e)) / _LICHESS_K
+    return int(round(max(-MAX_CP, min(MAX_CP, cp))))
+
+
+def wdl_permille(wdl: np.ndarray) -> tuple[int, int, int]:
+    """Integer per-mille W, D, L summing to exactly 1000."""
+    w = min(1000, max(0, round(1000 * float(wdl[0]))))
+    loss = min(1000 - w, max(0, round(1000 * float(wdl[2]))))
+    return w, 1000 - w - loss, loss
+
+
+class Player:
+    """Turns a backend's logits into move distributions and choices for chess positions."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    def evaluate_many(
+        self, boards: Sequence[chess.Board], searchmoves: Sequence[Iterable[chess.Move] | None] | None = None
+    ) -> list[PositionEval]:
+        """One PositionEval per board (each with its move stack), in one backend batch.
+
+        Every board must have at least one candidate move.
+        """
+        seqs = [encode_board(b, self.backend.block_size) for b in boards]
+        outs = self.backend.evaluate(seqs)
+        result = []
+        for i, (board, out) in enumerate(zip(boards, outs, strict=True)):
+            allowed = searchmoves[i] if searchmoves is not None else None
+            moves = list(board.legal_moves)
+            if allowed is not None:
+                allowed_set = set(allowed)
+                moves = [m for m in moves if m in allowed_set] or moves
+            if not moves:
+                raise ValueError(f"no legal move in {board.fen()}")
+            ids = np.array([move_id(board, m) for m in moves])
+            logits = out.policy_logits[ids].astype(np.float64)
+            order = np.argsort(-logits, kind="stable")
+            logits = logits[order]
+            result.append(
+                PositionEval(
+                    moves=tuple(moves[j] for j in order),
+                    logits=logits,
+                    probs=softmax(logits),
+                    wdl=softmax(out.wdl_logits.astype(np.float64)),
+                )
+            )
+        return result
+
+    def evaluate(self, board: chess.Board, searchmoves: Iterable[chess.Move] | None = None) -> PositionEval:
+        """The model's distribution over the candidate moves of ``board``."""
+        return self.evaluate_many([board], [searchmoves])[0]
+
+    def choose(self, board: chess.Board, temperature: float, rng: np.random.Generator) -> chess.Move:
+        """A move for ``board`` sampled at ``temperature``."""
+        ev = self.evaluate(board)
+        return ev.moves[sample_index(ev.logits, temperature, rng)]

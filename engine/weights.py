@@ -1,0 +1,167 @@
+"""Weights files: ``NAME.safetensors`` plus ``NAME.json`` beside it. Never pickle.
+
+The JSON holds::
+
+    {
+      "format": "chessformer-weights", "format_version": 1,
+      "tokenizer_version": 1,
+      "config": {ModelConfig fields},
+      "sha256": "<hex sha256 of NAME.safetensors>",
+      "metadata": {"description": ..., "rating_cap": ..., "training_steps": ...,
+                   "training_data": ..., "validation": {...}, "random_init": bool}
+    }
+
+``load_weights`` checks every part of it and raises ``WeightsError`` with one clear
+line; the UCI engine shows that line as ``info string`` and keeps running.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from engine.tokenizer import TOKENIZER_VERSION
+
+FORMAT = "chessformer-weights"
+FORMAT_VERSION = 1
+BUNDLED_NAME = "default.safetensors"  # inside the package's engine/models/ folder
+
+
+class WeightsError(Exception):
+    """A weights file that cannot be used; the message is one line for the user."""
+
+
+@dataclass
+class WeightsInfo:
+    """What a weights file says about itself."""
+
+    path: Path  # the .safetensors file
+    config: dict[str, int]  # ModelConfig fields
+    sha256: str  # hex digest of the .safetensors file
+    metadata: dict[str, Any] = field(default_factory=dict)  # free-form provenance
+
+    @property
+    def is_random_init(self) -> bool:
+        return bool(self.metadata.get("random_init", False))
+
+
+def sidecar_path(path: Path) -> Path:
+    """The JSON file that goes with a .safetensors file."""
+    return path.with_suffix(".json")
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def bundled_weights_path() -> Path | None:
+    """The default model shipped inside the package, or None if this build has none."""
+    try:
+        ref = resources.files("engine").joinpath("models", BUNDLED_NAME)
+        if ref.is_file():
+            return Path(str(ref))
+    except (ModuleNotFoundError, FileNotFoundError):
+        return None
+    return None
+
+
+def read_info(path: Path) -> WeightsInfo:
+    """Read and check the JSON sidecar and the file's sha256 (does not import torch)."""
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise WeightsError(f"weights file must end in .safetensors: {path}")
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}")
+    meta_path = sidecar_path(path)
+    if not meta_path.is_file():
+        raise WeightsError(f"weights config not found: {meta_path} (expected beside {path.name})")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise WeightsError(f"weights config {meta_path} is not valid JSON: {e}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise WeightsError(f"{meta_path} is not a chessformer weights config")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise WeightsError(f"{meta_path}: format_version {meta.get('format_version')} unsupported (want {FORMAT_VERSION})")
+    if meta.get("tokenizer_version") != TOKENIZER_VERSION:
+        raise WeightsError(
+            f"{meta_path}: tokenizer_version {meta.get('tokenizer_version')} does not match this engine's {TOKENIZER_VERSION}"
+        )
+    config = meta.get("config")
+    expected = meta.get("sha256")
+    if not isinstance(config, dict) or not isinstance(expected, str):
+        raise WeightsError(f"{meta_path}: missing 'config' or 'sha256'")
+    actual = file_sha256(path)
+    if actual != expected:
+        raise WeightsError(f"{path.name}: sha256 mismatch (file {actual[:12]}..., config says {expected[:12]}...): corrupted or replaced")
+    metadata = meta.get("metadata", {})
+    return WeightsInfo(path=path, config=config, sha256=actual, metadata=metadata if isinstance(metadata, dict) else {})
+
+
+def load_weights(path: Path | str, device: str = "cpu") -> tuple[Any, WeightsInfo]:
+    """Load a ChessFormer from ``path`` (a .safetensors file with its JSON beside it).
+
+    Returns (model in eval mode, info). Raises WeightsError on any problem.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from engine.model import ChessFormer, ModelConfig
+
+    info = read_info(Path(path))
+    try:
+        cfg = ModelConfig.from_dict(info.config)
+    except (TypeError, ValueError) as e:
+        raise WeightsError(f"{sidecar_path(info.path).name}: bad model config: {e}") from None
+    try:
+        tensors = load_file(str(info.path), device=device)
+    except (SafetensorError, OSError, ValueError) as e:
+        raise WeightsError(f"{info.path.name}: not a readable safetensors file: {e}") from None
+    model = ChessFormer(cfg)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    if missing or extra:
+        raise WeightsError(f"{info.path.name}: tensors do not match the config (missing {missing[:3]}, unexpected {extra[:3]})")
+    for name, t in tensors.items():
+        if t.shape != expected[name].shape:
+            raise WeightsError(f"{info.path.name}: tensor {name} has shape {tuple(t.shape)}, config wants {tuple(expected[name].shape)}")
+    model.load_state_dict({k: v.float() for k, v in tensors.items()})
+    model.to(device).eval()
+    return model, info
+
+
+def save_weights(model: Any, path: Path | str, metadata: dict[str, Any] | None = None) -> WeightsInfo:
+    """Write ``model`` as NAME.safetensors + NAME.json (each written then renamed into place)."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise ValueError(f"weights path must end in .safetensors: {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    save_file(state, str(tmp))
+    sha = file_sha256(tmp)
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "tokenizer_version": TOKENIZER_VERSION,
+        "config": model.cfg.to_dict(),
+        "sha256": sha,
+        "metadata": metadata or {},
+    }
+    meta_tmp = sidecar_path(path).with_name(sidecar_path(path).name + ".tmp")
+    meta_tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    os.replace(meta_tmp, sidecar_path(path))
+    return WeightsInfo(path=path, config=meta["config"], sha256=sha, metadata=meta["metadata"])
