@@ -1,0 +1,166 @@
+"""Training batches from token shards: sampling, length bucketing, deterministic order.
+
+A sample is a game from its start, ``[POS(start or FEN)] + moves[:block_size-1]``, or
+with probability ``mid_game_fraction`` a continuation ``[POS(board at ply p)] +
+moves[p:p+block_size-1]`` from a stored anchor, so the model learns the FEN path.
+
+Batches are built in pools: pool ``p`` draws its samples from ``Random(seed, p)``,
+sorts them by length and cuts them into batches of at most ``batch_tokens`` padded
+tokens (little padding), then shuffles the batches. Batch ``i`` is therefore a pure
+function of (seed, i): a resumed run sees exactly the batches it would have seen.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import chess
+import numpy as np
+import torch
+
+from engine.tokenizer import MAX_FEATURES, PAD_ID, POS_ID, board_features
+from training.shards import Shard, list_shards, load_shard
+
+START_FEATURES = np.array(board_features(chess.Board()), dtype=np.int64)
+_STM_BLACK = 769  # the side-to-move feature index for black (engine/tokenizer.py)
+IGNORE = -100  # target index ignored by the loss
+
+
+@dataclass
+class Batch:
+    tokens: torch.Tensor  # [B, T] int64 input ids (PAD_ID after each sequence)
+    anchors: torch.Tensor  # [B, MAX_FEATURES] int64 POS features
+    policy_targets: torch.Tensor  # [B, T] int64 next move id, IGNORE where none
+    value_targets: torch.Tensor  # [B, T] int64 0 win / 1 draw / 2 loss for the side to move, IGNORE on padding
+    real_tokens: int  # tokens that are not padding
+
+
+class GameIndex:
+    """All games of a data folder, split into train and validation by a hash of the game."""
+
+    def __init__(self, folder: Path, val_permille: int = 5) -> None:
+        names = list_shards(folder)
+        if not names:
+            raise FileNotFoundError(f"no complete shards in {folder} (run python -m training prepare first)")
+        self.shards: list[Shard] = [load_shard(folder, n) for n in names]
+        refs = [(s, g) for s, sh in enumerate(self.shards) for g in range(len(sh.games))]
+        # Stable split: a game's side never changes when shards are added after it.
+        is_val = [((s * 1_000_003 + g) * 2654435761 >> 7) % 1000 < val_permille for s, g in refs]
+        self.train = [r for r, v in zip(refs, is_val, strict=True) if not v]
+        self.val = [r for r, v in zip(refs, is_val, strict=True) if v]
+        # anchors per game: {(shard, game): [anchor rows with ply > 0]}
+        self.mid_anchors: list[dict[int, list[int]]] = []
+        for sh in self.shards:
+            d: dict[int, list[int]] = {}
+            for row, (g, ply) in enumerate(zip(sh.anchors["game"], sh.anchors["ply"], strict=True)):
+                if ply > 0:
+                    d.setdefault(int(g), []).append(row)
+            self.mid_anchors.append(d)
+        self.tokens = sum(int(sh.info["tokens"]) for sh in self.shards)
+
+    def sample(self, ref: tuple[int, int], block_size: int, rng: random.Random, mid_game_fraction: float) -> tuple[np.ndarray, np.ndarray, int]:
+        """(moves, anchor features, result for the anchor's side to move: +1/0/-1)."""
+        s, g = ref
+        sh = self.shards[s]
+        game = sh.games[g]
+        off, n = int(game["offset"]), int(game["length"])
+        mids = self.mid_anchors[s].get(g)
+        if mids and rng.random() < mid_game_fraction:
+            row = sh.anchors[mids[rng.randrange(len(mids))]]
+            ply, feats = int(row["ply"]), row["features"].astype(np.int64)
+        else:
+            ply = 0
+            fa = int(game["fen_anchor"])
+            feats = sh.anchors[fa]["features"].astype(np.int64) if fa >= 0 else START_FEATURES
+        moves = np.asarray(sh.tokens[off + ply : off + min(n, ply + block_size - 1)], dtype=np.int64)
+        black_to_move = bool((feats == _STM_BLACK).any())
+        result = int(game["result"]) * (-1 if black_to_move else 1)
+        return moves, feats, result
+
+
+def collate(samples: list[tuple[np.ndarray, np.ndarray, int]]) -> Batch:
+    """Pad samples into a Batch; targets as in the sequence contract (engine/tokenizer.py)."""
+    T = max(len(m) for m, _, _ in samples) + 1
+    B = len(samples)
+    tokens = np.full((B, T), PAD_ID, dtype=np.int64)
+    policy = np.full((B, T), IGNORE, dtype=np.int64)
+    value = np.full((B, T), IGNORE, dtype=np.int64)
+    anchors = np.zeros((B, MAX_FEATURES), dtype=np.int64)
+    real = 0
+    for i, (moves, feats, result) in enumerate(samples):
+        k = len(moves)
+        tokens[i, 0] = POS_ID
+        tokens[i, 1 : k + 1] = moves
+        policy[i, :k] = moves  # position j predicts the move after it
+        # side to move alternates; result +1/0/-1 for the anchor's side -> class 0/1/2
+        sign = np.where(np.arange(k + 1) % 2 == 0, result, -result)
+        value[i, : k + 1] = 1 - sign
+        anchors[i] = feats
+        real += k + 1
+    return Batch(torch.from_numpy(tokens), torch.from_numpy(anchors), torch.from_numpy(policy), torch.from_numpy(value), real)
+
+
+Sample = tuple[np.ndarray, np.ndarray, int]  # (moves, anchor features, result for the anchor's side)
+
+
+def bucket_by_length(samples: list[Sample], batch_tokens: int) -> list[list[Sample]]:
+    """Groups of similar length whose padded size stays within batch_tokens."""
+    samples = sorted(samples, key=lambda s: len(s[0]))
+    groups: list[list[Sample]] = []
+    cur: list[Sample] = []
+    for s in samples:
+        # sorted ascending, so this sample's length is the group's padded length
+        if cur and (len(cur) + 1) * (len(s[0]) + 1) > batch_tokens:
+            groups.append(cur)
+            cur = []
+        cur.append(s)
+    if cur:
+        groups.append(cur)
+    return groups
+
+
+class BatchStream:
+    """Deterministic training batches: ``batch(i)`` is the same for the same seed whatever ran before."""
+
+    def __init__(
+        self,
+        index: GameIndex,
+        block_size: int,
+        batch_tokens: int,
+        seed: int,
+        mid_game_fraction: float,
+        pool_batches: int = 64,
+    ) -> None:
+        self.index, self.block_size, self.batch_tokens = index, block_size, batch_tokens
+        self.seed, self.mid, self.pool_batches = seed, mid_game_fraction, pool_batches
+        self._pool_id = -1
+        self._pool: list[list[Sample]] = []
+
+    def _build_pool(self, p: int) -> list[list[Sample]]:
+        rng = random.Random(self.seed * 1_000_003 + p)
+        train = self.index.train
+        avg = max(8, self.index.tokens // max(1, len(train) + len(self.index.val)))
+        n = max(1, self.pool_batches * self.batch_tokens // min(avg + 1, self.block_size))
+        samples = [self.index.sample(train[rng.randrange(len(train))], self.block_size, rng, self.mid) for _ in range(n)]
+        batches = bucket_by_length(samples, self.batch_tokens)
+        rng.shuffle(batches)
+        return batches[: self.pool_batches] if len(batches) >= self.pool_batches else batches
+
+    def batch(self, i: int) -> Batch:
+        """Batch number i (0-based)."""
+        # Pools may yield slightly fewer batches than pool_batches; index by a fixed stride anyway.
+        p, j = divmod(i, self.pool_batches)
+        if p != self._pool_id:
+            self._pool, self._pool_id = self._build_pool(p), p
+        return collate(self._pool[j % len(self._pool)])
+
+
+def validation_batches(index: GameIndex, block_size: int, batch_tokens: int, max_games: int, seed: int = 1234) -> list[Batch]:
+    """A fixed validation set: held-out games, each from its start and once mid-game."""
+    rng = random.Random(seed)
+    refs = index.val[:max_games]
+    samples = [index.sample(r, block_size, rng, 0.0) for r in refs]
+    samples += [index.sample(r, block_size, rng, 1.0) for r in refs]
+    return [collate(b) for b in bucket_by_length(samples, batch_tokens)]

@@ -1,0 +1,298 @@
+"""``python -m training prepare``: PGN files to token shards and a manifest.
+
+Streaming and constant-memory: the main process decompresses and cuts games (header
+filters run there, they are cheap); a pool of ``--workers`` processes replays the
+moves. Shard k of a source file holds its raw games ``[k*S, (k+1)*S)``, so a re-run
+skips complete shards and redoes only the unfinished one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import re
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import chess
+import numpy as np
+
+from engine.tokenizer import TOKENIZER_VERSION, board_features, move_id
+from training.filters import FilterConfig, header_rejection, parse_elo
+from training.pgn import IllegalMove, RawGame, find_pgn_files, iter_raw_games, movetext_tokens, resolve_san
+from training.shards import ANCHOR_DTYPE, GAME_DTYPE, list_shards, load_shard_keys, shard_is_complete, write_shard
+
+RESULT_CODE = {"1-0": 1, "1/2-1/2": 0, "0-1": -1}
+_SITE_ID = re.compile(r"(lichess\.org/|chess\.com/game/(?:live|daily)/)(\w+)")
+
+
+@dataclass
+class PrepareConfig:
+    """Options of ``prepare``."""
+
+    filters: FilterConfig = field(default_factory=FilterConfig)
+    workers: int = 2  # replay processes (count)
+    shard_games: int = 50_000  # raw games per shard (count)
+    chunk_games: int = 500  # games per worker task (count)
+    anchor_every: int = 24  # a mid-game anchor every this many plies (plies)
+
+
+@dataclass
+class _Task:
+    source: int  # index of the source file
+    shard: int  # shard number within the source
+    games: list[tuple[int, str, str, str | None, int | None, int | None, str]]  # (index, movetext, result, fen, welo, belo, dedup site)
+    rejected: Counter[str]
+    raw: int  # raw games covered
+    skip: bool = False  # shard already complete: only carries its bookkeeping
+    last: bool = False  # the last task of this shard
+
+
+@dataclass
+class _Replayed:
+    index: int
+    moves: np.ndarray  # uint16 move ids
+    result: int
+    welo: int
+    belo: int
+    fen_features: tuple[int, ...] | None
+    anchors: list[tuple[int, tuple[int, ...]]]  # (ply, features)
+    key: int
+
+
+def _key(site: str, movetext_moves: np.ndarray, players: str) -> int:
+    m = _SITE_ID.search(site)
+    h = hashlib.blake2b(digest_size=8)
+    if m:
+        h.update(m.group(0).encode())
+    else:
+        h.update(players.encode())
+        h.update(movetext_moves.tobytes())
+    return int.from_bytes(h.digest(), "little")
+
+
+def replay_game(movetext: str, fen: str | None, anchor_every: int) -> tuple[np.ndarray, tuple[int, ...] | None, list[tuple[int, tuple[int, ...]]]]:
+    """Move ids, FEN-anchor features and mid-game anchors of one game; IllegalMove on bad moves."""
+    sans, _ = movetext_tokens(movetext)
+    try:
+        board = chess.Board(fen) if fen else chess.Board()
+    except ValueError as e:
+        raise IllegalMove(f"bad FEN: {e}") from None
+    fen_features = board_features(board) if fen else None
+    ids = np.empty(len(sans), dtype=np.uint16)
+    anchors: list[tuple[int, tuple[int, ...]]] = []
+    for ply, san in enumerate(sans):
+        if ply and ply % anchor_every == 0:
+            anchors.append((ply, board_features(board)))
+        mv = resolve_san(board, san)
+        ids[ply] = move_id(board, mv)
+        board.push(mv)
+    return ids, fen_features, anchors
+
+
+def _work(args: tuple[_Task, int, int]) -> tuple[_Task, list[_Replayed], Counter[str]]:
+    task, anchor_every, min_plies = args
+    out: list[_Replayed] = []
+    bad: Counter[str] = Counter()
+    if task.skip:
+        return task, out, bad
+    for index, movetext, result, fen, welo, belo, site_players in task.games:
+        try:
+            ids, fen_feats, anchors = replay_game(movetext, fen, anchor_every)
+        except IllegalMove:
+            bad["illegal_move"] += 1
+            continue
+        except Exception:  # noqa: BLE001 - any unparsable game is counted, not fatal
+            bad["unparsable"] += 1
+            continue
+        if len(ids) < min_plies:
+            bad["min_plies"] += 1
+            continue
+        site, _, players = site_players.partition("\x00")
+        out.append(_Replayed(index, ids, RESULT_CODE[result], welo or 0, belo or 0, fen_feats, anchors, _key(site, ids, players)))
+    task.games = []  # do not ship the text back
+    return task, out, bad
+
+
+def _tasks(files: list[Path], out: Path, cfg: PrepareConfig, read_errors: list[str]) -> Iterator[tuple[_Task, int, int]]:
+    f = cfg.filters
+    for si, path in enumerate(files):
+        stem = _shard_stem(path)
+        task = _Task(si, 0, [], Counter(), 0)
+        complete_cache: dict[int, bool] = {}
+
+        def is_done(k: int, stem: str = stem) -> bool:
+            if k not in complete_cache:
+                complete_cache[k] = shard_is_complete(out, f"{stem}-{k:05d}")
+            return complete_cache[k]
+
+        for item in iter_raw_games(path):
+            if isinstance(item, str):
+                read_errors.append(item)
+                continue
+            g: RawGame = item
+            k = g.index // cfg.shard_games
+            if k != task.shard:
+                task.last = True
+                yield task, cfg.anchor_every, f.min_plies
+                task = _Task(si, k, [], Counter(), 0)
+            task.skip = is_done(k)
+            task.raw += 1
+            if task.skip:
+                continue
+            reason = header_rejection(g.headers, f)
+            if reason:
+                task.rejected[reason] += 1
+            else:
+                h = g.headers
+                fen = h.get("FEN") if h.get("SetUp", "1" if "FEN" in h else "0") == "1" else None
+                site_players = h.get("Site", "") + "\x00" + h.get("White", "?") + "|" + h.get("Black", "?")
+                task.games.append(
+                    (g.index, g.movetext, h["Result"], fen, parse_elo(h.get("WhiteElo")), parse_elo(h.get("BlackElo")), site_players)
+                )
+            if len(task.games) >= cfg.chunk_games:
+                yield task, cfg.anchor_every, f.min_plies
+                task = _Task(si, k, [], Counter(), 0)
+        task.last = True
+        yield task, cfg.anchor_every, f.min_plies
+
+
+def _shard_stem(path: Path) -> str:
+    name = path.name
+    for s in (".zst", ".bz2", ".gz"):
+        name = name.removesuffix(s)
+    return re.sub(r"[^\w.-]", "_", name.removesuffix(".pgn"))
+
+
+class _ShardBuilder:
+    def __init__(self) -> None:
+        self.games: list[_Replayed] = []
+        self.counts: Counter[str] = Counter()
+        self.raw = 0
+
+    def write(self, out: Path, name: str, source: str) -> dict[str, Any]:
+        n = len(self.games)
+        games = np.zeros(n, dtype=GAME_DTYPE)
+        n_anchor = sum(len(g.anchors) + (g.fen_features is not None) for g in self.games)
+        anchors = np.zeros(n_anchor, dtype=ANCHOR_DTYPE)
+        tokens = np.concatenate([g.moves for g in self.games]) if n else np.zeros(0, dtype=np.uint16)
+        offset, a = 0, 0
+        for i, g in enumerate(self.games):
+            fen_row = -1
+            if g.fen_features is not None:
+                anchors[a] = (i, 0, g.fen_features)
+                fen_row, a = a, a + 1
+            for ply, feats in g.anchors:
+                anchors[a] = (i, ply, feats)
+                a += 1
+            games[i] = (offset, len(g.moves), g.result, g.welo, g.belo, fen_row)
+            offset += len(g.moves)
+        hist = Counter((max(g.welo, g.belo) // 100) * 100 for g in self.games)
+        info = {
+            "source": source,
+            "raw_games": self.raw,
+            "games": n,
+            "tokens": int(tokens.size),
+            "removed": dict(self.counts),
+            "rating_histogram": {str(k): v for k, v in sorted(hist.items())},
+            "tokenizer_version": TOKENIZER_VERSION,
+        }
+        keys = np.array([g.key for g in self.games], dtype=np.uint64)
+        write_shard(out, name, tokens, games, anchors, keys, info)
+        return info
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def prepare(inputs: list[Path], out: Path, cfg: PrepareConfig, progress: bool = True) -> dict[str, Any]:
+    """Run the pipeline; returns the manifest (also written to out/manifest.json)."""
+    from tqdm import tqdm
+
+    files = find_pgn_files(inputs)
+    if not files:
+        raise ValueError(f"no PGN files in {', '.join(map(str, inputs))}")
+    out.mkdir(parents=True, exist_ok=True)
+    read_errors: list[str] = []
+    seen: set[int] = set()
+    builders: dict[tuple[int, int], _ShardBuilder] = {}
+    t0 = time.time()
+    bar = tqdm(desc="prepare", unit=" games", disable=not progress, smoothing=0.1)
+    ctx = mp.get_context("spawn") if cfg.workers > 1 else None
+    pool = ctx.Pool(cfg.workers) if ctx else None
+    try:
+        it = _tasks(files, out, cfg, read_errors)
+        results = pool.imap(_work, it, chunksize=1) if pool else map(_work, it)
+        for task, replayed, bad in results:
+            key = (task.source, task.shard)
+            name = f"{_shard_stem(files[task.source])}-{task.shard:05d}"
+            b = builders.setdefault(key, _ShardBuilder())
+            if task.skip:
+                if task.last:
+                    seen.update(int(x) for x in load_shard_keys(out, name))
+                    del builders[key]
+                bar.update(task.raw)
+                continue
+            b.raw += task.raw
+            b.counts.update(task.rejected)
+            b.counts.update(bad)
+            for g in replayed:
+                if cfg.filters.dedup and g.key in seen:
+                    b.counts["duplicate"] += 1
+                    continue
+                seen.add(g.key)
+                b.games.append(g)
+            bar.update(task.raw)
+            if task.last:
+                b.write(out, name, files[task.source].name)
+                del builders[key]
+    finally:
+        bar.close()
+        if pool:
+            pool.close()
+            pool.join()
+    elapsed = time.time() - t0
+    manifest = write_manifest(out, files, cfg, read_errors)
+    manifest["last_run"] = {"seconds": round(elapsed, 1), "raw_games_per_second": round(manifest["raw_games"] / max(elapsed, 1e-9), 1)}
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    return manifest
+
+
+def write_manifest(out: Path, files: list[Path], cfg: PrepareConfig, read_errors: list[str]) -> dict[str, Any]:
+    """Sum the shards' statistics into the manifest."""
+    removed: Counter[str] = Counter()
+    hist: Counter[int] = Counter()
+    games = tokens = raw = 0
+    shards = list_shards(out)
+    for name in shards:
+        info = json.loads((out / f"{name}.json").read_text(encoding="utf-8"))
+        removed.update(info["removed"])
+        hist.update({int(k): v for k, v in info["rating_histogram"].items()})
+        games += info["games"]
+        tokens += info["tokens"]
+        raw += info["raw_games"]
+    manifest = {
+        "tokenizer_version": TOKENIZER_VERSION,
+        "sources": [{"file": str(p), "sha256": file_sha256(p), "bytes": p.stat().st_size} for p in files],
+        "filters": asdict(cfg.filters),
+        "anchor_every": cfg.anchor_every,
+        "shards": shards,
+        "raw_games": raw,
+        "games": games,
+        "tokens": tokens,
+        "removed": dict(sorted(removed.items())),
+        "read_errors": read_errors,
+        "rating_histogram": {str(k): v for k, v in sorted(hist.items())},
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    return manifest

@@ -1,0 +1,301 @@
+"""``python -m training train``: the training loop (nanoGPT-style, one file to read).
+
+One process by default; ``torchrun --nproc_per_node N -m training train ...`` runs
+DistributedDataParallel (gloo on CPU, nccl on CUDA), each rank taking every N-th batch.
+Checkpoints are written atomically; ``--resume`` continues from the last one with the
+same data order (training/data.py) and no lost step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from engine.model import ChessFormer, ModelConfig
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+
+@dataclass
+class TrainConfig:
+    """Every field can be set in a TOML file and overridden as --field value."""
+
+    data: str = "data/human"  # folder of token shards (python -m training prepare)
+    out: str = "runs/default"  # run folder: checkpoint, log.jsonl, config.json
+    # model
+    n_layer: int = 8  # transformer blocks (count)
+    n_head: int = 8  # attention heads (count)
+    n_embd: int = 384  # residual width (channels)
+    block_size: int = 256  # longest sequence (tokens)
+    # optimisation (the paper's AdamW settings)
+    lr: float = 1e-3  # peak learning rate (per step); the paper's 3e-4 is for 50M params, small models take more
+    min_lr: float = 1e-4  # cosine floor (per step)
+    warmup_steps: int = 200  # linear warm-up (optimizer steps)
+    max_steps: int = 5000  # optimizer steps in the schedule (count)
+    weight_decay: float = 0.1  # AdamW decoupled decay on matrices (per step, scaled by lr)
+    beta1: float = 0.9  # AdamW beta1
+    beta2: float = 0.95  # AdamW beta2
+    grad_clip: float = 1.0  # max global gradient norm; 0 disables
+    batch_tokens: int = 16384  # padded tokens per micro-batch (tokens)
+    grad_accum: int = 1  # micro-batches per optimizer step (count)
+    value_weight: float = 0.5  # weight of the value loss next to the policy loss
+    mid_game_fraction: float = 0.25  # samples starting mid-game from a POS anchor (fraction)
+    # run
+    seed: int = 1337  # data order and initialisation
+    dtype: str = "bfloat16"  # autocast dtype: bfloat16 or float32
+    compile: bool = False  # torch.compile the model
+    device: str = "auto"  # auto, cpu or cuda
+    threads: int = 0  # torch CPU threads; 0: all cores
+    val_permille: int = 5  # games held out for validation (per mille)
+    val_games: int = 400  # validation games evaluated (count; each from start and mid-game)
+    eval_every: int = 250  # optimizer steps between validations
+    ckpt_every: int = 100  # optimizer steps between checkpoints
+    log_every: int = 10  # optimizer steps between log lines
+    time_limit_minutes: float = 0.0  # stop (with a checkpoint) after this wall time; 0: none
+
+    @classmethod
+    def load(cls, toml_path: str | None, overrides: list[str]) -> TrainConfig:
+        values: dict[str, Any] = {}
+        if toml_path:
+            with open(toml_path, "rb") as f:
+                values.update(tomllib.load(f))
+        types = {f.name: f.type for f in fields(cls)}
+        i = 0
+        while i < len(overrides):
+            key = overrides[i].removeprefix("--").replace("-", "_")
+            if key not in types or i + 1 >= len(overrides):
+                raise SystemExit(f"train: unknown or incomplete option {overrides[i]!r}")
+            raw = overrides[i + 1]
+            t = types[key]
+            values[key] = (raw.lower() in ("1", "true", "yes")) if t in (bool, "bool") else (
+                int(raw) if t in (int, "int") else float(raw) if t in (float, "float") else raw
+            )
+            i += 2
+        unknown = set(values) - set(types)
+        if unknown:
+            raise SystemExit(f"train: unknown config keys {sorted(unknown)}")
+        return cls(**values)
+
+    def model_config(self) -> ModelConfig:
+        return ModelConfig(n_layer=self.n_layer, n_head=self.n_head, n_embd=self.n_embd, block_size=self.block_size)
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to min_lr at max_steps."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    t = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
+    return cfg.min_lr + 0.5 * (1 + math.cos(math.pi * t)) * (cfg.lr - cfg.min_lr)
+
+
+def measure_matmul_peak(dtype: torch.dtype, device: torch.device, seconds: float = 1.0) -> float:
+    """Achieved FLOP/s of large square matmuls: the MFU denominator."""
+    n = 2048
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    a @ b
+    count, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        a @ b
+        count += 1
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return 2 * n**3 * count / (time.perf_counter() - t0)
+
+
+def flops_per_token(model: ChessFormer, seq_len: float) -> float:
+    """Training FLOPs per token: 6 x non-embedding parameters plus attention (PaLM appendix B)."""
+    cfg = model.cfg
+    n = sum(p.numel() for name, p in model.named_parameters() if "emb" not in name)
+    return 6 * n + 12 * cfg.n_layer * cfg.n_embd * seq_len
+
+
+def losses(model: torch.nn.Module, batch: Any, device: torch.device, value_weight: float) -> tuple[torch.Tensor, dict[str, float]]:
+    tokens, anchors = batch.tokens.to(device), batch.anchors.to(device)
+    pt, vt = batch.policy_targets.to(device), batch.value_targets.to(device)
+    policy, value, _ = model(tokens, anchors)
+    # [B, T, M] -> [B*T, M] for the cross-entropies
+    pl = F.cross_entropy(policy.float().reshape(-1, policy.shape[-1]), pt.reshape(-1), ignore_index=-100)
+    vl = F.cross_entropy(value.float().reshape(-1, 3), vt.reshape(-1), ignore_index=-100)
+    with torch.no_grad():
+        mask = pt != -100
+        top1 = (policy.argmax(-1) == pt)[mask].float().mean().item() if mask.any() else 0.0
+        vmask = vt != -100
+        vacc = (value.argmax(-1) == vt)[vmask].float().mean().item() if vmask.any() else 0.0
+    return pl + value_weight * vl, {"policy_loss": pl.item(), "value_loss": vl.item(), "top1": top1, "value_acc": vacc}
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, batches: list[Any], device: torch.device, ctx: Any, value_weight: float) -> dict[str, float]:
+    model.eval()
+    tot: dict[str, float] = {}
+    weight = 0
+    for b in batches:
+        with ctx:
+            _, m = losses(model, b, device, value_weight)
+        w = int((b.policy_targets != -100).sum())
+        for k, v in m.items():
+            tot[k] = tot.get(k, 0.0) + v * w
+        weight += w
+    model.train()
+    return {f"val_{k}": v / max(1, weight) for k, v in tot.items()}
+
+
+def save_checkpoint(path: Path, model: ChessFormer, opt: torch.optim.Optimizer, step: int, cfg: TrainConfig, extra: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(
+        {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step, "config": dataclasses.asdict(cfg), "extra": extra},
+        tmp,
+    )
+    os.replace(tmp, path)  # atomic: a kill leaves either the old or the new checkpoint
+
+
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    from training.data import BatchStream, GameIndex, validation_batches
+
+    ddp = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    rank, world = 0, 1
+    if cfg.device == "auto":
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        device = torch.device(cfg.device)
+    if ddp:
+        import torch.distributed as dist
+
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        rank, world = dist.get_rank(), dist.get_world_size()
+        if device.type == "cuda":
+            device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    master = rank == 0
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out / "checkpoint.pt"
+    torch.manual_seed(cfg.seed)
+    model = ChessFormer(cfg.model_config()).to(device)
+    opt_groups = [
+        {"params": [p for p in model.parameters() if p.dim() >= 2], "weight_decay": cfg.weight_decay},
+        {"params": [p for p in model.parameters() if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    opt = torch.optim.AdamW(opt_groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=device.type == "cuda")
+    step, extra = 0, {"tokens_seen": 0, "wall_seconds": 0.0}
+    if resume and ckpt_path.exists():
+        ck = torch.load(ckpt_path, map_location=device, weights_only=True)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        step, extra = int(ck["step"]), dict(ck["extra"])
+        if master:
+            print(f"resumed from {ckpt_path} at step {step}", file=sys.stderr)
+    elif master:
+        (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1) + "\n")
+    n_params = model.num_parameters()
+    net: torch.nn.Module = torch.compile(model) if cfg.compile else model  # type: ignore[assignment]
+    if ddp:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(net)
+    dtype = torch.bfloat16 if cfg.dtype == "bfloat16" else torch.float32
+    ctx = torch.autocast(device_type=device.type, dtype=dtype) if dtype != torch.float32 else nullcontext()
+
+    index = GameIndex(Path(cfg.data), cfg.val_permille)
+    stream = BatchStream(index, cfg.block_size, cfg.batch_tokens, cfg.seed, cfg.mid_game_fraction)
+    val = validation_batches(index, cfg.block_size, cfg.batch_tokens, cfg.val_games) if master else []
+    peak = measure_matmul_peak(dtype, device)
+    if master:
+        print(
+            f"model {n_params:,} parameters; train games {len(index.train):,}, val games {len(index.val):,};"
+            f" matmul peak {peak / 1e12:.2f} TFLOP/s ({cfg.dtype})",
+            file=sys.stderr,
+        )
+    log = open(out / "log.jsonl", "a") if master else None
+    bar = tqdm(total=cfg.max_steps, initial=step, disable=not (progress and master), desc="train", unit="step")
+    t_start = time.time()
+    wall0 = float(extra["wall_seconds"])
+    last: dict[str, Any] = {}
+    window_tokens, window_t = 0, time.time()
+    while step < cfg.max_steps:
+        lr = lr_at(step, cfg)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        metrics: dict[str, float] = {}
+        real = padded = 0
+        for micro in range(cfg.grad_accum):
+            batch = stream.batch((step * cfg.grad_accum + micro) * world + rank)
+            sync = nullcontext() if not ddp or micro == cfg.grad_accum - 1 else net.no_sync()  # type: ignore[operator]
+            with sync, ctx:
+                loss, metrics = losses(net, batch, device, cfg.value_weight)
+            (loss / cfg.grad_accum).backward()
+            real += batch.real_tokens
+            padded += batch.tokens.numel()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        step += 1
+        extra["tokens_seen"] = int(extra["tokens_seen"]) + real * world
+        window_tokens += padded
+        bar.update(1)
+        if master and (step % cfg.log_every == 0 or step == cfg.max_steps):
+            dt = time.time() - window_t
+            tps = window_tokens * world / max(dt, 1e-9)
+            mfu = tps * flops_per_token(model, cfg.block_size / 2) / (peak * world)
+            last = {
+                "step": step, "lr": lr, "loss": float(loss.item()), **metrics, "tokens_seen": extra["tokens_seen"],
+                "tokens_per_s": round(tps, 1), "mfu": round(mfu, 4), "padding": round(1 - real / max(1, padded), 4),
+                "wall_seconds": round(wall0 + time.time() - t_start, 1),
+            }
+            bar.set_postfix(loss=f"{last['loss']:.3f}", tok_s=f"{tps:.0f}", mfu=f"{mfu:.1%}")
+            window_tokens, window_t = 0, time.time()
+        if master and (step % cfg.eval_every == 0 or step == cfg.max_steps):
+            last.update(evaluate(net, val, device, ctx, cfg.value_weight))
+            last["step"] = step
+        if master and last and log:
+            log.write(json.dumps(last) + "\n")
+            log.flush()
+            extra.update({k: v for k, v in last.items() if k.startswith("val_")})
+            last = {}
+        timed_out = cfg.time_limit_minutes > 0 and (time.time() - t_start) > cfg.time_limit_minutes * 60
+        if master and (step % cfg.ckpt_every == 0 or step == cfg.max_steps or timed_out):
+            extra["wall_seconds"] = wall0 + time.time() - t_start
+            save_checkpoint(ckpt_path, model, opt, step, cfg, extra)
+        if timed_out:
+            break
+    bar.close()
+    if log:
+        log.close()
+    if ddp:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
+    return {"step": step, "parameters": n_params, **extra}
+
+
+def cli(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m training train", description="Train a ChessFormer.")
+    p.add_argument("--config", help="TOML file with TrainConfig fields")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--no-progress", action="store_true")
+    a, rest = p.parse_known_args(argv)
+    cfg = TrainConfig.load(a.config, rest)
+    result = train(cfg, resume=a.resume, progress=not a.no_progress)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(json.dumps(result))
+    return 0
