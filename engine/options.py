@@ -96,62 +96,92 @@ class OptionSpec:
 def _declare() -> tuple[OptionSpec, ...]:
     return (
         OptionSpec(
-            "Temperature", "string", DEFAULT_TEMPERATURE,
+            "Temperature",
+            "string",
+            DEFAULT_TEMPERATURE,
             "Sampling temperature tau >= 0 over legal moves: 0 plays the model's most likely move, 1 samples"
             " the model's own distribution. Default 0.1: low temperature is where the paper's models transcend"
             " their training data, while games still vary where the model is unsure.",
-            parse=_parse_temperature, uci_default=str(DEFAULT_TEMPERATURE),
+            parse=_parse_temperature,
+            uci_default=str(DEFAULT_TEMPERATURE),
         ),
         OptionSpec(
-            "Seed", "spin", 0,
+            "Seed",
+            "spin",
+            0,
             "Seed of the move sampler. 0: fresh randomness. N > 0: the generator is reset to N at setoption and at"
             " every ucinewgame, so the same game against the same replies is replayed move for move.",
-            min=0, max=2**31 - 1,
+            min=0,
+            max=2**31 - 1,
         ),
         OptionSpec(
-            "WeightsFile", "string", BUNDLED,
+            "WeightsFile",
+            "string",
+            BUNDLED,
             "Path of a .safetensors weights file (its .json beside it). <bundled> is the model shipped with the"
             " engine. Loaded at the next isready or go; an unusable file is reported and the engine refuses to play.",
             uci_default=BUNDLED,
         ),
         OptionSpec(
-            "Backend", "combo", "auto",
+            "Backend",
+            "combo",
+            "auto",
             "Inference backend. auto picks the fastest available; torch is the reference PyTorch path.",
             choices=BACKEND_NAMES,
         ),
         OptionSpec(
-            "MultiPV", "spin", 1,
+            "MultiPV",
+            "spin",
+            1,
             "Number of moves reported in info lines, the played move first, then the most probable others.",
-            min=1, max=256,
+            min=1,
+            max=256,
         ),
         OptionSpec(
-            "Threads", "spin", 1,
+            "Threads",
+            "spin",
+            1,
             "CPU threads for inference (torch.set_num_threads), capped at the machine's core count.",
-            min=1, max=1024,
+            min=1,
+            max=1024,
         ),
         OptionSpec(
-            "Hash", "spin", 128,
+            "Hash",
+            "spin",
+            128,
             "Megabytes for the KV cache of recent positions (reused when a game continues).",
-            min=1, max=65536,
+            min=1,
+            max=65536,
         ),
         OptionSpec(
-            "Move Overhead", "spin", 10,
-            "Milliseconds kept in reserve per move for communication delay; the engine answers in a few"
-            " milliseconds, so this only matters with a nearly empty clock.",
-            min=0, max=10000,
+            "Move Overhead",
+            "spin",
+            10,
+            "Accepted because lichess-bot and GUIs send it. The engine answers every go in milliseconds and"
+            " never spends its clock, so there is nothing to keep in reserve: it has no effect.",
+            min=0,
+            max=10000,
         ),
         OptionSpec(
-            "Ponder", "check", False,
+            "Ponder",
+            "check",
+            False,
             "Tells the engine that the GUI may send go ponder. The engine suggests a ponder move in every bestmove.",
         ),
-        OptionSpec("UCI_ShowWDL", "check", False, "Add wdl W D L (per mille, side to move) from the value head to info lines."),
         OptionSpec(
-            "UCI_Chess960", "check", False,
+            "UCI_ShowWDL", "check", False, "Add wdl W D L (per mille, side to move) from the value head to info lines."
+        ),
+        OptionSpec(
+            "UCI_Chess960",
+            "check",
+            False,
             "Chess960 castling notation (king takes own rook) in position and bestmove. The model has seen only"
             " standard chess; it plays from any FEN through its POS token.",
         ),
         OptionSpec(
-            "SyzygyPath", "string", "",
+            "SyzygyPath",
+            "string",
+            "",
             "Accepted so that default lichess-bot and GUI configurations work; tablebases are not probed,"
             " because the engine's moves are the model's alone (that is what is being rated).",
             uci_default="<empty>",

@@ -12,6 +12,7 @@ reported as ``info string`` and ignored.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import threading
@@ -362,8 +363,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="chessformer: %(message)s")
     engine = UciEngine(_stdout_writer())
     sys.stdout = sys.stderr  # anything else that prints goes to stderr, never into the UCI stream
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         engine.run(sys.stdin.buffer)
-    except KeyboardInterrupt:
-        pass
     return 0

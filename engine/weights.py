@@ -91,7 +91,9 @@ def read_info(path: Path) -> WeightsInfo:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise WeightsError(f"{meta_path} is not a chessformer weights config")
     if meta.get("format_version") != FORMAT_VERSION:
-        raise WeightsError(f"{meta_path}: format_version {meta.get('format_version')} unsupported (want {FORMAT_VERSION})")
+        raise WeightsError(
+            f"{meta_path}: format_version {meta.get('format_version')} unsupported (want {FORMAT_VERSION})"
+        )
     if meta.get("tokenizer_version") != TOKENIZER_VERSION:
         raise WeightsError(
             f"{meta_path}: tokenizer_version {meta.get('tokenizer_version')} does not match this engine's {TOKENIZER_VERSION}"
@@ -102,7 +104,9 @@ def read_info(path: Path) -> WeightsInfo:
         raise WeightsError(f"{meta_path}: missing 'config' or 'sha256'")
     actual = file_sha256(path)
     if actual != expected:
-        raise WeightsError(f"{path.name}: sha256 mismatch (file {actual[:12]}..., config says {expected[:12]}...): corrupted or replaced")
+        raise WeightsError(
+            f"{path.name}: sha256 mismatch (file {actual[:12]}..., config says {expected[:12]}...): corrupted or replaced"
+        )
     metadata = meta.get("metadata", {})
     return WeightsInfo(path=path, config=config, sha256=actual, metadata=metadata if isinstance(metadata, dict) else {})
 
@@ -131,10 +135,14 @@ def load_weights(path: Path | str, device: str = "cpu") -> tuple[Any, WeightsInf
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
     if missing or extra:
-        raise WeightsError(f"{info.path.name}: tensors do not match the config (missing {missing[:3]}, unexpected {extra[:3]})")
+        raise WeightsError(
+            f"{info.path.name}: tensors do not match the config (missing {missing[:3]}, unexpected {extra[:3]})"
+        )
     for name, t in tensors.items():
         if t.shape != expected[name].shape:
-            raise WeightsError(f"{info.path.name}: tensor {name} has shape {tuple(t.shape)}, config wants {tuple(expected[name].shape)}")
+            raise WeightsError(
+                f"{info.path.name}: tensor {name} has shape {tuple(t.shape)}, config wants {tuple(expected[name].shape)}"
+            )
     model.load_state_dict({k: v.float() for k, v in tensors.items()})
     model.to(device).eval()
     return model, info

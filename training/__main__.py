@@ -18,7 +18,13 @@ def _prepare(argv: list[str]) -> int:
     p.add_argument("--out", type=Path, required=True, help="output folder for shards and manifest.json")
     p.add_argument("--max-elo", type=int, help="keep games whose players are both rated at most this")
     p.add_argument("--min-elo", type=int, help="keep games whose players are both rated at least this")
-    p.add_argument("--time-control", action="append", choices=TIME_CLASSES, default=[], help="keep only these speed classes (repeatable)")
+    p.add_argument(
+        "--time-control",
+        action="append",
+        choices=TIME_CLASSES,
+        default=[],
+        help="keep only these speed classes (repeatable)",
+    )
     p.add_argument("--rated-only", action="store_true", help="both ratings known, event not casual/unrated")
     p.add_argument("--allow-variants", action="store_true", help="keep non-standard variants (default: standard only)")
     p.add_argument("--min-plies", type=int, default=2)

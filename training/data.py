@@ -60,7 +60,9 @@ class GameIndex:
             self.mid_anchors.append(d)
         self.tokens = sum(int(sh.info["tokens"]) for sh in self.shards)
 
-    def sample(self, ref: tuple[int, int], block_size: int, rng: random.Random, mid_game_fraction: float) -> tuple[np.ndarray, np.ndarray, int]:
+    def sample(
+        self, ref: tuple[int, int], block_size: int, rng: random.Random, mid_game_fraction: float
+    ) -> tuple[np.ndarray, np.ndarray, int]:
         """(moves, anchor features, result for the anchor's side to move: +1/0/-1)."""
         s, g = ref
         sh = self.shards[s]
@@ -99,7 +101,9 @@ def collate(samples: list[tuple[np.ndarray, np.ndarray, int]]) -> Batch:
         value[i, : k + 1] = 1 - sign
         anchors[i] = feats
         real += k + 1
-    return Batch(torch.from_numpy(tokens), torch.from_numpy(anchors), torch.from_numpy(policy), torch.from_numpy(value), real)
+    return Batch(
+        torch.from_numpy(tokens), torch.from_numpy(anchors), torch.from_numpy(policy), torch.from_numpy(value), real
+    )
 
 
 Sample = tuple[np.ndarray, np.ndarray, int]  # (moves, anchor features, result for the anchor's side)
@@ -143,7 +147,9 @@ class BatchStream:
         train = self.index.train
         avg = max(8, self.index.tokens // max(1, len(train) + len(self.index.val)))
         n = max(1, self.pool_batches * self.batch_tokens // min(avg + 1, self.block_size))
-        samples = [self.index.sample(train[rng.randrange(len(train))], self.block_size, rng, self.mid) for _ in range(n)]
+        samples = [
+            self.index.sample(train[rng.randrange(len(train))], self.block_size, rng, self.mid) for _ in range(n)
+        ]
         batches = bucket_by_length(samples, self.batch_tokens)
         rng.shuffle(batches)
         return batches[: self.pool_batches] if len(batches) >= self.pool_batches else batches
@@ -157,7 +163,9 @@ class BatchStream:
         return collate(self._pool[j % len(self._pool)])
 
 
-def validation_batches(index: GameIndex, block_size: int, batch_tokens: int, max_games: int, seed: int = 1234) -> list[Batch]:
+def validation_batches(
+    index: GameIndex, block_size: int, batch_tokens: int, max_games: int, seed: int = 1234
+) -> list[Batch]:
     """A fixed validation set: held-out games, each from its start and once mid-game."""
     rng = random.Random(seed)
     refs = index.val[:max_games]

@@ -48,7 +48,12 @@ def export(checkpoint: Path, out: Path, description: str, rating_cap: int | None
         "random_init": False,
     }
     info = save_weights(model, out, metadata)
-    return {"weights": str(info.path), "sha256": info.sha256, "parameters": model.num_parameters(), **metadata["validation"]}
+    return {
+        "weights": str(info.path),
+        "sha256": info.sha256,
+        "parameters": model.num_parameters(),
+        **metadata["validation"],
+    }
 
 
 def cli(argv: list[str]) -> int:

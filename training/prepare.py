@@ -46,7 +46,9 @@ class PrepareConfig:
 class _Task:
     source: int  # index of the source file
     shard: int  # shard number within the source
-    games: list[tuple[int, str, str, str | None, int | None, int | None, str]]  # (index, movetext, result, fen, welo, belo, dedup site)
+    games: list[
+        tuple[int, str, str, str | None, int | None, int | None, str]
+    ]  # (index, movetext, result, fen, welo, belo, dedup site)
     rejected: Counter[str]
     raw: int  # raw games covered
     skip: bool = False  # shard already complete: only carries its bookkeeping
@@ -76,7 +78,9 @@ def _key(site: str, movetext_moves: np.ndarray, players: str) -> int:
     return int.from_bytes(h.digest(), "little")
 
 
-def replay_game(movetext: str, fen: str | None, anchor_every: int) -> tuple[np.ndarray, tuple[int, ...] | None, list[tuple[int, tuple[int, ...]]]]:
+def replay_game(
+    movetext: str, fen: str | None, anchor_every: int
+) -> tuple[np.ndarray, tuple[int, ...] | None, list[tuple[int, tuple[int, ...]]]]:
     """Move ids, FEN-anchor features and mid-game anchors of one game; IllegalMove on bad moves."""
     sans, _ = movetext_tokens(movetext)
     try:
@@ -114,19 +118,25 @@ def _work(args: tuple[_Task, int, int]) -> tuple[_Task, list[_Replayed], Counter
             bad["min_plies"] += 1
             continue
         site, _, players = site_players.partition("\x00")
-        out.append(_Replayed(index, ids, RESULT_CODE[result], welo or 0, belo or 0, fen_feats, anchors, _key(site, ids, players)))
+        out.append(
+            _Replayed(
+                index, ids, RESULT_CODE[result], welo or 0, belo or 0, fen_feats, anchors, _key(site, ids, players)
+            )
+        )
     task.games = []  # do not ship the text back
     return task, out, bad
 
 
-def _tasks(files: list[Path], out: Path, cfg: PrepareConfig, read_errors: list[str]) -> Iterator[tuple[_Task, int, int]]:
+def _tasks(
+    files: list[Path], out: Path, cfg: PrepareConfig, read_errors: list[str]
+) -> Iterator[tuple[_Task, int, int]]:
     f = cfg.filters
     for si, path in enumerate(files):
         stem = _shard_stem(path)
         task = _Task(si, 0, [], Counter(), 0)
         complete_cache: dict[int, bool] = {}
 
-        def is_done(k: int, stem: str = stem) -> bool:
+        def is_done(k: int, stem: str = stem, complete_cache: dict[int, bool] = complete_cache) -> bool:
             if k not in complete_cache:
                 complete_cache[k] = shard_is_complete(out, f"{stem}-{k:05d}")
             return complete_cache[k]
@@ -153,7 +163,15 @@ def _tasks(files: list[Path], out: Path, cfg: PrepareConfig, read_errors: list[s
                 fen = h.get("FEN") if h.get("SetUp", "1" if "FEN" in h else "0") == "1" else None
                 site_players = h.get("Site", "") + "\x00" + h.get("White", "?") + "|" + h.get("Black", "?")
                 task.games.append(
-                    (g.index, g.movetext, h["Result"], fen, parse_elo(h.get("WhiteElo")), parse_elo(h.get("BlackElo")), site_players)
+                    (
+                        g.index,
+                        g.movetext,
+                        h["Result"],
+                        fen,
+                        parse_elo(h.get("WhiteElo")),
+                        parse_elo(h.get("BlackElo")),
+                        site_players,
+                    )
                 )
             if len(task.games) >= cfg.chunk_games:
                 yield task, cfg.anchor_every, f.min_plies
@@ -263,7 +281,10 @@ def prepare(inputs: list[Path], out: Path, cfg: PrepareConfig, progress: bool = 
             pool.join()
     elapsed = time.time() - t0
     manifest = write_manifest(out, files, cfg, read_errors)
-    manifest["last_run"] = {"seconds": round(elapsed, 1), "raw_games_per_second": round(manifest["raw_games"] / max(elapsed, 1e-9), 1)}
+    manifest["last_run"] = {
+        "seconds": round(elapsed, 1),
+        "raw_games_per_second": round(manifest["raw_games"] / max(elapsed, 1e-9), 1),
+    }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return manifest
 

@@ -26,7 +26,14 @@ import numpy as np
 from engine.tokenizer import MAX_FEATURES
 
 GAME_DTYPE = np.dtype(
-    [("offset", "<i8"), ("length", "<i4"), ("result", "i1"), ("white_elo", "<i2"), ("black_elo", "<i2"), ("fen_anchor", "<i4")]
+    [
+        ("offset", "<i8"),
+        ("length", "<i4"),
+        ("result", "i1"),
+        ("white_elo", "<i2"),
+        ("black_elo", "<i2"),
+        ("fen_anchor", "<i4"),
+    ]
 )
 ANCHOR_DTYPE = np.dtype([("game", "<i4"), ("ply", "<i2"), ("features", "<u2", (MAX_FEATURES,))])
 
@@ -57,7 +64,12 @@ def write_shard(
 ) -> None:
     """Write a shard atomically: data files first, then the JSON that marks it complete."""
     folder.mkdir(parents=True, exist_ok=True)
-    for suffix, arr in ((".tokens.u16", tokens.astype("<u2")), (".games.npy", games), (".anchors.npy", anchors), (".keys.npy", keys)):
+    for suffix, arr in (
+        (".tokens.u16", tokens.astype("<u2")),
+        (".games.npy", games),
+        (".anchors.npy", anchors),
+        (".keys.npy", keys),
+    ):
         tmp = folder / f"{name}{suffix}.tmp"
         with open(tmp, "wb") as f:
             if suffix.endswith(".npy"):
@@ -93,4 +105,8 @@ def load_shard(folder: Path, name: str) -> Shard:
 
 def list_shards(folder: Path) -> list[str]:
     """Names of the complete shards in a data folder, sorted (the manifest is not a shard)."""
-    return sorted(p.name[: -len(".json")] for p in folder.glob("*.json") if p.name != "manifest.json" and not p.name.endswith(".tmp"))
+    return sorted(
+        p.name[: -len(".json")]
+        for p in folder.glob("*.json")
+        if p.name != "manifest.json" and not p.name.endswith(".tmp")
+    )

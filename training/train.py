@@ -67,6 +67,7 @@ class TrainConfig:
     ckpt_every: int = 100  # optimizer steps between checkpoints
     log_every: int = 10  # optimizer steps between log lines
     time_limit_minutes: float = 0.0  # stop (with a checkpoint) after this wall time; 0: none
+    schedule_by_time: bool = False  # warm-up/cosine over the time limit instead of max_steps (for equal-time comparisons; not step-reproducible)
 
     @classmethod
     def load(cls, toml_path: str | None, overrides: list[str]) -> TrainConfig:
@@ -82,8 +83,10 @@ class TrainConfig:
                 raise SystemExit(f"train: unknown or incomplete option {overrides[i]!r}")
             raw = overrides[i + 1]
             t = types[key]
-            values[key] = (raw.lower() in ("1", "true", "yes")) if t in (bool, "bool") else (
-                int(raw) if t in (int, "int") else float(raw) if t in (float, "float") else raw
+            values[key] = (
+                (raw.lower() in ("1", "true", "yes"))
+                if t in (bool, "bool")
+                else (int(raw) if t in (int, "int") else float(raw) if t in (float, "float") else raw)
             )
             i += 2
         unknown = set(values) - set(types)
@@ -95,11 +98,14 @@ class TrainConfig:
         return ModelConfig(n_layer=self.n_layer, n_head=self.n_head, n_embd=self.n_embd, block_size=self.block_size)
 
 
-def lr_at(step: int, cfg: TrainConfig) -> float:
-    """Linear warm-up, then cosine decay to min_lr at max_steps."""
+def lr_at(step: int, cfg: TrainConfig, time_fraction: float | None = None) -> float:
+    """Linear warm-up, then cosine decay to min_lr at max_steps (or at the time limit)."""
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
-    t = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
+    if time_fraction is not None:
+        t = min(1.0, time_fraction)
+    else:
+        t = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
     return cfg.min_lr + 0.5 * (1 + math.cos(math.pi * t)) * (cfg.lr - cfg.min_lr)
 
 
@@ -125,7 +131,9 @@ def flops_per_token(model: ChessFormer, seq_len: float) -> float:
     return 6 * n + 12 * cfg.n_layer * cfg.n_embd * seq_len
 
 
-def losses(model: torch.nn.Module, batch: Any, device: torch.device, value_weight: float) -> tuple[torch.Tensor, dict[str, float]]:
+def losses(
+    model: torch.nn.Module, batch: Any, device: torch.device, value_weight: float
+) -> tuple[torch.Tensor, dict[str, float]]:
     tokens, anchors = batch.tokens.to(device), batch.anchors.to(device)
     pt, vt = batch.policy_targets.to(device), batch.value_targets.to(device)
     policy, value, _ = model(tokens, anchors)
@@ -141,7 +149,9 @@ def losses(model: torch.nn.Module, batch: Any, device: torch.device, value_weigh
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, batches: list[Any], device: torch.device, ctx: Any, value_weight: float) -> dict[str, float]:
+def evaluate(
+    model: torch.nn.Module, batches: list[Any], device: torch.device, ctx: Any, value_weight: float
+) -> dict[str, float]:
     model.eval()
     tot: dict[str, float] = {}
     weight = 0
@@ -156,10 +166,18 @@ def evaluate(model: torch.nn.Module, batches: list[Any], device: torch.device, c
     return {f"val_{k}": v / max(1, weight) for k, v in tot.items()}
 
 
-def save_checkpoint(path: Path, model: ChessFormer, opt: torch.optim.Optimizer, step: int, cfg: TrainConfig, extra: dict[str, Any]) -> None:
+def save_checkpoint(
+    path: Path, model: ChessFormer, opt: torch.optim.Optimizer, step: int, cfg: TrainConfig, extra: dict[str, Any]
+) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(
-        {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step, "config": dataclasses.asdict(cfg), "extra": extra},
+        {
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "step": step,
+            "config": dataclasses.asdict(cfg),
+            "extra": extra,
+        },
         tmp,
     )
     os.replace(tmp, path)  # atomic: a kill leaves either the old or the new checkpoint
@@ -232,7 +250,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     last: dict[str, Any] = {}
     window_tokens, window_t = 0, time.time()
     while step < cfg.max_steps:
-        lr = lr_at(step, cfg)
+        frac = None
+        if cfg.schedule_by_time and cfg.time_limit_minutes > 0:
+            frac = (wall0 + time.time() - t_start) / (cfg.time_limit_minutes * 60)
+        lr = lr_at(step, cfg, frac)
         for g in opt.param_groups:
             g["lr"] = lr
         metrics: dict[str, float] = {}
@@ -258,13 +279,26 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
             tps = window_tokens * world / max(dt, 1e-9)
             mfu = tps * flops_per_token(model, cfg.block_size / 2) / (peak * world)
             last = {
-                "step": step, "lr": lr, "loss": float(loss.item()), **metrics, "tokens_seen": extra["tokens_seen"],
-                "tokens_per_s": round(tps, 1), "mfu": round(mfu, 4), "padding": round(1 - real / max(1, padded), 4),
+                "step": step,
+                "lr": lr,
+                "loss": float(loss.item()),
+                **metrics,
+                "tokens_seen": extra["tokens_seen"],
+                "tokens_per_s": round(tps, 1),
+                "mfu": round(mfu, 4),
+                "padding": round(1 - real / max(1, padded), 4),
                 "wall_seconds": round(wall0 + time.time() - t_start, 1),
             }
             bar.set_postfix(loss=f"{last['loss']:.3f}", tok_s=f"{tps:.0f}", mfu=f"{mfu:.1%}")
             window_tokens, window_t = 0, time.time()
-        if master and (step % cfg.eval_every == 0 or step == cfg.max_steps):
+        timed_out = cfg.time_limit_minutes > 0 and (wall0 + time.time() - t_start) > cfg.time_limit_minutes * 60
+        if ddp:  # every rank must stop at the same step, or the others hang in all-reduce
+            import torch.distributed as dist
+
+            flag = torch.tensor([int(timed_out)])
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            timed_out = bool(flag.item())
+        if master and (step % cfg.eval_every == 0 or step == cfg.max_steps or timed_out):
             last.update(evaluate(net, val, device, ctx, cfg.value_weight))
             last["step"] = step
         if master and last and log:
@@ -272,7 +306,6 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
             log.flush()
             extra.update({k: v for k, v in last.items() if k.startswith("val_")})
             last = {}
-        timed_out = cfg.time_limit_minutes > 0 and (time.time() - t_start) > cfg.time_limit_minutes * 60
         if master and (step % cfg.ckpt_every == 0 or step == cfg.max_steps or timed_out):
             extra["wall_seconds"] = wall0 + time.time() - t_start
             save_checkpoint(ckpt_path, model, opt, step, cfg, extra)

@@ -1,0 +1,87 @@
+import chess
+import numpy as np
+import pytest
+
+from engine.backends.torch_backend import TorchBackend
+from engine.player import Player, sample_index, temperature_probs, wdl_permille, wdl_to_cp
+
+
+@pytest.fixture(scope="module")
+def player(tiny_model) -> Player:
+    return Player(TorchBackend(tiny_model, device="cpu"))
+
+
+def test_distribution_over_legal_moves_only(player: Player) -> None:
+    board = chess.Board()
+    board.push_uci("e2e4")
+    ev = player.evaluate(board)
+    assert set(ev.moves) == set(board.legal_moves)
+    assert abs(ev.probs.sum() - 1) < 1e-9
+    assert list(ev.probs) == sorted(ev.probs, reverse=True)
+    assert abs(ev.wdl.sum() - 1) < 1e-9
+
+
+def test_bare_fen_and_searchmoves(player: Player) -> None:
+    board = chess.Board("4k3/8/8/8/8/8/4P3/4K3 w - - 0 1")
+    allowed = [chess.Move.from_uci("e2e3"), chess.Move.from_uci("e1d1")]
+    ev = player.evaluate(board, allowed)
+    assert set(ev.moves) == set(allowed)
+
+
+def test_tau_zero_is_argmax(player: Player) -> None:
+    ev = player.evaluate(chess.Board())
+    rng = np.random.default_rng(1)
+    assert all(sample_index(ev.logits, 0.0, rng) == 0 for _ in range(200))
+    assert temperature_probs(ev.logits, 0.0)[0] == 1.0
+
+
+def test_tau_one_matches_model_probabilities_chi_square(player: Player) -> None:
+    from scipy.stats import chisquare
+
+    board = chess.Board()
+    board.push_uci("d2d4")
+    ev = player.evaluate(board)
+    # sharpen the random model's logits so the test has power against a uniform sampler
+    logits = ev.logits * 40
+    p = temperature_probs(logits, 1.0)
+    rng = np.random.default_rng(12345)
+    n = 5000
+    counts = np.bincount([sample_index(logits, 1.0, rng) for _ in range(n)], minlength=len(p))
+    keep = p * n >= 5  # chi-square needs expected counts >= 5; pool the rest
+    observed = np.append(counts[keep], counts[~keep].sum())
+    expected = np.append(p[keep] * n, p[~keep].sum() * n)
+    if expected[-1] == 0:
+        observed, expected = observed[:-1], expected[:-1]
+    assert chisquare(observed, expected).pvalue > 0.001
+    # and a uniform sampler would fail the same test
+    uniform = np.bincount(rng.integers(0, len(p), n), minlength=len(p))
+    u_obs = np.append(uniform[keep], uniform[~keep].sum())[: len(expected)]
+    assert chisquare(u_obs * expected.sum() / u_obs.sum(), expected).pvalue < 1e-6
+
+
+def test_lower_temperature_raises_top_probability() -> None:
+    logits = np.array([2.0, 1.5, 0.3, -1.0])
+    tops = [temperature_probs(logits, t)[0] for t in (2.0, 1.0, 0.5, 0.1, 0.01)]
+    assert all(a < b for a, b in zip(tops, tops[1:], strict=False))
+    p = temperature_probs(logits, 0.5)
+    q = np.exp(logits) / np.exp(logits).sum()
+    assert np.allclose(p, q**2 / (q**2).sum())  # p_tau proportional to p ** (1 / tau)
+    with pytest.raises(ValueError):
+        temperature_probs(logits, -1)
+    with pytest.raises(ValueError):
+        temperature_probs(logits, float("nan"))
+
+
+def test_seeded_sampling_is_reproducible() -> None:
+    logits = np.linspace(0, 1, 30)
+    a = [sample_index(logits, 1.0, np.random.default_rng(7)) for _ in range(1)]
+    b = [sample_index(logits, 1.0, np.random.default_rng(7)) for _ in range(1)]
+    assert a == b
+
+
+def test_wdl_helpers() -> None:
+    assert wdl_to_cp(np.array([0.5, 0.0, 0.5])) == 0
+    assert wdl_to_cp(np.array([0.9, 0.1, 0.0])) > 300
+    assert wdl_to_cp(np.array([1.0, 0.0, 0.0])) == 2000
+    w = wdl_permille(np.array([0.3334, 0.3333, 0.3333]))
+    assert sum(w) == 1000 and all(x >= 0 for x in w)

@@ -1,0 +1,223 @@
+"""The UCI protocol, scripted line by line against a tiny random-init model."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import chess
+import pytest
+
+from tests.uci_script import Session
+
+INFO = r"^info depth 1 seldepth 1 multipv (\d+) score (cp -?\d+|mate -?\d+)( wdl \d+ \d+ \d+)? nodes \d+ nps \d+ time \d+ pv (\S+)( \S+)?$"
+
+
+@pytest.fixture
+def s(tiny_weights: Path) -> Session:
+    sess = Session()
+    sess.send(f"setoption name WeightsFile value {tiny_weights}")
+    return sess
+
+
+def test_uci_handshake_lists_options_before_torch() -> None:
+    sess = Session()
+    sess.send("uci")
+    lines = sess.unread()
+    assert lines[0].startswith("id name ChessFormer")
+    assert lines[-1] == "uciok"
+    names = {line.split(" type ")[0][len("option name ") :] for line in lines if line.startswith("option")}
+    for required in (
+        "Temperature",
+        "Seed",
+        "WeightsFile",
+        "MultiPV",
+        "Threads",
+        "Ponder",
+        "UCI_ShowWDL",
+        "UCI_Chess960",
+        "Hash",
+        "Move Overhead",
+        "SyzygyPath",
+        "Backend",
+    ):
+        assert required in names
+    assert "option name Temperature type string default 0.1" in lines
+
+
+def test_no_bundled_model_reports_and_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.loader
+
+    monkeypatch.setattr(engine.loader, "bundled_weights_path", lambda: None)
+    sess = Session()
+    sess.send("isready")
+    assert "cannot load model" in sess.expect("^info string")
+    sess.expect("^readyok$")
+    sess.send("go")
+    assert "cannot play without a model" in sess.expect("^info string")
+    assert sess.expect("^bestmove") == "bestmove 0000"
+
+
+def test_missing_weights_file_keeps_engine_running(tmp_path: Path, tiny_weights: Path) -> None:
+    sess = Session()
+    sess.send(f"setoption name WeightsFile value {tmp_path}/missing.safetensors")
+    sess.send("isready")
+    assert "not found" in sess.expect("^info string cannot load")
+    sess.expect("^readyok$")
+    sess.send(f"setoption name WeightsFile value {tiny_weights}")
+    sess.send("isready")
+    sess.expect("^readyok$")
+    sess.send("go")
+    assert sess.expect("^bestmove") != "bestmove 0000"
+
+
+def test_go_reports_info_and_bestmove_with_ponder(s: Session) -> None:
+    s.send("setoption name UCI_ShowWDL value true")
+    s.send("isready")
+    assert "random-init" in s.expect("^info string warning")
+    s.expect("^readyok$")
+    s.send("position startpos moves e2e4 e7e5")
+    s.send("go wtime 60000 btime 60000 winc 1000 binc 1000 movestogo 40")
+    import re
+
+    info = s.expect("^info depth")
+    m = re.match(INFO, info)
+    assert m and m.group(3), info
+    best = s.expect("^bestmove")
+    parts = best.split()
+    assert parts[1] == m.group(4)
+    assert len(parts) == 4 and parts[2] == "ponder" and parts[3] == m.group(5).strip()
+    b = chess.Board()
+    b.push_uci("e2e4")
+    b.push_uci("e7e5")
+    assert chess.Move.from_uci(parts[1]) in b.legal_moves
+
+
+def test_multipv_lines_first_is_bestmove(s: Session) -> None:
+    s.send("setoption name multipv value 3")  # names are case-insensitive
+    s.send("position startpos")
+    s.send("go movetime 50")
+    lines = [s.expect("^info depth") for _ in range(3)]
+    best = s.expect("^bestmove").split()[1]
+    assert [line.split(" multipv ")[1].split()[0] for line in lines] == ["1", "2", "3"]
+    assert lines[0].split(" pv ")[1].split()[0] == best
+    assert len({line.split(" pv ")[1].split()[0] for line in lines}) == 3
+
+
+def test_go_infinite_holds_until_stop_and_isready_answers(s: Session) -> None:
+    s.send("isready")
+    s.expect("^readyok$")
+    s.send("go infinite")
+    s.expect("^info depth")
+    time.sleep(0.2)
+    assert s.count("bestmove") == 0
+    s.send("isready")
+    s.expect("^readyok$")
+    s.send("stop")
+    s.expect("^bestmove")
+    assert s.count("bestmove") == 1
+
+
+def test_go_ponder_then_ponderhit(s: Session) -> None:
+    s.send("position startpos moves e2e4 e7e5")
+    s.send("go ponder wtime 1000 btime 1000")
+    time.sleep(0.2)
+    assert s.count("bestmove") == 0
+    s.send("ponderhit")
+    s.expect("^bestmove")
+    s.send("go ponder")
+    s.send("stop")
+    s.expect("^bestmove")
+    assert s.count("bestmove") == 2
+
+
+def test_searchmoves_restricts_choice(s: Session) -> None:
+    s.send("position startpos")
+    for _ in range(5):
+        s.send("go searchmoves a2a3 h2h4 depth 3")
+        assert s.expect("^bestmove").split()[1] in ("a2a3", "h2h4")
+
+
+def test_fen_position_and_bad_inputs(s: Session) -> None:
+    s.send("position fen 4k3/8/8/8/8/8/4P3/4K3 w - - 0 1 moves e2e4 e8d7")
+    s.send("go")
+    best = s.expect("^bestmove").split()[1]
+    b = chess.Board("4k3/8/8/8/8/8/4P3/4K3 w - - 0 1")
+    b.push_uci("e2e4")
+    b.push_uci("e8d7")
+    assert chess.Move.from_uci(best) in b.legal_moves
+    s.send("position fen not/a/fen w - - 0 1")
+    assert "bad FEN" in s.expect("^info string")
+    s.send("position fen 8/8/8/8/8/8/8/8 w - - 0 1")
+    assert "invalid position" in s.expect("^info string")
+    s.send("position startpos moves e2e4 e2e4")
+    assert "illegal move" in s.expect("^info string")
+    s.send("go")
+    # set up to the move before the illegal one: black to move after e2e4
+    best = s.expect("^bestmove").split()[1]
+    b = chess.Board()
+    b.push_uci("e2e4")
+    assert chess.Move.from_uci(best) in b.legal_moves
+    s.send("setoption name Temperature value hot")
+    assert "Temperature" in s.expect("^info string")
+    s.send("setoption name Temperature value -1")
+    s.expect("^info string")
+    assert s.engine.options.temperature == 0.1
+    s.send("setoption name MultiPV value 99999")
+    s.expect("^info string")
+    s.send("setoption name NoSuchOption value 1")
+    assert "unknown option" in s.expect("^info string")
+
+
+def test_checkmated_and_stalemated_positions(s: Session) -> None:
+    s.send("position fen rnb1kbnr/pppp1ppp/8/4p3/6Pq/5P2/PPPPP2P/RNBQKBNR w KQkq - 1 3")
+    s.send("go")
+    assert s.expect("^info depth") == "info depth 0 score mate 0"
+    assert s.expect("^bestmove") == "bestmove 0000"
+    s.send("position fen 7k/5Q2/6K1/8/8/8/8/8 b - - 0 1")
+    s.send("go")
+    assert s.expect("^info depth") == "info depth 0 score cp 0"
+    assert s.expect("^bestmove") == "bestmove 0000"
+
+
+def test_mate_in_one_is_scored_as_mate(s: Session) -> None:
+    s.send("setoption name MultiPV value 256")
+    s.send("position fen 6k1/5ppp/8/8/8/8/8/R5K1 w - - 0 1")
+    s.send("go")
+    s.expect("^bestmove")
+    assert any(" score mate 1 " in line and " pv a1a8" in line for line in s.lines)
+
+
+def test_seed_makes_games_reproducible(s: Session) -> None:
+    def play() -> list[str]:
+        s.send("ucinewgame")
+        moves: list[str] = []
+        for _ in range(6):
+            s.send("position startpos moves " + " ".join(moves))
+            s.send("go")
+            moves.append(s.expect("^bestmove").split()[1])
+        return moves
+
+    s.send("setoption name Temperature value 1.0")
+    s.send("setoption name Seed value 42")
+    first = play()
+    assert play() == first
+    s.send("setoption name Seed value 43")
+    assert play() != first or play() != first
+
+
+def test_chess960_castling_notation(s: Session) -> None:
+    s.send("setoption name UCI_Chess960 value true")
+    s.send("setoption name Temperature value 0")
+    s.send("setoption name MultiPV value 256")
+    s.send("position fen 4k3/8/8/8/8/8/8/R3K2R w KQ - 0 1")
+    s.send("go")
+    s.expect("^bestmove")
+    pvs = {line.split(" pv ")[1].split()[0] for line in s.lines if " pv " in line}
+    assert "e1h1" in pvs and "e1a1" in pvs
+
+
+def test_quit_and_unknown_commands(s: Session) -> None:
+    assert s.send("xyzzy foo") is True
+    assert s.send("") is True
+    assert s.send("quit") is False
