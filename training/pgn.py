@@ -50,9 +50,7 @@ def open_text(path: Path) -> io.TextIOBase:
     name = path.name
     raw: io.BufferedIOBase
     if name.endswith(".zst"):
-        import zstandard
-
-        raw = zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), read_across_frames=True)  # type: ignore[assignment]
+        raw = io.BufferedReader(_ZstdRaw(path))  # type: ignore[assignment]
     elif name.endswith(".bz2"):
         raw = bz2.open(path, "rb")  # type: ignore[assignment]
     elif name.endswith(".gz"):
@@ -60,6 +58,42 @@ def open_text(path: Path) -> io.TextIOBase:
     else:
         raw = open(path, "rb")
     return io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline=None)  # type: ignore[arg-type]
+
+
+class _ZstdRaw(io.RawIOBase):
+    """A .zst file as a byte stream that raises EOFError if the last frame is cut off."""
+
+    def __init__(self, path: Path) -> None:
+        import zstandard
+
+        self._f = open(path, "rb")
+        self._dctx = zstandard.ZstdDecompressor()
+        self._obj = self._dctx.decompressobj()
+        self._buf = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray) -> int:  # type: ignore[override]
+        while not self._buf:
+            chunk = self._f.read(1 << 20)
+            if not chunk:
+                if not self._obj.eof:
+                    raise EOFError("compressed stream ends in the middle of a frame (truncated file)")
+                return 0
+            if self._obj.eof:  # a new frame follows the previous one
+                unused = self._obj.unused_data
+                self._obj = self._dctx.decompressobj()
+                chunk = unused + chunk
+            self._buf = self._obj.decompress(chunk)
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
 
 
 _HEADER = re.compile(r'^\[(\w+)\s+"(.*)"\]\s*$')
@@ -133,44 +167,67 @@ _SAN = re.compile(r"^([NBRQK])?([a-h])?([1-8])?x?([a-h][1-8])(?:=?([QRBN]))?[+#]
 
 
 def resolve_san(board: chess.Board, san: str) -> chess.Move:
-    """The legal move ``san`` denotes, or IllegalMove.
+    """The legal move ``san`` denotes (not yet pushed), or IllegalMove.
 
     Finds the mover from attack bitboards instead of generating every legal move as
-    ``Board.parse_san`` does (about 3x faster); ambiguous or unusual SAN falls back to it.
+    ``Board.parse_san`` does; ambiguous or unusual SAN (castling among them) falls back
+    to it. Moves found here are pseudo-legal by construction; the caller checks
+    that the mover's king is not left in check:
+    the caller pushes the move and tests ``board.was_into_check()``.
     """
     m = _SAN.match(san)
     if m is None:
-        try:
-            return board.parse_san(san)  # castling, null moves, odd spellings
-        except ValueError as e:
-            raise IllegalMove(f"{san}: {e}") from None
+        return _slow(board, san)
     piece_ch, from_file, from_rank, to_name, promo = m.groups()
     to = chess.parse_square(to_name)
     us = board.turn
+    if chess.BB_SQUARES[to] & board.occupied_co[us]:
+        raise IllegalMove(f"{san}: {to_name} holds a piece of the mover")
     if piece_ch is None:  # pawn
+        last_rank = 7 if us else 0
+        if (chess.square_rank(to) == last_rank) != (promo is not None):
+            raise IllegalMove(f"{san}: promotion piece missing or misplaced")
+        fwd = 8 if us else -8
+        pawns = board.pawns & board.occupied_co[us]
         if from_file is not None and chess.FILE_NAMES.index(from_file) != chess.square_file(to):
-            from_sq = chess.square(chess.FILE_NAMES.index(from_file), chess.square_rank(to) + (-1 if us else 1))
+            if abs(chess.FILE_NAMES.index(from_file) - chess.square_file(to)) != 1:
+                raise IllegalMove(f"{san}: not a pawn capture")
+            from_sq = chess.square(chess.FILE_NAMES.index(from_file), chess.square_rank(to)) - fwd
+            capturable = board.occupied_co[not us] | (
+                chess.BB_SQUARES[board.ep_square] if board.ep_square is not None else 0
+            )
+            if not (0 <= from_sq < 64 and pawns & chess.BB_SQUARES[from_sq] and capturable & chess.BB_SQUARES[to]):
+                raise IllegalMove(f"{san}: no pawn capture onto {to_name}")
         else:
-            step = -8 if us else 8
-            from_sq = to + step
-            if not (0 <= from_sq < 64) or board.piece_type_at(from_sq) != chess.PAWN:
-                from_sq = to + 2 * step
-        if not 0 <= from_sq < 64:
-            raise IllegalMove(f"{san}: no pawn can reach {to_name}")
-        move = chess.Move(from_sq, to, _PROMO[promo] if promo else None)
-    else:
-        kind = _PIECES[piece_ch]
-        cands = board.attackers_mask(us, to) & board.pieces_mask(kind, us)
-        if from_file is not None:
-            cands &= chess.BB_FILES[chess.FILE_NAMES.index(from_file)]
-        if from_rank is not None:
-            cands &= chess.BB_RANKS[int(from_rank) - 1]
-        if chess.popcount(cands) != 1:
-            try:
-                return board.parse_san(san)  # pins decide between several candidates
-            except ValueError as e:
-                raise IllegalMove(f"{san}: {e}") from None
-        move = chess.Move(chess.lsb(cands), to)
-    if not board.is_legal(move):
-        raise IllegalMove(f"{san}: not legal in {board.fen()}")
-    return move
+            if board.occupied & chess.BB_SQUARES[to]:
+                raise IllegalMove(f"{san}: {to_name} is occupied")
+            from_sq = to - fwd
+            if not (0 <= from_sq < 64):
+                raise IllegalMove(f"{san}: no pawn can reach {to_name}")
+            if not pawns & chess.BB_SQUARES[from_sq]:
+                # a double push from the second rank over an empty square
+                from_sq -= fwd
+                start_rank = 1 if us else 6
+                if not (
+                    0 <= from_sq < 64 and chess.square_rank(from_sq) == start_rank and pawns & chess.BB_SQUARES[from_sq]
+                ) or (board.occupied & chess.BB_SQUARES[to - fwd]):
+                    raise IllegalMove(f"{san}: no pawn can reach {to_name}")
+        return chess.Move(from_sq, to, _PROMO[promo] if promo else None)
+    if promo is not None:
+        raise IllegalMove(f"{san}: only pawns promote")
+    kind = _PIECES[piece_ch]
+    cands = board.attackers_mask(us, to) & board.pieces_mask(kind, us)
+    if from_file is not None:
+        cands &= chess.BB_FILES[chess.FILE_NAMES.index(from_file)]
+    if from_rank is not None:
+        cands &= chess.BB_RANKS[int(from_rank) - 1]
+    if chess.popcount(cands) != 1:
+        return _slow(board, san)  # pins decide between several candidates, or none can move there
+    return chess.Move(chess.lsb(cands), to)
+
+
+def _slow(board: chess.Board, san: str) -> chess.Move:
+    try:
+        return board.parse_san(san)  # checks legality itself
+    except ValueError as e:
+        raise IllegalMove(f"{san}: {e}") from None

@@ -27,6 +27,11 @@ from training.filters import FilterConfig, header_rejection, parse_elo
 from training.pgn import IllegalMove, RawGame, find_pgn_files, iter_raw_games, movetext_tokens, resolve_san
 from training.shards import ANCHOR_DTYPE, GAME_DTYPE, list_shards, load_shard_keys, shard_is_complete, write_shard
 
+
+class TruncatedGame(ValueError):
+    """Movetext that stops without its result marker (a cut file)."""
+
+
 RESULT_CODE = {"1-0": 1, "1/2-1/2": 0, "0-1": -1}
 _SITE_ID = re.compile(r"(lichess\.org/|chess\.com/game/(?:live|daily)/)(\w+)")
 
@@ -82,7 +87,9 @@ def replay_game(
     movetext: str, fen: str | None, anchor_every: int
 ) -> tuple[np.ndarray, tuple[int, ...] | None, list[tuple[int, tuple[int, ...]]]]:
     """Move ids, FEN-anchor features and mid-game anchors of one game; IllegalMove on bad moves."""
-    sans, _ = movetext_tokens(movetext)
+    sans, marker = movetext_tokens(movetext)
+    if marker is None:
+        raise TruncatedGame("movetext has no result marker")
     try:
         board = chess.Board(fen) if fen else chess.Board()
     except ValueError as e:
@@ -96,6 +103,8 @@ def replay_game(
         mv = resolve_san(board, san)
         ids[ply] = move_id(board, mv)
         board.push(mv)
+        if board.was_into_check():
+            raise IllegalMove(f"{san}: leaves the king in check")
     return ids, fen_features, anchors
 
 
@@ -110,6 +119,9 @@ def _work(args: tuple[_Task, int, int]) -> tuple[_Task, list[_Replayed], Counter
             ids, fen_feats, anchors = replay_game(movetext, fen, anchor_every)
         except IllegalMove:
             bad["illegal_move"] += 1
+            continue
+        except TruncatedGame:
+            bad["truncated"] += 1
             continue
         except Exception:  # noqa: BLE001 - any unparsable game is counted, not fatal
             bad["unparsable"] += 1

@@ -1,0 +1,207 @@
+"""The data pipeline on small synthetic PGNs: formats, filters, bad input, resume."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import json
+import random
+from pathlib import Path
+
+import chess
+import numpy as np
+import pytest
+import zstandard
+
+from engine.tokenizer import MOVE_TO_ID, board_features
+from tests.pgn_factory import game_text, make_pgn, random_game_san
+from training.filters import FilterConfig, time_control_class
+from training.pgn import IllegalMove, movetext_tokens, resolve_san
+from training.prepare import PrepareConfig, prepare
+from training.shards import list_shards, load_shard
+
+
+def _write(path: Path, text: str) -> Path:
+    data = text.encode("utf-8")
+    if path.name.endswith(".zst"):
+        data = zstandard.ZstdCompressor().compress(data)
+    elif path.name.endswith(".bz2"):
+        data = bz2.compress(data)
+    elif path.name.endswith(".gz"):
+        data = gzip.compress(data)
+    path.write_bytes(data)
+    return path
+
+
+def test_time_control_classes() -> None:
+    assert time_control_class("15+0") == "ultrabullet"
+    assert time_control_class("60+0") == "bullet"
+    assert time_control_class("180+0") == "blitz"
+    assert time_control_class("600+5") == "rapid"
+    assert time_control_class("1800+20") == "classical"
+    assert time_control_class("-") == "correspondence"
+    assert time_control_class(None) == "unknown"
+
+
+def test_movetext_with_comments_variations_nags() -> None:
+    sans, result = movetext_tokens("1. e4 {[%clk 0:03:00]} 1... e5 $1 (1... c5 2. Nf3 (2. c3)) 2. Nf3!? Nc6 1-0")
+    assert sans == ["e4", "e5", "Nf3", "Nc6"] and result == "1-0"
+
+
+def test_fast_san_agrees_with_python_chess() -> None:
+    rng = random.Random(3)
+    probes = ["e4", "Nf3", "exd5", "Ke2", "Qh5", "O-O", "Bb5", "a8=Q", "Rxa1", "d5", "Nbd2", "exd6", "h1=N", "Kxf7"]
+    for _ in range(150):
+        b = chess.Board()
+        for _ in range(100):
+            legal = list(b.legal_moves)
+            if not legal:
+                break
+            m = rng.choice(legal)
+            assert resolve_san(b, b.san(m)) == m
+            cand = rng.choice(probes)
+            try:
+                ref = b.parse_san(cand)
+            except ValueError:
+                ref = None
+            try:
+                got = resolve_san(b, cand)
+                after = b.copy()
+                after.push(got)
+                got = None if after.was_into_check() else got
+            except IllegalMove:
+                got = None
+            assert got == ref, (b.fen(), cand)
+            b.push(m)
+
+
+@pytest.mark.parametrize("suffix", [".pgn", ".pgn.zst", ".pgn.bz2", ".pgn.gz"])
+def test_prepare_formats_and_tokens(tmp_path: Path, suffix: str) -> None:
+    rng = random.Random(1)
+    text = make_pgn(rng, 30)
+    src = _write(tmp_path / f"games{suffix}", text)
+    m = prepare([src], tmp_path / "out", PrepareConfig(workers=1), progress=False)
+    assert m["games"] == 30 and m["raw_games"] == 30
+    sh = load_shard(tmp_path / "out", list_shards(tmp_path / "out")[0])
+    # the first game's tokens equal a replay of its SAN
+    first = text.split("\n\n")[1]
+    sans, _ = movetext_tokens(first)
+    b = chess.Board()
+    ids = []
+    for san in sans:
+        mv = b.parse_san(san)
+        ids.append(MOVE_TO_ID[mv.uci()] if not b.is_castling(mv) else None)
+        b.push(mv)
+    g = sh.games[0]
+    got = list(sh.tokens[g["offset"] : g["offset"] + g["length"]])
+    assert [x for x, y in zip(got, ids, strict=True) if y is not None] == [y for y in ids if y is not None]
+    assert m["tokens"] == int(sh.games["length"].sum())
+    assert m["sources"][0]["sha256"] and m["tokenizer_version"] == 1
+
+
+def test_filters_and_bad_input_are_counted(tmp_path: Path) -> None:
+    rng = random.Random(2)
+    games: list[str] = []
+    mt, _ = random_game_san(rng, 20)
+
+    def add(headers: dict[str, str], movetext: str = mt, result: str = "1-0") -> None:
+        base = {
+            "Event": "Rated Blitz game",
+            "Site": f"https://lichess.org/g{len(games)}",
+            "White": "a",
+            "Black": "b",
+            "WhiteElo": "900",
+            "BlackElo": "950",
+            "TimeControl": "300+0",
+        }
+        base.update(headers)
+        games.append(game_text(base, movetext, result))
+
+    add({})  # kept
+    add({"WhiteElo": "1600"})  # max_elo
+    add({"BlackElo": "400"})  # min_elo
+    add({"TimeControl": "60+0"})  # time_control (bullet)
+    add({"Event": "Casual Blitz game"})  # unrated
+    add({"Variant": "Chess960"})  # variant
+    add({}, result="*")  # unfinished
+    add({"WhiteTitle": "BOT"})  # bot
+    add({}, movetext="1. e4 e5 2. Ke3 Nc6")  # illegal move
+    add({}, movetext="1. e4")  # min_plies
+    add({"Site": "https://lichess.org/g0"})  # duplicate of the first
+    fen = "4k3/8/8/8/8/8/4P3/4K3 w - - 0 1"
+    add({"SetUp": "1", "FEN": fen}, movetext="1. e4 Kd7 2. e5 Ke6")  # kept: a FEN start
+    text = "".join(games)
+    raw = (
+        text.encode()
+        + b'[Event "Rated Blitz game"]\n[White "\xff\xfe broken"]\n[Result "1-0"]\n\n1. e4 \xc3\x28 e5 1-0\n\n'
+    )
+    raw += b"[Bad header line\n\n1. e4 e5 *\n"
+    src = tmp_path / "mixed.pgn"
+    src.write_bytes(raw)
+    cfg = PrepareConfig(
+        filters=FilterConfig(max_elo=1500, min_elo=600, time_classes=("blitz", "rapid"), rated_only=True, min_plies=4),
+        workers=1,
+    )
+    m = prepare([src], tmp_path / "out", cfg, progress=False)
+    r = m["removed"]
+    for reason in (
+        "max_elo",
+        "min_elo",
+        "time_control",
+        "unrated",
+        "variant",
+        "unfinished",
+        "bot",
+        "illegal_move",
+        "min_plies",
+        "duplicate",
+    ):
+        assert r.get(reason, 0) >= 1, (reason, r)
+    assert m["games"] == 2, m
+    sh = load_shard(tmp_path / "out", list_shards(tmp_path / "out")[0])
+    fen_row = int(sh.games[1]["fen_anchor"])
+    assert fen_row >= 0 and tuple(sh.anchors[fen_row]["features"]) == board_features(chess.Board(fen))
+    assert m["raw_games"] == len(games) + 2
+
+
+def test_truncated_zst_is_counted_not_fatal(tmp_path: Path) -> None:
+    rng = random.Random(4)
+    # > 128 KiB of text: several zstd blocks, so the blocks before the cut decode
+    data = zstandard.ZstdCompressor().compress(make_pgn(rng, 1500).encode())
+    src = tmp_path / "cut.pgn.zst"
+    src.write_bytes(data[: len(data) * 3 // 4])
+    m = prepare([src], tmp_path / "out", PrepareConfig(workers=1), progress=False)
+    assert m["read_errors"] and 0 < m["games"] < 1500
+    assert m["removed"].get("truncated", 0) <= 1  # at most the one game cut in half
+
+
+def test_interrupted_prepare_resumes_without_duplicates(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    src = _write(tmp_path / "g.pgn.zst", make_pgn(rng, 120))
+    out = tmp_path / "out"
+    cfg = PrepareConfig(workers=2, shard_games=50, chunk_games=20)
+    full = prepare([src], out, cfg, progress=False)
+    assert len(full["shards"]) == 3
+    # simulate a kill during the last shard: its JSON (completion marker) is missing
+    last = full["shards"][-1]
+    (out / f"{last}.json").unlink()
+    (out / f"{last}.tokens.u16").write_bytes(b"partial")
+    again = prepare([src], out, cfg, progress=False)
+    assert again["games"] == full["games"] == 120
+    assert again["tokens"] == full["tokens"]
+    assert again.get("removed", {}).get("duplicate", 0) == 0
+    tokens = np.concatenate([load_shard(out, n).tokens for n in again["shards"]])
+    assert tokens.size == full["tokens"]
+    assert json.loads((out / "manifest.json").read_text())["games"] == 120
+
+
+def test_folder_input_and_errors(tmp_path: Path) -> None:
+    rng = random.Random(6)
+    (tmp_path / "in").mkdir()
+    _write(tmp_path / "in" / "a.pgn", make_pgn(rng, 5))
+    _write(tmp_path / "in" / "b.pgn.gz", make_pgn(rng, 5))
+    (tmp_path / "in" / "notes.txt").write_text("ignored")
+    m = prepare([tmp_path / "in"], tmp_path / "out", PrepareConfig(workers=1), progress=False)
+    assert m["games"] == 10 and len(m["sources"]) == 2
+    with pytest.raises(FileNotFoundError):
+        prepare([tmp_path / "missing"], tmp_path / "o2", PrepareConfig(workers=1), progress=False)

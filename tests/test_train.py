@@ -1,0 +1,187 @@
+"""Trainer: learning on a toy set, batches, kill-and-resume, torchrun with gloo, export."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.pgn_factory import make_pgn
+from training.data import BatchStream, GameIndex, validation_batches
+from training.prepare import PrepareConfig, prepare
+from training.train import TrainConfig, train
+
+TINY = [
+    "--n_layer",
+    "2",
+    "--n_head",
+    "2",
+    "--n_embd",
+    "32",
+    "--block_size",
+    "64",
+    "--batch_tokens",
+    "1024",
+    "--val_games",
+    "20",
+    "--val_permille",
+    "100",
+    "--threads",
+    "1",
+    "--warmup_steps",
+    "5",
+]
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("data")
+    (d / "g.pgn").write_text(make_pgn(random.Random(0), 300))
+    prepare([d / "g.pgn"], d / "shards", PrepareConfig(workers=1, anchor_every=8), progress=False)
+    return d / "shards"
+
+
+def test_batches_are_deterministic_and_tight(shards: Path) -> None:
+    index = GameIndex(shards, val_permille=100)
+    assert index.val and index.train and not set(index.val) & set(index.train)
+    a = BatchStream(index, 64, 1024, seed=1, mid_game_fraction=0.5)
+    b = BatchStream(index, 64, 1024, seed=1, mid_game_fraction=0.5)
+    for i in (0, 5, 70, 3):
+        x, y = a.batch(i), b.batch(i)
+        assert torch.equal(x.tokens, y.tokens) and torch.equal(x.anchors, y.anchors)
+    waste = [1 - a.batch(i).real_tokens / a.batch(i).tokens.numel() for i in range(20)]
+    assert sum(waste) / len(waste) < 0.15
+    batch = a.batch(0)
+    assert batch.tokens.shape[1] <= 64 and (batch.tokens[:, 0] == 1968).all()
+    # the policy target at position t is the token at t + 1
+    row = batch.tokens[0]
+    n = int((row != 1969).sum())
+    assert torch.equal(batch.policy_targets[0, : n - 1], row[1:n])
+    assert validation_batches(index, 64, 1024, 10)
+
+
+def test_training_reduces_loss(shards: Path, tmp_path: Path) -> None:
+    cfg = TrainConfig.load(
+        None,
+        TINY
+        + [
+            "--data",
+            str(shards),
+            "--out",
+            str(tmp_path / "run"),
+            "--max_steps",
+            "60",
+            "--lr",
+            "3e-3",
+            "--eval_every",
+            "60",
+            "--log_every",
+            "10",
+        ],
+    )
+    result = train(cfg, progress=False)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["loss"] < log[0]["loss"] - 1.0
+    assert "val_policy_loss" in log[-1] and "mfu" in log[0] and "tokens_per_s" in log[0]
+    assert result["step"] == 60 and (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+def test_config_from_toml_and_overrides(tmp_path: Path) -> None:
+    p = tmp_path / "c.toml"
+    p.write_text('n_layer = 3\nlr = 0.002\ndata = "x"\n')
+    cfg = TrainConfig.load(str(p), ["--lr", "0.01", "--compile", "true"])
+    assert (cfg.n_layer, cfg.lr, cfg.data, cfg.compile) == (3, 0.01, "x", True)
+    with pytest.raises(SystemExit):
+        TrainConfig.load(None, ["--no_such_field", "1"])
+
+
+def _run(args: list[str], **kw) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.Popen(
+        [sys.executable, "-m", "training", "train", "--no-progress", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **kw,
+    )
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_matches_uninterrupted_run(shards: Path, tmp_path: Path) -> None:
+    common = TINY + ["--data", str(shards), "--max_steps", "40", "--ckpt_every", "1", "--eval_every", "1000"]
+    ref = _run(common + ["--out", str(tmp_path / "ref")])
+    assert ref.wait(timeout=600) == 0, ref.stderr.read() if ref.stderr else ""
+    victim = _run(common + ["--out", str(tmp_path / "cut")])
+    ck = tmp_path / "cut" / "checkpoint.pt"
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if ck.exists() and torch.load(ck, weights_only=True)["step"] >= 12:
+            break
+        time.sleep(0.05)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    killed_at = torch.load(ck, weights_only=True)["step"]
+    assert 12 <= killed_at < 40
+    resumed = _run(common + ["--out", str(tmp_path / "cut"), "--resume"])
+    assert resumed.wait(timeout=600) == 0
+    a = torch.load(tmp_path / "ref" / "checkpoint.pt", weights_only=True)
+    b = torch.load(ck, weights_only=True)
+    assert a["step"] == b["step"] == 40
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_gloo(shards: Path, tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29533",
+        "-m",
+        "training",
+        "train",
+        "--no-progress",
+        *TINY,
+        "--data",
+        str(shards),
+        "--out",
+        str(tmp_path / "ddp"),
+        "--max_steps",
+        "10",
+        "--eval_every",
+        "10",
+        "--log_every",
+        "5",
+    ]
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    ck = torch.load(tmp_path / "ddp" / "checkpoint.pt", weights_only=True)
+    assert ck["step"] == 10
+    log = [json.loads(x) for x in (tmp_path / "ddp" / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == 10 and "val_policy_loss" in log[-1]
+
+
+def test_export_gives_engine_weights(shards: Path, tmp_path: Path) -> None:
+    cfg = TrainConfig.load(None, TINY + ["--data", str(shards), "--out", str(tmp_path / "r"), "--max_steps", "3"])
+    train(cfg, progress=False)
+    from training.export import export
+
+    out = export(tmp_path / "r" / "checkpoint.pt", tmp_path / "w.safetensors", "toy", 1500, bf16=True)
+    from engine.weights import load_weights
+
+    model, info = load_weights(out["weights"])
+    assert info.metadata["rating_cap"] == 1500 and info.metadata["training_steps"] == 3
+    assert info.metadata["training_data"]["games"] == 300 and not info.is_random_init
