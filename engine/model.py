@@ -12,6 +12,7 @@ Shapes: B batch, T new tokens, L cached tokens, C channels (n_embd), H heads, D 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 
 import torch
@@ -45,7 +46,7 @@ class ModelConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, object]) -> ModelConfig:
+    def from_dict(cls, d: Mapping[str, object]) -> ModelConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:

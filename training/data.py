@@ -50,14 +50,17 @@ class GameIndex:
         is_val = [((s * 1_000_003 + g) * 2654435761 >> 7) % 1000 < val_permille for s, g in refs]
         self.train = [r for r, v in zip(refs, is_val, strict=True) if not v]
         self.val = [r for r, v in zip(refs, is_val, strict=True) if v]
-        # anchors per game: {(shard, game): [anchor rows with ply > 0]}
-        self.mid_anchors: list[dict[int, list[int]]] = []
+        # Mid-game anchors of game g of shard s: rows mid_rows[s][mid_lo[s][g]:mid_hi[s][g]] of its anchor table.
+        self.mid_rows: list[np.ndarray] = []
+        self.mid_lo: list[np.ndarray] = []
+        self.mid_hi: list[np.ndarray] = []
         for sh in self.shards:
-            d: dict[int, list[int]] = {}
-            for row, (g, ply) in enumerate(zip(sh.anchors["game"], sh.anchors["ply"], strict=True)):
-                if ply > 0:
-                    d.setdefault(int(g), []).append(row)
-            self.mid_anchors.append(d)
+            rows = np.nonzero(sh.anchors["ply"] > 0)[0]
+            owners = sh.anchors["game"][rows]  # ascending: anchors are written game by game
+            ids = np.arange(len(sh.games))
+            self.mid_rows.append(rows)
+            self.mid_lo.append(np.searchsorted(owners, ids, side="left"))
+            self.mid_hi.append(np.searchsorted(owners, ids, side="right"))
         self.tokens = sum(int(sh.info["tokens"]) for sh in self.shards)
 
     def sample(
@@ -68,9 +71,9 @@ class GameIndex:
         sh = self.shards[s]
         game = sh.games[g]
         off, n = int(game["offset"]), int(game["length"])
-        mids = self.mid_anchors[s].get(g)
-        if mids and rng.random() < mid_game_fraction:
-            row = sh.anchors[mids[rng.randrange(len(mids))]]
+        lo, hi = int(self.mid_lo[s][g]), int(self.mid_hi[s][g])
+        if hi > lo and rng.random() < mid_game_fraction:
+            row = sh.anchors[self.mid_rows[s][lo + rng.randrange(hi - lo)]]
             ply, feats = int(row["ply"]), row["features"].astype(np.int64)
         else:
             ply = 0

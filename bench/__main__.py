@@ -1,0 +1,68 @@
+"""``python -m bench {match,...}``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _match(argv: list[str]) -> int:
+    from bench.engines import parse_engine_spec
+    from bench.match import MatchConfig, load_openings, run_match
+
+    p = argparse.ArgumentParser(prog="python -m bench match", description="An engine against UCI opponents, to PGN.")
+    p.add_argument("--engine", default="chessformer:temperature=0", help="engine spec (see bench/engines.py)")
+    p.add_argument(
+        "--opponent",
+        action="append",
+        required=True,
+        help="opponent spec, repeatable: stockfish:skill=0, random, cmd=...",
+    )
+    p.add_argument("--games", type=int, default=2, help="games per opponent (colours alternate)")
+    p.add_argument("--openings", type=Path, help="PGN or EPD file of openings (default: the start position)")
+    p.add_argument("--movetime", type=float, default=0.1, help="seconds per move (ignored with --tc)")
+    p.add_argument("--tc", help="clock as base+increment in seconds, e.g. 60+0.6")
+    p.add_argument("--max-moves", type=int, help="adjudicate a draw after this many full moves (the paper: 89)")
+    p.add_argument("--concurrency", type=int, default=1)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument(
+        "--pgn", type=Path, required=True, help="output PGN (appended; finished games are skipped on re-run)"
+    )
+    p.add_argument("--no-progress", action="store_true")
+    a = p.parse_args(argv)
+    try:
+        engine = parse_engine_spec(a.engine)
+        opponents = [parse_engine_spec(o) for o in a.opponent]
+        clock = None
+        if a.tc:
+            base, _, inc = a.tc.partition("+")
+            clock = (float(base), float(inc or 0))
+        openings = load_openings(a.openings)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"match: {e}", file=sys.stderr)
+        return 2
+    cfg = MatchConfig(engine, opponents, a.games, openings, None if clock else a.movetime, clock, a.max_moves, a.seed)
+    summary = run_match(cfg, a.pgn, a.concurrency, progress=not a.no_progress)
+    for name, s in summary.items():
+        print(
+            f"{cfg.engine.name} vs {name}: +{s.get('wins', 0):g} ={s.get('draws', 0):g} -{s.get('losses', 0):g}"
+            f"  score {s['score']:.3f}  forfeits engine {s.get('engine_forfeits', 0):g} opponent {s.get('opponent_forfeits', 0):g}",
+            file=sys.stderr,
+        )
+    print(json.dumps(summary))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    commands = {"match": _match}
+    if not argv or argv[0] not in commands:
+        print(f"usage: python -m bench {{{','.join(commands)}}} ...", file=sys.stderr)
+        return 2
+    return commands[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,364 @@
+"""``python -m bench match``: an engine against UCI opponents, games to PGN, resumable.
+
+Each opponent plays ``games`` games against the engine: opening ``i // 2`` of the
+list (cycled) with the engine as white for even ``i`` and black for odd ``i``, so
+every opening is played with both colours. Each game is appended to the PGN as soon
+as it ends, tagged with the match id (a hash of everything that defines the match) and
+its number; re-running the same command skips the games already in the file.
+
+Forfeits are never hidden: an illegal move, a crash or a lost connection, and a
+flag fall lose the game for that side, and the PGN's Termination says which.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import io
+import json
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import chess
+import chess.engine
+import chess.pgn
+
+from bench.engines import EngineSpec
+
+
+@dataclass(frozen=True)
+class Opening:
+    """A start position: a FEN and moves played from it before the engines take over."""
+
+    name: str
+    fen: str = chess.STARTING_FEN
+    moves: tuple[str, ...] = ()  # UCI moves
+
+    def board(self) -> chess.Board:
+        b = chess.Board(self.fen)
+        for m in self.moves:
+            b.push_uci(m)
+        return b
+
+
+def load_openings(path: Path | None) -> list[Opening]:
+    """Openings from a PGN (each game's moves, from its FEN if any) or an EPD file; None: the start position."""
+    if path is None:
+        return [Opening("startpos")]
+    text = path.read_text(encoding="utf-8", errors="replace")
+    out: list[Opening] = []
+    if path.suffix.lower() == ".epd":
+        for n, line in enumerate(text.splitlines()):
+            if not line.strip() or line.startswith("#"):
+                continue
+            board, ops = chess.Board.from_epd(line)
+            out.append(Opening(str(ops.get("id", f"epd{n + 1}")), board.fen()))
+    else:
+        stream = io.StringIO(text)
+        while (game := chess.pgn.read_game(stream)) is not None:
+            if game.errors:
+                raise ValueError(f"{path}: bad opening game {len(out) + 1}: {game.errors[0]}")
+            board = game.board()
+            moves = tuple(m.uci() for m in game.mainline_moves())
+            name = game.headers.get("Opening", f"line{len(out) + 1}")
+            out.append(Opening(name, board.fen(), moves))
+    if not out:
+        raise ValueError(f"{path}: no openings")
+    return out
+
+
+@dataclass
+class MatchConfig:
+    """What defines a match (its hash names the match in the PGN)."""
+
+    engine: EngineSpec
+    opponents: list[EngineSpec]
+    games: int = 2  # games per opponent (count)
+    openings: list[Opening] = field(default_factory=lambda: [Opening("startpos")])
+    movetime: float | None = 0.1  # per-move time (seconds); None when a clock is used
+    clock: tuple[float, float] | None = None  # (base seconds, increment seconds) per side
+    max_moves: int | None = None  # full moves before adjudicating a draw (the paper: 89)
+    seed: int = 1  # the engine's Seed for game i is seed + i (Seed option, if it has one)
+
+    def match_id(self, opponent: EngineSpec) -> str:
+        key = json.dumps(
+            [
+                self.engine.describe(),
+                opponent.describe(),
+                self.movetime,
+                self.clock,
+                self.max_moves,
+                self.seed,
+                [(o.fen, o.moves) for o in self.openings],
+            ],
+            sort_keys=True,
+        )
+        return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Job:
+    opponent: int  # index into MatchConfig.opponents
+    number: int  # game number within this opponent's games (0-based)
+
+
+@dataclass
+class GameRecord:
+    result: str  # 1-0, 0-1, 1/2-1/2
+    termination: str  # normal, adjudication, forfeit: ...
+    game: chess.pgn.Game
+
+
+class _Engine:
+    """A running UCI engine, restarted after a crash."""
+
+    def __init__(self, spec: EngineSpec) -> None:
+        self.spec = spec
+        self.proc: chess.engine.SimpleEngine | None = None
+
+    def get(self) -> chess.engine.SimpleEngine:
+        if self.proc is None:
+            self.proc = chess.engine.SimpleEngine.popen_uci(list(self.spec.command), timeout=120)
+            if self.spec.options:
+                self.proc.configure(dict(self.spec.options))
+        return self.proc
+
+    def discard(self) -> None:
+        if self.proc is not None:
+            try:
+                self.proc.close()
+            except Exception:  # noqa: BLE001 - it is already dead
+                pass
+        self.proc = None
+
+    def close(self) -> None:
+        if self.proc is not None:
+            try:
+                self.proc.quit()
+            except Exception:  # noqa: BLE001
+                self.discard()
+        self.proc = None
+
+
+def _limit(spec: EngineSpec, cfg: MatchConfig, clocks: dict[bool, float], board: chess.Board) -> chess.engine.Limit:
+    if spec.nodes is not None or spec.depth is not None:
+        return chess.engine.Limit(nodes=spec.nodes, depth=spec.depth, time=spec.movetime)
+    if spec.movetime is not None:
+        return chess.engine.Limit(time=spec.movetime)
+    if cfg.clock is not None:
+        inc = cfg.clock[1]
+        return chess.engine.Limit(
+            white_clock=clocks[chess.WHITE], black_clock=clocks[chess.BLACK], white_inc=inc, black_inc=inc
+        )
+    return chess.engine.Limit(time=cfg.movetime)
+
+
+def play_game(
+    white: _Engine, black: _Engine, opening: Opening, cfg: MatchConfig, seeds: dict[bool, int | None]
+) -> GameRecord:
+    """Play one game; forfeits end it with a loss for the offending side."""
+    board = opening.board()
+    start = board.copy()
+    engines = {chess.WHITE: white, chess.BLACK: black}
+    clocks = {chess.WHITE: cfg.clock[0], chess.BLACK: cfg.clock[0]} if cfg.clock else {}
+    for color, eng in engines.items():
+        try:
+            proc = eng.get()
+            seed = seeds[color]
+            if seed is not None and "Seed" in proc.options:
+                proc.configure({"Seed": seed})
+        except Exception as e:  # noqa: BLE001 - an engine that cannot start forfeits
+            eng.discard()
+            return _finish(
+                start,
+                board,
+                "0-1" if color else "1-0",
+                f"forfeit: {eng.spec.name} failed to start ({type(e).__name__})",
+            )
+    result, termination = "*", "normal"
+    while True:
+        outcome = board.outcome(claim_draw=True)
+        if outcome is not None:
+            result = outcome.result()
+            termination = f"normal: {outcome.termination.name.lower()}"
+            break
+        if cfg.max_moves is not None and board.fullmove_number > cfg.max_moves:
+            result, termination = "1/2-1/2", f"adjudication: {cfg.max_moves} moves"
+            break
+        side = board.turn
+        eng = engines[side]
+        loser = "0-1" if side == chess.WHITE else "1-0"
+        limit = _limit(eng.spec, cfg, clocks, board)
+        budget = (limit.time or 0) * 10 + (clocks.get(side, 0) * 1.5) + 30
+        t0 = time.perf_counter()
+        try:
+            play = eng.get().play(board, limit, game=id(start), info=chess.engine.INFO_NONE)
+        except chess.engine.EngineTerminatedError:
+            eng.discard()
+            result, termination = loser, f"forfeit: {eng.spec.name} crashed"
+            break
+        except chess.engine.EngineError as e:
+            eng.discard()
+            result, termination = loser, f"forfeit: {eng.spec.name} protocol error or illegal move ({e})"
+            break
+        except TimeoutError:
+            eng.discard()
+            result, termination = loser, f"forfeit: {eng.spec.name} did not answer within {budget:.0f}s"
+            break
+        elapsed = time.perf_counter() - t0
+        move = play.move
+        if move is None or move not in board.legal_moves:
+            result, termination = loser, f"forfeit: {eng.spec.name} illegal move {move}"
+            break
+        if cfg.clock is not None and eng.spec.movetime is None and eng.spec.nodes is None and eng.spec.depth is None:
+            clocks[side] -= elapsed
+            if clocks[side] < -0.05:  # 50 ms tolerance for process scheduling
+                result, termination = loser, f"forfeit: {eng.spec.name} lost on time"
+                break
+            clocks[side] += cfg.clock[1]
+        board.push(move)
+    return _finish(start, board, result, termination)
+
+
+def _finish(start: chess.Board, board: chess.Board, result: str, termination: str) -> GameRecord:
+    game = chess.pgn.Game()
+    if start.fen() != chess.STARTING_FEN:
+        game.setup(start)
+    node: chess.pgn.GameNode = game
+    for m in board.move_stack[len(start.move_stack) :]:
+        node = node.add_variation(m)
+    game.headers["Result"] = result
+    return GameRecord(result, termination, game)
+
+
+def finished_games(pgn: Path) -> set[tuple[str, int]]:
+    """(match id, game number) of the finished games already in a PGN file."""
+    done: set[tuple[str, int]] = set()
+    if not pgn.exists():
+        return done
+    with open(pgn, encoding="utf-8", errors="replace") as f:
+        while (h := chess.pgn.read_headers(f)) is not None:
+            if h.get("Result", "*") != "*" and "MatchId" in h:
+                try:
+                    done.add((h["MatchId"], int(h.get("GameNumber", "-1"))))
+                except ValueError:
+                    continue
+    return done
+
+
+def _jobs(cfg: MatchConfig, done: set[tuple[str, int]]) -> Iterator[Job]:
+    for oi, opp in enumerate(cfg.opponents):
+        mid = cfg.match_id(opp)
+        for n in range(cfg.games):
+            if (mid, n) not in done:
+                yield Job(oi, n)
+
+
+def run_match(cfg: MatchConfig, pgn: Path, concurrency: int = 1, progress: bool = True) -> dict[str, dict[str, float]]:
+    """Play the missing games of the match, appending them to ``pgn``; returns the summary of the whole file."""
+    from tqdm import tqdm
+
+    pgn.parent.mkdir(parents=True, exist_ok=True)
+    done = finished_games(pgn)
+    jobs: queue.Queue[Job] = queue.Queue()
+    for j in _jobs(cfg, done):
+        jobs.put(j)
+    total = jobs.qsize()
+    lock = threading.Lock()
+    bar = tqdm(total=total, desc="match", unit="game", disable=not progress)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        mine = _Engine(cfg.engine)
+        opps: dict[int, _Engine] = {}
+        try:
+            while True:
+                try:
+                    job = jobs.get_nowait()
+                except queue.Empty:
+                    return
+                opp_spec = cfg.opponents[job.opponent]
+                opp = opps.setdefault(job.opponent, _Engine(opp_spec))
+                opening = cfg.openings[(job.number // 2) % len(cfg.openings)]
+                engine_white = job.number % 2 == 0
+                white, black = (mine, opp) if engine_white else (opp, mine)
+                seed = cfg.seed + job.number
+                seeds = {chess.WHITE: seed if engine_white else None, chess.BLACK: None if engine_white else seed}
+                rec = play_game(white, black, opening, cfg, seeds)
+                _headers(rec, cfg, opp_spec, job, opening, engine_white, seed)
+                with lock:
+                    with open(pgn, "a", encoding="utf-8") as f:
+                        print(rec.game, file=f, end="\n\n")
+                    bar.update(1)
+        except BaseException as e:  # noqa: BLE001 - reported after the other workers finish
+            errors.append(e)
+        finally:
+            mine.close()
+            for e in opps.values():
+                e.close()
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, min(concurrency, total)))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    bar.close()
+    if errors:
+        raise errors[0]
+    return summarize(pgn, cfg)
+
+
+def _headers(
+    rec: GameRecord, cfg: MatchConfig, opp: EngineSpec, job: Job, opening: Opening, engine_white: bool, seed: int
+) -> None:
+    h = rec.game.headers
+    eng = cfg.engine
+    white, black = (eng, opp) if engine_white else (opp, eng)
+    h["Event"] = f"chessformer bench: {eng.name} vs {opp.name}"
+    h["Site"] = "bench"
+    h["Date"] = datetime.date.today().strftime("%Y.%m.%d")
+    h["Round"] = str(job.number + 1)
+    h["White"], h["Black"] = white.name, black.name
+    h["Result"] = rec.result
+    h["Termination"] = rec.termination
+    h["WhiteEngine"], h["BlackEngine"] = white.describe(), black.describe()
+    h["EngineSeed"] = str(seed)
+    h["BenchEngineColor"] = "white" if engine_white else "black"
+    h["Opening"] = opening.name
+    if cfg.clock:
+        h["TimeControl"] = f"{cfg.clock[0]:g}+{cfg.clock[1]:g}"
+    else:
+        h["TimeControl"] = f"movetime {cfg.movetime:g}s" if cfg.movetime else "-"
+    if cfg.max_moves:
+        h["MaxMoves"] = str(cfg.max_moves)
+    h["MatchId"] = cfg.match_id(opp)
+    h["GameNumber"] = str(job.number)
+    h["PlyCount"] = str(rec.game.end().ply() - rec.game.ply())
+
+
+def summarize(pgn: Path, cfg: MatchConfig) -> dict[str, dict[str, float]]:
+    """Per opponent, from the engine's side: games, wins, draws, losses, score, forfeits."""
+    ids = {cfg.match_id(o): o.name for o in cfg.opponents}
+    out: dict[str, Counter[str]] = {name: Counter() for name in ids.values()}
+    with open(pgn, encoding="utf-8", errors="replace") as f:
+        while (h := chess.pgn.read_headers(f)) is not None:
+            name = ids.get(h.get("MatchId", ""))
+            if name is None or h.get("Result", "*") == "*":
+                continue
+            c = out[name]
+            engine_white = h.get("BenchEngineColor") == "white"
+            res = h["Result"]
+            won = (res == "1-0") == engine_white and res != "1/2-1/2"
+            c["games"] += 1
+            c["wins" if won else "draws" if res == "1/2-1/2" else "losses"] += 1
+            if h.get("Termination", "").startswith("forfeit"):
+                c["opponent_forfeits" if won else "engine_forfeits"] += 1
+    return {
+        name: {**c, "score": (c["wins"] + 0.5 * c["draws"]) / c["games"] if c["games"] else 0.0}
+        for name, c in out.items()
+    }

@@ -1,0 +1,98 @@
+"""bench match: games end to end, PGN headers, resume, forfeits."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import chess.pgn
+import pytest
+
+from bench.engines import EngineSpec, parse_engine_spec
+from bench.match import MatchConfig, Opening, finished_games, load_openings, run_match
+from tests.test_engine_subprocess import STOCKFISH
+
+
+def _cf(weights: Path, temperature: str = "0") -> EngineSpec:
+    return parse_engine_spec(f"chessformer:temperature={temperature},weights={weights}")
+
+
+def test_engine_spec_parsing() -> None:
+    r = parse_engine_spec("random")
+    assert r.name == "Random"
+    c = parse_engine_spec("cmd=/bin/engine --x;Hash=16;Skill Level=3")
+    assert c.command == ("/bin/engine", "--x") and c.options == {"Hash": "16", "Skill Level": "3"}
+    with pytest.raises(ValueError):
+        parse_engine_spec("nonsense:x=1")
+    with pytest.raises(ValueError):
+        parse_engine_spec("random:bogus=1")
+
+
+def test_openings_from_epd_and_pgn(tmp_path: Path) -> None:
+    (tmp_path / "o.epd").write_text('rnbqkbnr/pppppppp/8/8/4P3/8/PPPP1PPP/RNBQKBNR b KQkq - id "e4";\n')
+    assert load_openings(tmp_path / "o.epd")[0].name == "e4"
+    (tmp_path / "o.pgn").write_text('[Opening "Italian"]\n\n1. e4 e5 2. Nf3 Nc6 3. Bc4 *\n\n1. d4 d5 *\n')
+    ops = load_openings(tmp_path / "o.pgn")
+    assert [o.name for o in ops] == ["Italian", "line2"] and ops[0].moves[:2] == ("e2e4", "e7e5")
+
+
+def test_match_against_random_resumes(tiny_weights: Path, tmp_path: Path) -> None:
+    cfg = MatchConfig(
+        _cf(tiny_weights),
+        [parse_engine_spec("random")],
+        games=4,
+        movetime=0.01,
+        max_moves=30,
+        openings=[Opening("startpos"), Opening("e4", moves=("e2e4",))],
+    )
+    pgn = tmp_path / "m.pgn"
+    summary = run_match(cfg, pgn, concurrency=2, progress=False)
+    s = summary["Random"]
+    assert s["games"] == 4 and s["wins"] + s["draws"] + s["losses"] == 4
+    with open(pgn) as f:
+        games = [g for g in iter(lambda: chess.pgn.read_game(f), None)]
+    assert len(games) == 4
+    h = games[0].headers
+    for key in ("WhiteEngine", "BlackEngine", "Termination", "MatchId", "EngineSeed", "TimeControl", "MaxMoves"):
+        assert key in h
+    assert any("Temperature=0" in g.headers["WhiteEngine"] + g.headers["BlackEngine"] for g in games)
+    assert {g.headers["BenchEngineColor"] for g in games} == {"white", "black"}
+    # every game replays legally
+    for g in games:
+        b = g.board()
+        for m in g.mainline_moves():
+            assert m in b.legal_moves
+            b.push(m)
+    # re-running plays nothing new; asking for more plays only the missing ones
+    assert run_match(cfg, pgn, progress=False)["Random"]["games"] == 4
+    cfg.games = 6
+    assert run_match(cfg, pgn, progress=False)["Random"]["games"] == 6
+    assert len(finished_games(pgn)) == 6
+
+
+def test_crashing_and_illegal_opponents_forfeit(tiny_weights: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad_engine.py"
+    bad.write_text(
+        "import sys\n"
+        "for line in sys.stdin:\n"
+        "    c = line.split()\n"
+        "    if not c: continue\n"
+        "    if c[0] == 'uci': print('id name Bad\\nuciok', flush=True)\n"
+        "    elif c[0] == 'isready': print('readyok', flush=True)\n"
+        "    elif c[0] == 'go': print('bestmove a1a1' if len(sys.argv) > 1 else '', flush=True); sys.exit(0) if len(sys.argv) == 1 else None\n"
+    )
+    illegal = EngineSpec("Illegal", (sys.executable, str(bad), "illegal"))
+    crash = EngineSpec("Crash", (sys.executable, str(bad)))
+    cfg = MatchConfig(_cf(tiny_weights), [illegal, crash], games=2, movetime=0.01)
+    summary = run_match(cfg, tmp_path / "f.pgn", progress=False)
+    for name in ("Illegal", "Crash"):
+        assert summary[name]["wins"] == 2 and summary[name]["opponent_forfeits"] == 2, summary
+    text = (tmp_path / "f.pgn").read_text()
+    assert "forfeit: Crash crashed" in text and "forfeit: Illegal" in text
+
+
+@pytest.mark.skipif(STOCKFISH is None, reason="Stockfish not installed")
+def test_short_match_against_stockfish(tiny_weights: Path, tmp_path: Path) -> None:
+    cfg = MatchConfig(_cf(tiny_weights, "0.5"), [parse_engine_spec("stockfish:skill=0")], games=2, movetime=0.02)
+    s = run_match(cfg, tmp_path / "sf.pgn", progress=False)["Stockfish skill 0"]
+    assert s["games"] == 2 and s.get("engine_forfeits", 0) == 0
