@@ -12,6 +12,7 @@ flag fall lose the game for that side, and the PGN's Termination says which.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import io
@@ -130,10 +131,8 @@ class _Engine:
 
     def discard(self) -> None:
         if self.proc is not None:
-            try:
+            with contextlib.suppress(Exception):  # it is already dead
                 self.proc.close()
-            except Exception:  # noqa: BLE001 - it is already dead
-                pass
         self.proc = None
 
     def close(self) -> None:
@@ -358,7 +357,11 @@ def summarize(pgn: Path, cfg: MatchConfig) -> dict[str, dict[str, float]]:
             c["wins" if won else "draws" if res == "1/2-1/2" else "losses"] += 1
             if h.get("Termination", "").startswith("forfeit"):
                 c["opponent_forfeits" if won else "engine_forfeits"] += 1
+    keys = ("games", "wins", "draws", "losses", "engine_forfeits", "opponent_forfeits")
     return {
-        name: {**c, "score": (c["wins"] + 0.5 * c["draws"]) / c["games"] if c["games"] else 0.0}
+        name: {
+            **{k: float(c[k]) for k in keys},
+            "score": (c["wins"] + 0.5 * c["draws"]) / c["games"] if c["games"] else 0.0,
+        }
         for name, c in out.items()
     }
