@@ -55,9 +55,73 @@ def _match(argv: list[str]) -> int:
     return 0
 
 
+def _rate(argv: list[str]) -> int:
+    from bench.rate import cli_rate
+
+    p = argparse.ArgumentParser(
+        prog="python -m bench rate", description="Glicko-2 and max-likelihood Elo from PGN files."
+    )
+    p.add_argument("pgn", nargs="+", type=Path)
+    p.add_argument(
+        "--anchor", action="append", default=[], help="NAME=RATING (repeatable); 'paper' = the paper's Stockfish table"
+    )
+    p.add_argument("--json", type=Path, help="also write the table as JSON here")
+    a = p.parse_args(argv)
+    try:
+        print(cli_rate(a.pgn, a.anchor, a.json))
+    except (ValueError, FileNotFoundError) as e:
+        print(f"rate: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _sweep(argv: list[str]) -> int:
+    from bench.match import load_openings
+    from bench.sweep import PAPER_TEMPERATURES, SweepConfig, run_sweep
+
+    p = argparse.ArgumentParser(
+        prog="python -m bench sweep", description="Rating against temperature (the paper's Figure 1)."
+    )
+    p.add_argument("--weights", default="<bundled>", help="WeightsFile of the model")
+    p.add_argument("--temperatures", default=",".join(f"{t:g}" for t in PAPER_TEMPERATURES))
+    p.add_argument("--opponent", action="append", help="opponent spec (repeatable); default Stockfish skill 0 and 1")
+    p.add_argument("--games", type=int, default=20, help="games per temperature and opponent")
+    p.add_argument(
+        "--calibrate", type=int, default=0, help="games between consecutive opponents, to rate unanchored ones"
+    )
+    p.add_argument("--movetime", type=float, default=0.1)
+    p.add_argument("--max-moves", type=int, default=89)
+    p.add_argument("--concurrency", type=int, default=2)
+    p.add_argument("--anchor", action="append", help="NAME=RATING (repeatable); default: the paper's Stockfish table")
+    p.add_argument("--openings", type=Path)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--no-progress", action="store_true")
+    a = p.parse_args(argv)
+    try:
+        cfg = SweepConfig(
+            weights=a.weights,
+            temperatures=tuple(float(t) for t in a.temperatures.split(",")),
+            opponents=tuple(a.opponent or ("stockfish:skill=0", "stockfish:skill=1")),
+            games=a.games,
+            calibrate=a.calibrate,
+            movetime=a.movetime,
+            max_moves=a.max_moves or None,
+            concurrency=a.concurrency,
+            anchors=tuple(a.anchor or ("paper",)),
+            openings=tuple(load_openings(a.openings)),
+        )
+        rows = run_sweep(cfg, a.out, progress=not a.no_progress)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"sweep: {e}", file=sys.stderr)
+        return 2
+    for r in rows:
+        print(json.dumps(r))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    commands = {"match": _match}
+    commands = {"match": _match, "rate": _rate, "sweep": _sweep}
     if not argv or argv[0] not in commands:
         print(f"usage: python -m bench {{{','.join(commands)}}} ...", file=sys.stderr)
         return 2

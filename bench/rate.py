@@ -1,0 +1,89 @@
+"""``python -m bench rate``: ratings of the players in PGN files, as a table and JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict
+from pathlib import Path
+
+import chess.pgn
+
+from bench.ratings import GameResult, glicko2_against_anchors, mle_elo
+
+# The paper's fixed Glicko-2 anchors: Stockfish 16.1 Skill Level at 0.1 s per move (../shared/PAPER.md).
+# Our Stockfish is Debian's 15.1: the numbers are the paper's, the engine is not the same build.
+PAPER_STOCKFISH_ANCHORS = {1: 1554.0, 2: 1759.0, 3: 1867.0, 4: 2006.0, 5: 2148.0}
+SCORES = {"1-0": 1.0, "0-1": 0.0, "1/2-1/2": 0.5}
+
+
+def read_results(paths: Iterable[Path]) -> list[GameResult]:
+    """Every finished game of the PGN files as (White, Black, White's score)."""
+    out: list[GameResult] = []
+    for p in paths:
+        with open(p, encoding="utf-8", errors="replace") as f:
+            while (h := chess.pgn.read_headers(f)) is not None:
+                res = h.get("Result", "*")
+                if res in SCORES:
+                    out.append(GameResult(h.get("White", "?"), h.get("Black", "?"), SCORES[res]))
+    return out
+
+
+def parse_anchors(items: list[str]) -> dict[str, float]:
+    """``NAME=RATING`` strings; ``paper`` adds the paper's Stockfish Skill Level anchors."""
+    anchors: dict[str, float] = {}
+    for item in items:
+        if item == "paper":
+            anchors.update({f"Stockfish skill {k}": v for k, v in PAPER_STOCKFISH_ANCHORS.items()})
+            continue
+        name, sep, value = item.rpartition("=")
+        if not sep or not name:
+            raise ValueError(f"anchor must be NAME=RATING, got {item!r}")
+        anchors[name] = float(value)
+    return anchors
+
+
+def rate(games: list[GameResult], anchors: dict[str, float]) -> dict[str, dict[str, object]]:
+    """Both ratings for every player: MLE Elo over the whole pool and Glicko-2 against the anchors."""
+    present = {g.player for g in games} | {g.opponent for g in games}
+    used = {k: v for k, v in anchors.items() if k in present}
+    elo = mle_elo(games, used or None)
+    glicko = glicko2_against_anchors(games, used) if used else {}
+    table: dict[str, dict[str, object]] = {}
+    for name, e in sorted(elo.items(), key=lambda kv: -kv[1].rating):
+        row: dict[str, object] = {"elo": asdict(e), "anchor": name in used}
+        if name in glicko:
+            g = glicko[name]
+            row["glicko2"] = {
+                "rating": g.rating,
+                "rd": g.rd,
+                "volatility": g.volatility,
+                "low": g.interval95[0],
+                "high": g.interval95[1],
+            }
+        table[name] = row
+    return table
+
+
+def format_table(table: dict[str, dict[str, object]]) -> str:
+    lines = [f"{'player':<44} {'games':>6} {'score':>6} {'Elo':>7} {'95% CI':>17} {'Glicko-2':>9} {'95% CI':>17}"]
+    for name, row in table.items():
+        e = row["elo"]
+        assert isinstance(e, dict)
+        anchor = " (anchor)" if row["anchor"] else ""
+        line = f"{(name + anchor)[:44]:<44} {e['games']:>6} {e['score']:>6.3f} {e['rating']:>7.0f} {e['low']:>8.0f}..{e['high']:<7.0f}"
+        g = row.get("glicko2")
+        if isinstance(g, dict):
+            line += f" {g['rating']:>9.0f} {g['low']:>8.0f}..{g['high']:<7.0f}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def cli_rate(pgns: list[Path], anchor_items: list[str], out_json: Path | None) -> str:
+    games = read_results(pgns)
+    if not games:
+        raise ValueError("no finished games in the PGN files")
+    table = rate(games, parse_anchors(anchor_items))
+    if out_json:
+        out_json.write_text(json.dumps(table, indent=1) + "\n")
+    return format_table(table) + "\n" + json.dumps(table)

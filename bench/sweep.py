@@ -1,0 +1,153 @@
+"""``python -m bench sweep``: rating against temperature, the paper's Figure 1 for any model.
+
+For each temperature the model plays every opponent (bench/match.py, all games in one
+resumable PGN); optional calibration games between the opponents tie unanchored ones
+(Stockfish Skill Level 0, say) to the anchored ones. Every player is then rated in one
+maximum-likelihood Elo pool with the anchors fixed, plus Glicko-2 against the anchors
+as in the paper. Output: sweep.csv, sweep.json and sweep.png in the output folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.engines import EngineSpec, parse_engine_spec
+from bench.match import MatchConfig, Opening, run_match
+from bench.rate import parse_anchors, rate, read_results
+
+PAPER_TEMPERATURES = (0.001, 0.01, 0.1, 0.3, 0.5, 0.75, 1.0, 1.5)
+
+
+@dataclass
+class SweepConfig:
+    """What a sweep plays."""
+
+    weights: str  # WeightsFile for the engine ("<bundled>" for the default model)
+    temperatures: tuple[float, ...] = PAPER_TEMPERATURES
+    opponents: tuple[str, ...] = ("stockfish:skill=0", "stockfish:skill=1")  # engine spec strings
+    games: int = 20  # games per temperature and opponent (count)
+    calibrate: int = 0  # games between consecutive opponents (count)
+    movetime: float = 0.1  # seconds per move
+    max_moves: int | None = 89  # adjudicated draw after this many full moves (the paper's rule)
+    concurrency: int = 2  # games at once
+    seed: int = 1
+    anchors: tuple[str, ...] = ("paper",)  # NAME=RATING items, "paper" = the paper's Stockfish table
+    openings: tuple[Opening, ...] = (Opening("startpos"),)
+    engine_command: str | None = None  # cmd=... spec prefix to rate another build; None: chessformer
+
+
+def engine_for(cfg: SweepConfig, t: float) -> EngineSpec:
+    if cfg.engine_command:
+        base = parse_engine_spec(cfg.engine_command)
+        return EngineSpec(
+            f"{base.name} T={t:g}", base.command, {**base.options, "Temperature": f"{t:g}", "WeightsFile": cfg.weights}
+        )
+    spec = parse_engine_spec(f"chessformer:temperature={t:g},weights={cfg.weights}")
+    return EngineSpec(f"ChessFormer T={t:g}", spec.command, spec.options)
+
+
+def run_sweep(cfg: SweepConfig, out: Path, progress: bool = True) -> list[dict[str, object]]:
+    out.mkdir(parents=True, exist_ok=True)
+    pgn = out / "games.pgn"
+    opponents = [parse_engine_spec(o) for o in cfg.opponents]
+    t0 = time.time()
+    for t in cfg.temperatures:
+        mc = MatchConfig(
+            engine_for(cfg, t), opponents, cfg.games, list(cfg.openings), cfg.movetime, None, cfg.max_moves, cfg.seed
+        )
+        run_match(mc, pgn, cfg.concurrency, progress)
+    if cfg.calibrate and len(opponents) > 1:
+        for a, b in zip(opponents, opponents[1:], strict=False):
+            mc = MatchConfig(a, [b], cfg.calibrate, list(cfg.openings), cfg.movetime, None, cfg.max_moves, cfg.seed)
+            run_match(mc, pgn, cfg.concurrency, progress)
+    table = rate(read_results([pgn]), parse_anchors(list(cfg.anchors)))
+    rows: list[dict[str, object]] = []
+    for t in cfg.temperatures:
+        name = engine_for(cfg, t).name
+        row = table.get(name)
+        if row is None:
+            continue
+        e = row["elo"]
+        assert isinstance(e, dict)
+        r: dict[str, object] = {
+            "temperature": t,
+            "games": e["games"],
+            "score": e["score"],
+            "elo": e["rating"],
+            "elo_low": e["low"],
+            "elo_high": e["high"],
+        }
+        g = row.get("glicko2")
+        if isinstance(g, dict):
+            r.update({"glicko2": g["rating"], "glicko2_low": g["low"], "glicko2_high": g["high"]})
+        rows.append(r)
+    wall = time.time() - t0
+    (out / "sweep.json").write_text(
+        json.dumps({"rows": rows, "pool": table, "wall_seconds": wall, "config": _jsonable(cfg)}, indent=1) + "\n"
+    )
+    with open(out / "sweep.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=sorted({k for r in rows for k in r}, key=lambda k: (k != "temperature", k)))
+        w.writeheader()
+        w.writerows(rows)
+    plot_sweep(rows, _rating_cap(cfg.weights), out / "sweep.png", f"{Path(cfg.weights).stem}: rating vs temperature")
+    return rows
+
+
+def _jsonable(cfg: SweepConfig) -> dict[str, object]:
+    d = dict(cfg.__dict__)
+    d["openings"] = [o.name for o in cfg.openings]
+    return d
+
+
+def _rating_cap(weights: str) -> float | None:
+    from engine.loader import resolve_weights
+    from engine.weights import WeightsError, read_info
+
+    try:
+        cap = read_info(resolve_weights(weights)).metadata.get("rating_cap")
+    except WeightsError:
+        return None
+    return float(cap) if isinstance(cap, (int, float)) else None
+
+
+def plot_sweep(rows: list[dict[str, object]], cap: float | None, path: Path, title: str) -> None:
+    """Rating against temperature with its 95% band, and the training cap as a line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ts = [float(r["temperature"]) for r in rows]  # type: ignore[arg-type]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for key, label, color in (
+        ("elo", "max-likelihood Elo", "tab:blue"),
+        ("glicko2", "Glicko-2 vs anchors", "tab:orange"),
+    ):
+        pts = [(t, r) for t, r in zip(ts, rows, strict=True) if key in r]
+        if not pts:
+            continue
+        xs = [t for t, _ in pts]
+        ax.plot(xs, [float(r[key]) for _, r in pts], "o-", color=color, label=label)  # type: ignore[arg-type]
+        ax.fill_between(
+            xs,
+            [float(r[f"{key}_low"]) for _, r in pts],
+            [float(r[f"{key}_high"]) for _, r in pts],  # type: ignore[arg-type]
+            color=color,
+            alpha=0.2,
+        )
+    if cap is not None:
+        ax.axhline(cap, color="gray", linestyle="--", label=f"training cap {cap:g}")
+    ax.set_xscale("symlog", linthresh=0.01)
+    ax.set_xticks(ts)
+    ax.set_xticklabels([f"{t:g}" for t in ts], rotation=45)
+    ax.set_xlabel("temperature")
+    ax.set_ylabel("rating (95% interval)")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,26 @@
+from pathlib import Path
+
+from bench.sweep import SweepConfig, run_sweep
+
+
+def test_small_sweep_writes_table_and_plot(tiny_weights: Path, tmp_path: Path) -> None:
+    cfg = SweepConfig(
+        weights=str(tiny_weights),
+        temperatures=(0.0, 1.0),
+        opponents=("random",),
+        games=4,
+        movetime=0.01,
+        max_moves=20,
+        concurrency=2,
+        anchors=("Random=0",),
+    )
+    rows = run_sweep(cfg, tmp_path / "sw", progress=False)
+    assert [r["temperature"] for r in rows] == [0.0, 1.0]
+    for r in rows:
+        assert r["games"] == 4 and r["elo_low"] <= r["elo"] <= r["elo_high"]
+        assert "glicko2" in r
+    for name in ("sweep.csv", "sweep.json", "sweep.png", "games.pgn"):
+        assert (tmp_path / "sw" / name).stat().st_size > 0
+    # re-running resumes: nothing new is played, same table
+    again = run_sweep(cfg, tmp_path / "sw", progress=False)
+    assert [r["elo"] for r in again] == [r["elo"] for r in rows]
