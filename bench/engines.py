@@ -69,20 +69,21 @@ def parse_engine_spec(text: str) -> EngineSpec:
     head = head.strip().lower()
     if text.startswith("cmd="):
         parts = text[4:].split(";")
-        command = tuple(shlex.split(parts[0]))
-        if not command:
+        argv = tuple(shlex.split(parts[0]))
+        if not argv:
             raise ValueError("cmd= needs a command")
-        options: OptionMap = {}
+        cmd_options: OptionMap = {}
         for p in parts[1:]:
             if "=" not in p:
                 raise ValueError(f"expected Option=value, got {p!r}")
             k, v = p.split("=", 1)
-            options[k.strip()] = v.strip()
-        return EngineSpec(name=Path(command[0]).name, command=command, options=options)
+            cmd_options[k.strip()] = v.strip()
+        return EngineSpec(name=Path(argv[0]).name, command=argv, options=cmd_options)
     kv = _kv(rest)
     nodes = int(kv.pop("nodes")) if "nodes" in kv else None
     depth = int(kv.pop("depth")) if "depth" in kv else None
     movetime = float(kv.pop("movetime")) if "movetime" in kv else None
+    options: OptionMap
     if head == "stockfish":
         options = {}
         name = "Stockfish"

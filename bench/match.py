@@ -298,8 +298,8 @@ def run_match(cfg: MatchConfig, pgn: Path, concurrency: int = 1, progress: bool 
             errors.append(e)
         finally:
             mine.close()
-            for e in opps.values():
-                e.close()
+            for opp_engine in opps.values():
+                opp_engine.close()
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, min(concurrency, total)))]
     for t in threads:

@@ -134,7 +134,7 @@ def plot_sweep(rows: list[dict[str, object]], cap: float | None, path: Path, tit
         ax.plot(xs, [float(r[key]) for _, r in pts], "o-", color=color, label=label)  # type: ignore[arg-type]
         ax.fill_between(
             xs,
-            [float(r[f"{key}_low"]) for _, r in pts],
+            [float(r[f"{key}_low"]) for _, r in pts],  # type: ignore[arg-type]
             [float(r[f"{key}_high"]) for _, r in pts],  # type: ignore[arg-type]
             color=color,
             alpha=0.2,

@@ -69,7 +69,7 @@ def test_rate_cli_on_a_pgn(tmp_path) -> None:
     for i in range(30):
         res = "1-0" if i % 3 else "1/2-1/2"
         games.append(f'[White "model"]\n[Black "Stockfish skill 1"]\n[Result "{res}"]\n\n1. e4 e5 {res}\n\n')
-    for i in range(10):
+    for _ in range(10):
         games.append('[White "Stockfish skill 0"]\n[Black "Stockfish skill 1"]\n[Result "0-1"]\n\n1. e4 e5 0-1\n\n')
     pgn.write_text("".join(games))
     assert main(["rate", str(pgn), "--anchor", "paper", "--json", str(tmp_path / "r.json")]) == 0
