@@ -119,9 +119,42 @@ def _sweep(argv: list[str]) -> int:
     return 0
 
 
+def _analyse(argv: list[str]) -> int:
+    from bench.analyse import entropy_report, run_table1, table1_report
+
+    p = argparse.ArgumentParser(prog="python -m bench analyse", description="The paper's Table 1 and entropy figure.")
+    sub = p.add_subparsers(dest="what", required=True)
+    t1 = sub.add_parser(
+        "table1", help="move quality at temperatures 0.001, 0.75, 1 over the model's positions in a PGN"
+    )
+    t1.add_argument("pgn", type=Path, help="games of the model (e.g. from bench match or sweep)")
+    t1.add_argument("--weights", default="<bundled>")
+    t1.add_argument("--player", default="ChessFormer", help="name prefix of the model's player in the PGN")
+    t1.add_argument("--positions", type=int, default=100)
+    t1.add_argument("--sf-time", type=float, default=1.0, help="Stockfish seconds per position (the paper: 1.0)")
+    t1.add_argument("--json", type=Path)
+    en = sub.add_parser("entropy", help="normalised entropy of common early states of a shard folder")
+    en.add_argument("data", type=Path)
+    en.add_argument("--png", type=Path, required=True)
+    en.add_argument("--max-ply", type=int, default=16)
+    en.add_argument("--min-visits", type=int, default=100)
+    en.add_argument("--max-games", type=int, default=500_000)
+    a = p.parse_args(argv)
+    try:
+        if a.what == "table1":
+            rows = run_table1(a.pgn, a.weights, a.player, a.positions, a.sf_time, a.json)
+            print(table1_report(rows))
+        else:
+            print(json.dumps(entropy_report(a.data, a.png, a.max_ply, a.min_visits, a.max_games)))
+    except (ValueError, FileNotFoundError) as e:
+        print(f"analyse: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    commands = {"match": _match, "rate": _rate, "sweep": _sweep}
+    commands = {"match": _match, "rate": _rate, "sweep": _sweep, "analyse": _analyse}
     if not argv or argv[0] not in commands:
         print(f"usage: python -m bench {{{','.join(commands)}}} ...", file=sys.stderr)
         return 2

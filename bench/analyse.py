@@ -1,0 +1,230 @@
+"""``python -m bench analyse``: the paper's move-quality table (Table 1) and dataset entropy (Figure 4).
+
+Table 1. Over positions where the model moved in its games against an opponent, the
+model's move distribution p_tau is computed at each temperature and every legal move is
+scored by Stockfish (MultiPV over all moves). The reward of a move is the win
+probability of the position after it, from Stockfish's WDL under lichess's model,
+for the mover. Where the paper averages 100 sampled moves per position, we take the
+exact expectation under p_tau (no sampling noise):
+
+    reward(tau) = mean over positions of sum_m p_tau(m) reward(m)
+    top-k(tau)  = mean over positions of sum over Stockfish's top-k moves of p_tau(m)
+
+Entropy. For start-position games of a token shard folder: every state (the move
+sequence so far) within the first ``max_ply`` plies that occurs more than
+``min_visits`` times; the normalised entropy of its next-move distribution is
+H(next move) / log(number of legal moves). The paper reports the mean (0.70 for its
+1000-capped data, 0.64 for 1500) and a histogram.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import chess
+import chess.engine
+import chess.pgn
+import numpy as np
+
+from engine.tokenizer import MOVES
+
+TABLE1_TEMPERATURES = (0.001, 0.75, 1.0)
+
+
+@dataclass(frozen=True)
+class MoveQualityRow:
+    temperature: float
+    reward: float  # mean expected win probability for the mover after the model's move (0..1)
+    reward_delta: float  # reward minus the reward at the last temperature (tau 1 in the paper)
+    top1: float  # probability mass on Stockfish's best move (0..1)
+    top3: float
+    top5: float
+    positions: int
+
+
+def model_positions(pgn: Path, engine_name_prefix: str, limit: int, seed: int = 0) -> list[chess.Board]:
+    """Boards (with history) where a player whose name starts with the prefix is to move."""
+    boards: list[chess.Board] = []
+    with open(pgn, encoding="utf-8", errors="replace") as f:
+        while (game := chess.pgn.read_game(f)) is not None:
+            white = game.headers.get("White", "").startswith(engine_name_prefix)
+            black = game.headers.get("Black", "").startswith(engine_name_prefix)
+            if not (white or black):
+                continue
+            b = game.board()
+            for mv in game.mainline_moves():
+                if (b.turn == chess.WHITE and white) or (b.turn == chess.BLACK and black):
+                    boards.append(b.copy())
+                b.push(mv)
+    rng = np.random.default_rng(seed)
+    if len(boards) > limit:
+        boards = [boards[i] for i in sorted(rng.choice(len(boards), limit, replace=False))]
+    return boards
+
+
+def stockfish_move_rewards(
+    sf: chess.engine.SimpleEngine, board: chess.Board, seconds: float
+) -> dict[chess.Move, float]:
+    """Win probability (lichess WDL model) for the mover after each legal move, by Stockfish MultiPV."""
+    n = board.legal_moves.count()
+    infos = sf.analyse(board, chess.engine.Limit(time=seconds), multipv=n)
+    out: dict[chess.Move, float] = {}
+    for info in infos:
+        if "pv" not in info or not info["pv"]:
+            continue
+        wdl = info["score"].pov(board.turn).wdl(model="lichess", ply=board.ply())
+        out[info["pv"][0]] = wdl.expectation()
+    return out
+
+
+def move_quality_table(
+    boards: Sequence[chess.Board],
+    probs_at: Callable[[chess.Board, float], tuple[Sequence[chess.Move], np.ndarray]],
+    rewards: Sequence[dict[chess.Move, float]],
+    temperatures: Sequence[float] = TABLE1_TEMPERATURES,
+) -> list[MoveQualityRow]:
+    """Table 1 rows from model distributions and per-move rewards (one dict per board).
+
+    ``probs_at(board, tau)`` returns (moves, probabilities) over the legal moves.
+    """
+    acc = {t: np.zeros(4) for t in temperatures}
+    used = 0
+    for board, rw in zip(boards, rewards, strict=True):
+        if not rw:
+            continue
+        used += 1
+        ranked = sorted(rw, key=lambda m: -rw[m])
+        for t in temperatures:
+            moves, p = probs_at(board, t)
+            r = sum(pi * rw.get(m, 0.0) for m, pi in zip(moves, p, strict=True))
+            mass = {m: pi for m, pi in zip(moves, p, strict=True)}
+            acc[t] += [
+                r,
+                sum(mass.get(m, 0.0) for m in ranked[:1]),
+                sum(mass.get(m, 0.0) for m in ranked[:3]),
+                sum(mass.get(m, 0.0) for m in ranked[:5]),
+            ]
+    base = acc[temperatures[-1]][0] / max(used, 1)
+    rows = []
+    for t in temperatures:
+        a = acc[t] / max(used, 1)
+        rows.append(MoveQualityRow(t, float(a[0]), float(a[0] - base), float(a[1]), float(a[2]), float(a[3]), used))
+    return rows
+
+
+def collect_states(folder: Path, max_ply: int, max_games: int) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
+    """(state keys, next moves, legal-move count per state) of the early plies of start-position games."""
+    from training.shards import list_shards, load_shard
+
+    keys: list[int] = []
+    nexts: list[int] = []
+    legal: dict[int, int] = {}
+    seen = 0
+    for name in list_shards(folder):
+        sh = load_shard(folder, name)
+        for g in sh.games:
+            if seen >= max_games:
+                break
+            if int(g["fen_anchor"]) >= 0:
+                continue
+            seen += 1
+            off, n = int(g["offset"]), int(g["length"])
+            toks = np.asarray(sh.tokens[off : off + min(n, max_ply)], dtype=np.uint16)
+            h = hashlib.blake2b(digest_size=8)  # the state key: a hash of the moves so far
+            board = chess.Board()
+            for ply in range(len(toks)):
+                key = int.from_bytes(h.digest(), "little")
+                if key not in legal:
+                    legal[key] = board.legal_moves.count()
+                keys.append(key)
+                nexts.append(int(toks[ply]))
+                board.push_uci(MOVES[int(toks[ply])])  # castling ids are the king's move, as python-chess writes it
+                h.update(toks[ply : ply + 1].tobytes())
+    return np.array(keys, dtype=np.uint64), np.array(nexts, dtype=np.int64), legal
+
+
+def state_entropies(folder: Path, max_ply: int = 16, min_visits: int = 100, max_games: int = 500_000) -> np.ndarray:
+    """Normalised next-move entropies of the states visited more than ``min_visits`` times."""
+    k, m, legal = collect_states(folder, max_ply, max_games)
+    if not len(k):
+        return np.zeros(0)
+    order = np.lexsort((m, k))
+    k, m = k[order], m[order]
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    ends = np.r_[starts[1:], len(k)]
+    out = []
+    for s, e in zip(starts, ends, strict=True):
+        n_legal = legal[int(k[s])]
+        if e - s <= min_visits or n_legal < 2:
+            continue
+        _, counts = np.unique(m[s:e], return_counts=True)
+        p = counts / counts.sum()
+        out.append(float(-(p * np.log(p)).sum() / math.log(n_legal)))
+    return np.array(out)
+
+
+def entropy_report(
+    folder: Path, out_png: Path, max_ply: int = 16, min_visits: int = 100, max_games: int = 500_000
+) -> dict[str, float]:
+    """Mean normalised entropy and a histogram PNG."""
+    ent = state_entropies(folder, max_ply, min_visits, max_games)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    mean = float(ent.mean()) if len(ent) else float("nan")
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.hist(ent, bins=30, range=(0, 1), color="tab:blue")
+    ax.set_xlabel("normalised entropy of the next move")
+    ax.set_ylabel("states")
+    ax.set_title(f"{folder.name}: {len(ent)} states (> {min_visits} visits, first {max_ply} plies), mean {mean:.3f}")
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=120)
+    plt.close(fig)
+    return {"states": float(len(ent)), "mean_normalised_entropy": mean}
+
+
+def table1_report(rows: list[MoveQualityRow]) -> str:
+    lines = [
+        "| tau | reward (win %) | delta vs last | top-1 | top-3 | top-5 | positions |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.temperature:g} | {100 * r.reward:.2f} | {100 * r.reward_delta:+.2f} | {100 * r.top1:.2f} | {100 * r.top3:.2f} | {100 * r.top5:.2f} | {r.positions} |"
+        )
+    return "\n".join(lines)
+
+
+def run_table1(
+    pgn: Path, weights: str, engine_prefix: str, positions: int, sf_seconds: float, out_json: Path | None
+) -> list[MoveQualityRow]:
+    from tqdm import tqdm
+
+    from bench.engines import stockfish_path
+    from engine.loader import load_model
+
+    loaded = load_model(weights, "auto", 1, 256)
+    boards = model_positions(pgn, engine_prefix, positions)
+    if not boards:
+        raise ValueError(f"no positions of a player named {engine_prefix!r}* in {pgn}")
+
+    def probs_at(board: chess.Board, t: float) -> tuple[tuple[chess.Move, ...], np.ndarray]:
+        ev = loaded.player.evaluate(board)
+        return ev.moves, ev.probs_at(t)
+
+    sf = chess.engine.SimpleEngine.popen_uci(stockfish_path())
+    try:
+        rewards = [stockfish_move_rewards(sf, b, sf_seconds) for b in tqdm(boards, desc="stockfish", unit="pos")]
+    finally:
+        sf.quit()
+    rows = move_quality_table(boards, probs_at, rewards)
+    if out_json:
+        out_json.write_text(json.dumps([r.__dict__ for r in rows], indent=1) + "\n")
+    return rows
