@@ -9,7 +9,9 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from engine.backends.base import Backend
 from engine.options import BUNDLED
 from engine.player import Player
 from engine.weights import WeightsError, WeightsInfo, bundled_weights_path, load_weights
@@ -47,16 +49,66 @@ def set_threads(threads: int) -> int:
     return n
 
 
+def slots_for(model: Any, hash_mb: int, cap: int = 256) -> int:
+    """KV-cache slots that fit in ``hash_mb`` megabytes (at least 8, at most ``cap``)."""
+    cfg = model.cfg
+    per_slot = 2 * cfg.n_layer * cfg.block_size * cfg.n_embd * 4  # keys + values, fp32 bytes
+    return max(8, min(cap, (hash_mb << 20) // per_slot))
+
+
+def make_backend(name: str, model: Any, weights_sha256: str, hash_mb: int = 128) -> Backend:
+    """The backend called ``name`` (an option value of Backend) for ``model``."""
+    import copy
+
+    import torch
+
+    from engine.backends.torch_backend import TorchBackend
+
+    if name == "auto":
+        name = "cuda-graph" if torch.cuda.is_available() else "cpu-fast"
+    if name == "torch":
+        return TorchBackend(model, cache_mb=hash_mb)
+    if name == "cpu-fast":
+        from engine.backends.cpu_fast import CpuFastBackend
+
+        return CpuFastBackend(model, slots=slots_for(model, hash_mb))
+    if name == "cuda-graph":
+        from engine.backends.cuda_graph import CudaGraphBackend
+
+        return CudaGraphBackend(model, slots=slots_for(model, hash_mb))
+    if name == "tensorrt":
+        from engine.backends.tensorrt_backend import TensorRTBackend
+
+        try:
+            return TensorRTBackend(model, weights_sha256, slots=slots_for(model, hash_mb))
+        except (ImportError, RuntimeError) as e:
+            raise WeightsError(f"backend tensorrt unavailable: {e}") from None
+    if name == "onnx":
+        import tempfile
+
+        from engine.backends.tensorrt_backend import GraphBackend, OrtRunner
+
+        try:
+            runner = OrtRunner(model, Path(tempfile.mkdtemp(prefix="chessformer-onnx-")))
+        except ImportError as e:
+            raise WeightsError(f"backend onnx needs onnxruntime (pip install 'chessformer[onnx]'): {e}") from None
+        return GraphBackend(model, runner, slots=slots_for(model, hash_mb))
+    if name == "check":
+        from engine.backends.check import CheckBackend
+        from engine.backends.cpu_fast import CpuFastBackend
+
+        return CheckBackend(
+            CpuFastBackend(copy.deepcopy(model), slots=slots_for(model, hash_mb)), TorchBackend(model, cache_mb=hash_mb)
+        )
+    raise WeightsError(f"unknown backend {name!r}")
+
+
 def load_model(weights: str, backend: str, threads: int, hash_mb: int) -> LoadedModel:
     """Load the weights and build a backend. Raises WeightsError with a one-line reason."""
     path = resolve_weights(weights)
     set_threads(threads)
     model, info = load_weights(path)
-    from engine.backends.torch_backend import TorchBackend
-
-    if backend not in ("auto", "torch"):
-        raise WeightsError(f"unknown backend {backend!r}")
-    be = TorchBackend(model, cache_mb=hash_mb)
     n = model.num_parameters()
+    be = make_backend(backend, model, info.sha256, hash_mb)
     log.info("loaded %s: %s parameters, config %s, backend %s", path, f"{n:,}", info.config, be.name)
     return LoadedModel(player=Player(be), info=info, parameters=n, backend_name=be.name)

@@ -17,7 +17,7 @@ OptionValue = bool | int | str | float
 
 BUNDLED = "<bundled>"  # WeightsFile value meaning "the model shipped with the package"
 DEFAULT_TEMPERATURE = 0.1
-BACKEND_NAMES: tuple[str, ...] = ("auto", "torch")
+BACKEND_NAMES: tuple[str, ...] = ("auto", "torch", "cpu-fast", "cuda-graph", "tensorrt", "onnx", "check")
 
 
 class OptionError(ValueError):
@@ -126,7 +126,10 @@ def _declare() -> tuple[OptionSpec, ...]:
             "Backend",
             "combo",
             "auto",
-            "Inference backend. auto picks the fastest available; torch is the reference PyTorch path.",
+            "Inference backend. auto: cuda-graph on a CUDA GPU, else cpu-fast. torch: the eager reference."
+            " cpu-fast: static KV cache, batched decode. cuda-graph: one CUDA graph per batch bucket."
+            " tensorrt: cached TensorRT plans (build them first, see README). onnx: the exported graphs on"
+            " onnxruntime. check: cpu-fast checked against torch on every move (differences logged to stderr).",
             choices=BACKEND_NAMES,
         ),
         OptionSpec(

@@ -1,0 +1,121 @@
+"""ONNX export of the two static steps, the graphs TensorRT builds its engines from.
+
+- ``decode.onnx``: tokens [B] int64, anchor [B, F] int64, pos [B] int64,
+  k_cache, v_cache [L, B, H, Tmax, D] -> policy [B, M], value [B, 3], k_new, v_new [L, B, H, D].
+- ``prefill.onnx``: tokens [B, T] int64, anchor [B, F] int64 -> policy [B, M], value [B, 3],
+  keys, values [L, B, H, T, D].
+
+B (1..256) and T (1..block_size) are dynamic; Tmax is the model's block_size.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from engine.backends.static_step import decode_step, prefill
+from engine.model import ChessFormer
+from engine.tokenizer import MAX_FEATURES
+
+OPSET = 17
+DECODE_INPUTS = ("tokens", "anchor", "pos", "k_cache", "v_cache")
+DECODE_OUTPUTS = ("policy", "value", "k_new", "v_new")
+PREFILL_INPUTS = ("tokens", "anchor")
+PREFILL_OUTPUTS = ("policy", "value", "keys", "values")
+
+
+class DecodeGraph(nn.Module):
+    def __init__(self, model: ChessFormer) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        anchor: torch.Tensor,
+        pos: torch.Tensor,
+        k_cache: torch.Tensor,
+        v_cache: torch.Tensor,
+    ):  # type: ignore[no-untyped-def]
+        return decode_step(self.model, tokens, anchor, pos, k_cache, v_cache)
+
+
+class PrefillGraph(nn.Module):
+    def __init__(self, model: ChessFormer) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, tokens: torch.Tensor, anchor: torch.Tensor):  # type: ignore[no-untyped-def]
+        return prefill(self.model, tokens, anchor)
+
+
+def example_inputs(
+    model: ChessFormer, batch: int = 2, seq: int = 5
+) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+    cfg = model.cfg
+    L, H, T, D = cfg.n_layer, cfg.n_head, cfg.block_size, cfg.n_embd // cfg.n_head
+    anchor = torch.full((batch, MAX_FEATURES), 782, dtype=torch.long)
+    decode = (
+        torch.zeros(batch, dtype=torch.long),
+        anchor,
+        torch.ones(batch, dtype=torch.long),
+        torch.zeros(L, batch, H, T, D),
+        torch.zeros(L, batch, H, T, D),
+    )
+    tokens = torch.zeros(batch, seq, dtype=torch.long)
+    tokens[:, 0] = 1968
+    return decode, (tokens, anchor)
+
+
+def export_onnx(model: ChessFormer, folder: Path) -> tuple[Path, Path]:
+    """Write decode.onnx and prefill.onnx for ``model`` (fp32) into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    model = model.float().eval()
+    dec_in, pre_in = example_inputs(model)
+    batch = {0: "batch"}
+    dec_axes = {
+        "tokens": batch,
+        "anchor": batch,
+        "pos": batch,
+        "k_cache": {1: "batch"},
+        "v_cache": {1: "batch"},
+        "policy": batch,
+        "value": batch,
+        "k_new": {1: "batch"},
+        "v_new": {1: "batch"},
+    }
+    pre_axes = {
+        "tokens": {0: "batch", 1: "seq"},
+        "anchor": batch,
+        "policy": batch,
+        "value": batch,
+        "keys": {1: "batch", 3: "seq"},
+        "values": {1: "batch", 3: "seq"},
+    }
+    decode_path, prefill_path = folder / "decode.onnx", folder / "prefill.onnx"
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            DecodeGraph(model),
+            dec_in,
+            str(decode_path),
+            input_names=list(DECODE_INPUTS),
+            output_names=list(DECODE_OUTPUTS),
+            dynamic_axes=dec_axes,
+            opset_version=OPSET,
+            dynamo=False,
+        )
+        torch.onnx.export(
+            PrefillGraph(model),
+            pre_in,
+            str(prefill_path),
+            input_names=list(PREFILL_INPUTS),
+            output_names=list(PREFILL_OUTPUTS),
+            dynamic_axes=pre_axes,
+            opset_version=OPSET,
+            dynamo=False,
+        )
+    return decode_path, prefill_path

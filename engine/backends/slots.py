@@ -1,0 +1,156 @@
+"""Slot bookkeeping shared by the static-cache backends (cpu-fast, cuda-graph, tensorrt).
+
+Each slot of a StaticKVCache holds one sequence. For a batch of requests a slot
+backend finds, per request, the slot holding its longest cached prefix, gives children
+of the same parent a copy of it, prefills requests with no usable prefix, and then
+advances every request that still has tokens to read by one decode step per round:
+N games cost one batched forward per ply, whatever their lengths.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from engine.backends.base import Backend, Evaluation
+from engine.backends.static_step import StaticKVCache
+from engine.model import ChessFormer
+from engine.tokenizer import TokenSequence
+
+PREFILL_THRESHOLD = 16  # more new tokens than this: recompute the sequence instead of decoding them one by one
+
+
+class SlotBackend(Backend):
+    """Evaluates sequences with a slot-per-sequence static KV cache."""
+
+    def __init__(self, model: ChessFormer, slots: int, device: torch.device, cache_dtype: torch.dtype) -> None:
+        self.model = model
+        self.device = device
+        self.cache = StaticKVCache(model, slots, model.cfg.block_size, cache_dtype, device)
+        self._seq: list[TokenSequence | None] = [None] * slots
+        self._eval: list[Evaluation | None] = [None] * slots
+        self._lru: OrderedDict[int, None] = OrderedDict((i, None) for i in range(slots))
+        self.decoded_tokens = 0  # tokens run through the model (stats and tests)
+        self.decode_calls = 0  # batched decode steps
+
+    @property
+    def block_size(self) -> int:
+        return self.model.cfg.block_size
+
+    def clear_cache(self) -> None:
+        self._seq = [None] * self.cache.slots
+        self._eval = [None] * self.cache.slots
+
+    # ---- what a concrete backend provides
+    @abstractmethod
+    def _decode(
+        self, slots: torch.Tensor, tokens: torch.Tensor, anchors: torch.Tensor, pos: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run one decode step for rows (slots [B], tokens [B], anchors [B, F], pos [B]),
+        write their keys and values into the cache; return policy [B, M] and value [B, 3]."""
+
+    @abstractmethod
+    def _prefill(self, seq: TokenSequence, slot: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Compute ``seq`` from scratch into ``slot``; return policy [M] and value [3] at its end."""
+
+    # ---- bookkeeping
+    def _take_slot(self, pinned: set[int]) -> int:
+        for s in self._lru:
+            if s not in pinned:
+                self._lru.move_to_end(s)
+                self._seq[s], self._eval[s] = None, None
+                return s
+        raise ValueError(f"batch needs more than {self.cache.slots} cache slots")
+
+    def _touch(self, s: int) -> None:
+        self._lru.move_to_end(s)
+
+    def _best_prefix(self, seq: TokenSequence) -> int | None:
+        best, best_len = None, -1
+        for s, cached in enumerate(self._seq):
+            if cached is not None and cached.is_prefix_of(seq) and len(cached) > best_len:
+                best, best_len = s, len(cached)
+        return best
+
+    @torch.inference_mode()
+    def evaluate(self, sequences: Sequence[TokenSequence]) -> list[Evaluation]:
+        for seq in sequences:
+            if len(seq) > self.block_size:
+                raise ValueError(f"sequence of {len(seq)} tokens exceeds block_size {self.block_size}")
+        results: list[Evaluation | None] = [None] * len(sequences)
+        parent: dict[int, int | None] = {}
+        pinned: set[int] = set()
+        for i, seq in enumerate(sequences):
+            p = self._best_prefix(seq)
+            if p is not None and self._seq[p] == seq and self._eval[p] is not None:
+                results[i] = self._eval[p]
+                self._touch(p)
+                pinned.add(p)
+            else:
+                parent[i] = p
+                if p is not None:
+                    pinned.add(p)
+        children: dict[int | None, list[int]] = {}
+        for i, p in parent.items():
+            children.setdefault(p, []).append(i)
+        # assign a slot per request still to compute: extend the parent in place if it has one child
+        slot_of: dict[int, int] = {}
+        start: dict[int, int] = {}
+        for p, kids in children.items():
+            for i in kids:
+                seq = sequences[i]
+                prefix_len = len(self._seq[p]) if p is not None and self._seq[p] is not None else 0  # type: ignore[arg-type]
+                if p is None or len(seq) - prefix_len > PREFILL_THRESHOLD:
+                    s = self._take_slot(pinned)
+                    pinned.add(s)
+                    slot_of[i], start[i] = s, -1  # -1: prefill
+                elif len(kids) == 1:
+                    slot_of[i], start[i] = p, prefix_len
+                else:
+                    s = self._take_slot(pinned)
+                    pinned.add(s)
+                    self.cache.copy_slot(p, s, prefix_len)
+                    slot_of[i], start[i] = s, prefix_len
+        for i, s in slot_of.items():
+            self._seq[s] = None  # invalid until computed
+            self._touch(s)
+            if start[i] < 0:
+                policy, value = self._prefill(sequences[i], s)
+                self.decoded_tokens += len(sequences[i])
+                results[i] = _to_eval(policy, value)
+                start[i] = len(sequences[i])
+        # decode rounds: every request with tokens left advances by one
+        while True:
+            rows = [i for i in slot_of if start[i] < len(sequences[i])]
+            if not rows:
+                break
+            toks = [sequences[i].tokens()[start[i]] for i in rows]
+            slots = torch.tensor([slot_of[i] for i in rows], device=self.device)
+            pos = torch.tensor([start[i] for i in rows], device=self.device)
+            tok = torch.tensor(toks, device=self.device)
+            anchors = torch.tensor([sequences[i].anchor for i in rows], device=self.device)
+            policy, value = self._decode(slots, tok, anchors, pos)
+            self.decoded_tokens += len(rows)
+            self.decode_calls += 1
+            for r, i in enumerate(rows):
+                start[i] += 1
+                if start[i] == len(sequences[i]):
+                    results[i] = _to_eval(policy[r], value[r])
+        for i, s in slot_of.items():
+            self._seq[s], self._eval[s] = sequences[i], results[i]
+        return [r for r in results if r is not None] if all(r is not None for r in results) else _missing()
+
+
+def _to_eval(policy: torch.Tensor, value: torch.Tensor) -> Evaluation:
+    return Evaluation(
+        policy_logits=policy.float().cpu().numpy().astype(np.float32),
+        wdl_logits=value.float().cpu().numpy().astype(np.float32),
+    )
+
+
+def _missing() -> list[Evaluation]:
+    raise RuntimeError("internal error: a request was not evaluated")

@@ -1,0 +1,119 @@
+"""Fixed-shape inference steps over a preallocated KV cache (gpt-fast style).
+
+The same functions serve three backends: cpu-fast runs them eagerly, cuda-graph captures
+``decode_step`` once per batch bucket and replays it, and tensorrt exports ``decode_step``
+and ``prefill`` to ONNX. Every shape depends only on (batch bucket, cache length), never
+on the positions, so nothing needs the host in the middle of a step.
+
+Cache layout: keys and values are [L, S, H, Tmax, D] (layers, slots, heads, positions,
+head dim). A slot holds one sequence; ``pos[b]`` is how many tokens slot ``slots[b]``
+holds before this step.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from engine.model import Block, ChessFormer
+from engine.tokenizer import POS_ID
+
+
+def embed_at(model: ChessFormer, tokens: torch.Tensor, anchor: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    """Embeddings [B, C] of one token per row at per-row positions pos [B]."""
+    x = model.tok_emb(tokens)  # [B, C]
+    board = model.feat_emb(anchor).sum(dim=1)  # [B, F, C] -> [B, C]
+    x = torch.where((tokens == POS_ID).unsqueeze(-1), board.to(x.dtype), x)
+    return x + model.pos_emb(pos)
+
+
+def decode_step(
+    model: ChessFormer,
+    tokens: torch.Tensor,
+    anchor: torch.Tensor,
+    pos: torch.Tensor,
+    k_cache: torch.Tensor,
+    v_cache: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One new token per row, attending to its row's cache (positions < pos) and itself.
+
+    tokens [B] int64, anchor [B, F] int64, pos [B] int64,
+    k_cache, v_cache [L, B, H, Tmax, D] (the rows' caches, gathered by the caller).
+    Returns policy [B, M], value [B, 3], k_new, v_new [L, B, H, D] for position pos.
+    Pure: writes nothing, so it exports to ONNX as is.
+    """
+    B = tokens.shape[0]
+    Tmax = k_cache.shape[3]
+    H = model.cfg.n_head
+    C = model.cfg.n_embd
+    x = embed_at(model, tokens, anchor, pos).unsqueeze(1)  # [B, 1, C]
+    # keys j < pos[b] of the cache, then the new token itself
+    visible = torch.arange(Tmax, device=pos.device).unsqueeze(0) < pos.unsqueeze(1)  # [B, Tmax]
+    mask = torch.cat([visible, torch.ones_like(visible[:, :1])], dim=1)[:, None, None, :]  # [B, 1, 1, Tmax+1]
+    k_out, v_out = [], []
+    for i, block in enumerate(model.blocks):
+        assert isinstance(block, Block)
+        h = block.ln1(x)
+        q, k, v = block.attn.qkv(h).split(C, dim=2)
+        q = q.view(B, 1, H, C // H).transpose(1, 2)  # [B, 1, C] -> [B, H, 1, D]
+        k = k.view(B, 1, H, C // H).transpose(1, 2)
+        v = v.view(B, 1, H, C // H).transpose(1, 2)
+        keys = torch.cat([k_cache[i].to(k.dtype), k], dim=2)  # [B, H, Tmax+1, D]
+        values = torch.cat([v_cache[i].to(v.dtype), v], dim=2)
+        y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
+        y = y.transpose(1, 2).reshape(B, 1, C)  # [B, H, 1, D] -> [B, 1, C]
+        x = x + block.attn.proj(y)
+        x = x + block.mlp(block.ln2(x))
+        k_out.append(k.squeeze(2))  # [B, H, D]
+        v_out.append(v.squeeze(2))
+    x = model.ln_f(x[:, 0])  # [B, C]
+    return model.policy_head(x), model.value_head(x), torch.stack(k_out), torch.stack(v_out)
+
+
+def prefill(
+    model: ChessFormer, tokens: torch.Tensor, anchor: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A whole sequence per row from position 0: policy [B, M] and value [B, 3] at the
+    last token, keys and values [L, B, H, T, D] to store in the cache."""
+    policy, value, cache = model(tokens, anchor, None, last_only=True)
+    ks = torch.stack([k for k, _ in cache])  # L x [B, H, T, D] -> [L, B, H, T, D]
+    vs = torch.stack([v for _, v in cache])
+    return policy[:, -1], value[:, -1], ks, vs
+
+
+class StaticKVCache:
+    """Preallocated keys and values for ``slots`` sequences of up to ``max_len`` tokens."""
+
+    def __init__(self, model: ChessFormer, slots: int, max_len: int, dtype: torch.dtype, device: torch.device) -> None:
+        cfg = model.cfg
+        shape = (cfg.n_layer, slots, cfg.n_head, max_len, cfg.n_embd // cfg.n_head)
+        self.k = torch.zeros(shape, dtype=dtype, device=device)
+        self.v = torch.zeros(shape, dtype=dtype, device=device)
+
+    @property
+    def slots(self) -> int:
+        return self.k.shape[1]
+
+    @property
+    def max_len(self) -> int:
+        return self.k.shape[3]
+
+    def gather(self, slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The caches of the given slots: [L, B, H, Tmax, D] each."""
+        return self.k.index_select(1, slots), self.v.index_select(1, slots)
+
+    def write_step(self, slots: torch.Tensor, pos: torch.Tensor, k_new: torch.Tensor, v_new: torch.Tensor) -> None:
+        """Store one position per row: k_new, v_new [L, B, H, D] at (slots[b], pos[b])."""
+        # [L, S, H, Tmax, D] indexed on (slot, position) -> [L, B, H, D]
+        self.k.permute(1, 3, 0, 2, 4)[slots, pos] = k_new.permute(1, 0, 2, 3).to(self.k.dtype)
+        self.v.permute(1, 3, 0, 2, 4)[slots, pos] = v_new.permute(1, 0, 2, 3).to(self.v.dtype)
+
+    def write_prefix(self, slot: int, ks: torch.Tensor, vs: torch.Tensor) -> None:
+        """Store a prefilled sequence: ks, vs [L, H, T, D] at positions 0..T-1 of ``slot``."""
+        T = ks.shape[2]
+        self.k[:, slot, :, :T] = ks.to(self.k.dtype)
+        self.v[:, slot, :, :T] = vs.to(self.v.dtype)
+
+    def copy_slot(self, src: int, dst: int, length: int) -> None:
+        self.k[:, dst, :, :length] = self.k[:, src, :, :length]
+        self.v[:, dst, :, :length] = self.v[:, src, :, :length]

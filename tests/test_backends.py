@@ -1,0 +1,188 @@
+"""Every backend against the torch reference (tolerance: 1e-4 on fp32 logits), and the GPU logic on CPU."""
+
+from __future__ import annotations
+
+import copy
+import random
+
+import chess
+import numpy as np
+import pytest
+import torch
+
+from engine.backends.check import CheckBackend
+from engine.backends.cpu_fast import CpuFastBackend
+from engine.backends.cuda_graph import BUCKETS, CudaGraphBackend, bucket_for
+from engine.backends.tensorrt_backend import PRECISIONS, GraphBackend, OrtRunner, plan_key, profiles
+from engine.backends.torch_backend import TorchBackend
+from engine.model import ChessFormer
+from engine.player import Player
+from engine.tokenizer import encode_board
+
+TOL = 1e-4
+
+
+def _backends(model: ChessFormer, tmp_path):
+    yield "cpu-fast", CpuFastBackend(copy.deepcopy(model), slots=16)
+    yield "cuda-graph", CudaGraphBackend(copy.deepcopy(model), slots=16)
+    yield "onnx", GraphBackend(copy.deepcopy(model), OrtRunner(copy.deepcopy(model), tmp_path / "onnx"), slots=16)
+
+
+def _games(n: int, plies: int, seed: int) -> list[chess.Board]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        b = chess.Board() if i % 3 else chess.Board("r3k2r/pppq1ppp/2np1n2/4p3/4P3/2NP1N2/PPPQ1PPP/R3K2R w KQkq - 0 1")
+        for _ in range(rng.randint(0, plies)):
+            if b.is_game_over():
+                break
+            b.push(rng.choice(list(b.legal_moves)))
+        out.append(b)
+    return out
+
+
+def test_parity_single_games_with_forks_and_reanchoring(tiny_model: ChessFormer, tmp_path) -> None:
+    for name, be in _backends(tiny_model, tmp_path):
+        check = CheckBackend(be, TorchBackend(copy.deepcopy(tiny_model), device="cpu"), tolerance=TOL)
+        player = Player(check)
+        rng = random.Random(1)
+        b = chess.Board()
+        for _ in range(70):  # the tiny window is 32 tokens: re-anchors at plies 31, 47, 63
+            if b.is_game_over():
+                break
+            ev = player.evaluate(b)
+            kids = []
+            for m in ev.moves[:3]:  # multipv-style probes: children of the same position
+                c = b.copy()
+                c.push(m)
+                if any(c.legal_moves):
+                    kids.append(c)
+            player.evaluate_many(kids)
+            b.push(rng.choice(list(b.legal_moves)))
+        assert check.batches > 100
+        assert check.max_policy_diff < TOL and check.max_value_diff < TOL, (name, check.max_policy_diff)
+
+
+def test_parity_batched_games_of_different_lengths(tiny_model: ChessFormer, tmp_path) -> None:
+    ref = TorchBackend(copy.deepcopy(tiny_model), device="cpu")
+    for name, be in _backends(tiny_model, tmp_path):
+        boards = _games(11, 25, seed=2)
+        for _ply in range(6):
+            seqs = [encode_board(b, be.block_size) for b in boards]
+            got, want = be.evaluate(seqs), ref.evaluate(seqs)
+            for g, w in zip(got, want, strict=True):
+                assert np.abs(g.policy_logits - w.policy_logits).max() < TOL, name
+            for b in boards:
+                if not b.is_game_over():
+                    b.push(next(iter(b.legal_moves)))
+        if hasattr(be, "decode_calls"):
+            assert be.decode_calls > 0
+
+
+def test_batched_decode_is_one_forward_per_ply(tiny_model: ChessFormer) -> None:
+    be = CpuFastBackend(copy.deepcopy(tiny_model), slots=32)
+    boards = [chess.Board() for _ in range(20)]
+    be.evaluate([encode_board(b, be.block_size) for b in boards])
+    calls = be.decode_calls
+    for b in boards:
+        b.push(chess.Move.from_uci("e2e4"))
+        b.push(chess.Move.from_uci("e7e5"))
+    be.evaluate([encode_board(b, be.block_size) for b in boards])
+    assert be.decode_calls - calls == 2  # two new plies for 20 games: two batched steps
+
+
+def test_cuda_graph_buckets_and_padding_rows(tiny_model: ChessFormer) -> None:
+    assert [bucket_for(n) for n in (1, 2, 3, 5, 200, 256)] == [1, 2, 4, 8, 256, 256]
+    assert BUCKETS[-1] == 256
+    with pytest.raises(ValueError):
+        bucket_for(257)
+    be = CudaGraphBackend(copy.deepcopy(tiny_model), slots=16)
+    ref = TorchBackend(copy.deepcopy(tiny_model), device="cpu")
+    # a batch of 7 then a batch of 5 in the same bucket (8): stale rows must not write into live slots
+    boards = _games(7, 10, seed=3)
+    be.evaluate([encode_board(b, 32) for b in boards])
+    for b in boards:
+        if not b.is_game_over():
+            b.push(next(iter(b.legal_moves)))
+    few = boards[:5]
+    got = be.evaluate([encode_board(b, 32) for b in few])
+    for b in boards[5:]:
+        if not b.is_game_over():
+            b.push(next(iter(b.legal_moves)))
+    rest = be.evaluate([encode_board(b, 32) for b in boards[5:]])
+    want = ref.evaluate([encode_board(b, 32) for b in few + boards[5:]])
+    for g, w in zip(got + rest, want, strict=True):
+        assert np.abs(g.policy_logits - w.policy_logits).max() < TOL
+    assert 8 in be._steps and 2 in be._steps  # the 7- and 5-row batches share bucket 8
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graph capture needs a CUDA GPU (none on this machine)")
+def test_cuda_graph_capture_on_gpu(tiny_model: ChessFormer) -> None:
+    be = CudaGraphBackend(copy.deepcopy(tiny_model), slots=16, dtype=torch.float32)
+    assert be.capture
+    ref = TorchBackend(copy.deepcopy(tiny_model), device="cpu")
+    boards = _games(5, 20, seed=4)
+    for g, w in zip(
+        be.evaluate([encode_board(b, 32) for b in boards]),
+        ref.evaluate([encode_board(b, 32) for b in boards]),
+        strict=True,
+    ):
+        assert np.abs(g.policy_logits - w.policy_logits).max() < 1e-3
+
+
+def test_tensorrt_plan_key_and_profiles(tiny_model: ChessFormer) -> None:
+    cfg = tiny_model.cfg
+    base = plan_key("10.0", "A100", "abc", "fp16", cfg)
+    assert base == plan_key("10.0", "A100", "abc", "fp16", cfg)
+    for changed in (
+        plan_key("10.1", "A100", "abc", "fp16", cfg),
+        plan_key("10.0", "H100", "abc", "fp16", cfg),
+        plan_key("10.0", "A100", "abd", "fp16", cfg),
+        plan_key("10.0", "A100", "abc", "bf16", cfg),
+    ):
+        assert changed != base
+    with pytest.raises(ValueError):
+        plan_key("10.0", "A100", "abc", "int3", cfg)
+    p = profiles(cfg)
+    lo, opt, hi = p["decode"]["k_cache"]
+    assert lo[1] == 1 and hi[1] == 256 and lo[3] == cfg.block_size
+    assert p["prefill"]["tokens"][2][1] == cfg.block_size
+    assert set(PRECISIONS) == {"fp32", "fp16", "bf16"}
+
+
+def test_tensorrt_build_and_run_on_gpu(tiny_model: ChessFormer, tmp_path) -> None:
+    trt = pytest.importorskip("tensorrt", reason="TensorRT is not installed (no GPU on this machine)")
+    if not torch.cuda.is_available():
+        pytest.skip("TensorRT needs a CUDA GPU (none on this machine)")
+    from engine.backends.tensorrt_backend import TensorRTBackend
+
+    be = TensorRTBackend(copy.deepcopy(tiny_model), "sha", "fp32", cache_dir=tmp_path, slots=16)
+    ref = TorchBackend(copy.deepcopy(tiny_model), device="cpu")
+    boards = _games(4, 20, seed=5)
+    for g, w in zip(
+        be.evaluate([encode_board(b, 32) for b in boards]),
+        ref.evaluate([encode_board(b, 32) for b in boards]),
+        strict=True,
+    ):
+        assert np.abs(g.policy_logits - w.policy_logits).max() < 1e-2
+    assert trt is not None
+
+
+def test_uci_backend_option(tiny_weights) -> None:
+    from tests.uci_script import Session
+
+    for name in ("cpu-fast", "cuda-graph", "onnx", "check", "auto"):
+        s = Session()
+        s.send(f"setoption name WeightsFile value {tiny_weights}")
+        s.send(f"setoption name Backend value {name}")
+        s.send("isready")
+        assert f"backend {name if name != 'auto' else 'cpu-fast'}" in s.expect("^info string model")
+        s.send("position startpos moves e2e4")
+        s.send("go")
+        assert s.expect("^bestmove") != "bestmove 0000"
+    s = Session()
+    s.send(f"setoption name WeightsFile value {tiny_weights}")
+    s.send("setoption name Backend value tensorrt")
+    s.send("isready")
+    line = s.expect("^info string cannot load")
+    assert "tensorrt" in line
