@@ -152,9 +152,27 @@ def _analyse(argv: list[str]) -> int:
     return 0
 
 
+def _throughput(argv: list[str]) -> int:
+    from bench.throughput import DEFAULT_BATCHES, cli
+
+    p = argparse.ArgumentParser(prog="python -m bench throughput", description="Latency and moves/s per backend and batch size.")
+    p.add_argument("--weights", default="<bundled>")
+    p.add_argument("--backend", action="append", help="repeatable; default torch, cpu-fast, cuda-graph, onnx")
+    p.add_argument("--batches", default=",".join(map(str, DEFAULT_BATCHES)))
+    p.add_argument("--steps", type=int, default=20, help="timed plies per measurement")
+    p.add_argument("--threads", type=int, default=2)
+    a = p.parse_args(argv)
+    try:
+        print(cli(a.weights, a.backend or ["torch", "cpu-fast", "cuda-graph", "onnx"], tuple(int(b) for b in a.batches.split(",")), a.steps, a.threads))
+    except Exception as e:  # noqa: BLE001 - a clear line rather than a traceback
+        print(f"throughput: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    commands = {"match": _match, "rate": _rate, "sweep": _sweep, "analyse": _analyse}
+    commands = {"match": _match, "rate": _rate, "sweep": _sweep, "analyse": _analyse, "throughput": _throughput}
     if not argv or argv[0] not in commands:
         print(f"usage: python -m bench {{{','.join(commands)}}} ...", file=sys.stderr)
         return 2

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.model import ChessFormer, ModelConfig
+from engine.perf import measure_matmul_peak
 
 try:
     import tomllib
@@ -107,21 +108,6 @@ def lr_at(step: int, cfg: TrainConfig, time_fraction: float | None = None) -> fl
     else:
         t = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
     return cfg.min_lr + 0.5 * (1 + math.cos(math.pi * t)) * (cfg.lr - cfg.min_lr)
-
-
-def measure_matmul_peak(dtype: torch.dtype, device: torch.device, seconds: float = 1.0) -> float:
-    """Achieved FLOP/s of large square matmuls: the MFU denominator."""
-    n = 2048
-    a = torch.randn(n, n, device=device, dtype=dtype)
-    b = torch.randn(n, n, device=device, dtype=dtype)
-    a @ b
-    count, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        a @ b
-        count += 1
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return 2 * n**3 * count / (time.perf_counter() - t0)
 
 
 def flops_per_token(model: ChessFormer, seq_len: float) -> float:

@@ -1,0 +1,107 @@
+"""``python -m bench throughput``: per backend and batch size, latency per ply and moves/s.
+
+A step advances every game of the batch by one ply (one new token each), as a batched
+match or the engine after the opponent's reply does. For each (backend, batch): the
+median over ``steps`` timed steps of the step's wall time (the per-move latency of
+every game in the batch), moves/s = batch / latency, and the fraction of the machine's
+measured matmul peak that 2 x parameters FLOPs per move represent.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import time
+from dataclasses import asdict, dataclass
+
+import chess
+import torch
+
+from engine.backends.base import Backend
+from engine.model import ChessFormer
+from engine.perf import measure_matmul_peak
+from engine.tokenizer import encode_board
+
+DEFAULT_BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+
+@dataclass(frozen=True)
+class ThroughputRow:
+    backend: str
+    batch: int  # games advanced together (count)
+    latency_ms: float  # median wall time of one step (milliseconds)
+    moves_per_s: float  # batch / latency
+    peak_fraction: float  # 2 * parameters * moves/s / measured peak (fp32 or bf16 as the backend computes)
+
+
+def _games(batch: int, plies: int, seed: int) -> list[chess.Board]:
+    rng = random.Random(seed)
+    boards = []
+    for _ in range(batch):
+        b = chess.Board()
+        for _ in range(plies):
+            b.push(rng.choice(list(b.legal_moves)))
+        boards.append(b)
+    return boards
+
+
+def measure(backend: Backend, batch: int, steps: int, warmup: int = 3, seed: int = 0) -> float:
+    """Median seconds for one batched ply of ``batch`` games (opening phase, 10 plies in)."""
+    boards = _games(batch, 10, seed)
+    rng = random.Random(seed + 1)
+    backend.clear_cache()
+    backend.evaluate([encode_board(b, backend.block_size) for b in boards])  # prefill
+    times = []
+    for i in range(warmup + steps):
+        for b in boards:
+            legal = list(b.legal_moves)
+            if not legal or b.ply() >= backend.block_size - 2:
+                b.pop()
+                legal = list(b.legal_moves)
+            b.push(rng.choice(legal))
+        seqs = [encode_board(b, backend.block_size) for b in boards]
+        t0 = time.perf_counter()
+        backend.evaluate(seqs)
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def run_throughput(model: ChessFormer, backends: list[str], batches: tuple[int, ...], steps: int, threads: int) -> tuple[list[ThroughputRow], dict[str, float]]:
+    from engine.loader import make_backend
+
+    torch.set_num_threads(threads)
+    peaks = {"fp32": measure_matmul_peak(torch.float32), "bf16": measure_matmul_peak(torch.bfloat16)}
+    params = model.num_parameters()
+    rows = []
+    for name in backends:
+        import copy
+
+        be = make_backend(name, copy.deepcopy(model), "throughput", hash_mb=4096)
+        precision = "bf16" if getattr(getattr(be, "cache", None), "k", torch.zeros(0)).dtype == torch.bfloat16 else "fp32"
+        for batch in batches:
+            if name == "torch" and batch > 32:
+                continue  # the reference evaluates one sequence at a time: large batches only repeat batch 1
+            lat = measure(be, batch, steps)
+            mps = batch / lat
+            rows.append(ThroughputRow(name, batch, lat * 1000, mps, 2 * params * mps / peaks[precision]))
+    return rows, peaks
+
+
+def format_rows(rows: list[ThroughputRow]) -> str:
+    lines = [f"{'backend':<12} {'batch':>5} {'latency ms':>11} {'moves/s':>10} {'of peak':>8}"]
+    for r in rows:
+        lines.append(f"{r.backend:<12} {r.batch:>5} {r.latency_ms:>11.3f} {r.moves_per_s:>10.0f} {100 * r.peak_fraction:>7.2f}%")
+    return "\n".join(lines)
+
+
+def cli(weights: str, backends: list[str], batches: tuple[int, ...], steps: int, threads: int) -> str:
+    from engine.loader import resolve_weights
+    from engine.weights import load_weights
+
+    model, info = load_weights(resolve_weights(weights))
+    rows, peaks = run_throughput(model, backends, batches, steps, threads)
+    summary = {"weights": info.path.name, "parameters": model.num_parameters(), "threads": threads,
+               "peak_flops": peaks, "rows": [asdict(r) for r in rows]}
+    return format_rows(rows) + "\n" + json.dumps(summary)
