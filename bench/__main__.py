@@ -30,6 +30,12 @@ def _match(argv: list[str]) -> int:
     p.add_argument(
         "--pgn", type=Path, required=True, help="output PGN (appended; finished games are skipped on re-run)"
     )
+    p.add_argument(
+        "--batched",
+        action="store_true",
+        help="run the chessformer engine in-process, one batched forward per ply for all games",
+    )
+    p.add_argument("--backend", default="auto", help="with --batched: the inference backend")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
     try:
@@ -44,7 +50,22 @@ def _match(argv: list[str]) -> int:
         print(f"match: {e}", file=sys.stderr)
         return 2
     cfg = MatchConfig(engine, opponents, a.games, openings, None if clock else a.movetime, clock, a.max_moves, a.seed)
-    summary = run_match(cfg, a.pgn, a.concurrency, progress=not a.no_progress)
+    if a.batched:
+        if clock:
+            print("match: --batched plays per-move limits only (no --tc)", file=sys.stderr)
+            return 2
+        from bench.batched_match import run_batched_match
+        from engine.loader import load_model
+        from engine.weights import WeightsError
+
+        try:
+            loaded = load_model(str(engine.options.get("WeightsFile", "<bundled>")), a.backend, 1, 4096)
+        except WeightsError as e:
+            print(f"match: {e}", file=sys.stderr)
+            return 2
+        summary = run_batched_match(cfg, loaded.player, a.pgn, a.concurrency, progress=not a.no_progress)
+    else:
+        summary = run_match(cfg, a.pgn, a.concurrency, progress=not a.no_progress)
     for name, s in summary.items():
         print(
             f"{cfg.engine.name} vs {name}: +{s.get('wins', 0):g} ={s.get('draws', 0):g} -{s.get('losses', 0):g}"
@@ -155,7 +176,9 @@ def _analyse(argv: list[str]) -> int:
 def _throughput(argv: list[str]) -> int:
     from bench.throughput import DEFAULT_BATCHES, cli
 
-    p = argparse.ArgumentParser(prog="python -m bench throughput", description="Latency and moves/s per backend and batch size.")
+    p = argparse.ArgumentParser(
+        prog="python -m bench throughput", description="Latency and moves/s per backend and batch size."
+    )
     p.add_argument("--weights", default="<bundled>")
     p.add_argument("--backend", action="append", help="repeatable; default torch, cpu-fast, cuda-graph, onnx")
     p.add_argument("--batches", default=",".join(map(str, DEFAULT_BATCHES)))
@@ -163,7 +186,15 @@ def _throughput(argv: list[str]) -> int:
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args(argv)
     try:
-        print(cli(a.weights, a.backend or ["torch", "cpu-fast", "cuda-graph", "onnx"], tuple(int(b) for b in a.batches.split(",")), a.steps, a.threads))
+        print(
+            cli(
+                a.weights,
+                a.backend or ["torch", "cpu-fast", "cuda-graph", "onnx"],
+                tuple(int(b) for b in a.batches.split(",")),
+                a.steps,
+                a.threads,
+            )
+        )
     except Exception as e:  # noqa: BLE001 - a clear line rather than a traceback
         print(f"throughput: {type(e).__name__}: {e}", file=sys.stderr)
         return 2

@@ -68,7 +68,9 @@ def measure(backend: Backend, batch: int, steps: int, warmup: int = 3, seed: int
     return statistics.median(times)
 
 
-def run_throughput(model: ChessFormer, backends: list[str], batches: tuple[int, ...], steps: int, threads: int) -> tuple[list[ThroughputRow], dict[str, float]]:
+def run_throughput(
+    model: ChessFormer, backends: list[str], batches: tuple[int, ...], steps: int, threads: int
+) -> tuple[list[ThroughputRow], dict[str, float]]:
     from engine.loader import make_backend
 
     torch.set_num_threads(threads)
@@ -79,7 +81,9 @@ def run_throughput(model: ChessFormer, backends: list[str], batches: tuple[int, 
         import copy
 
         be = make_backend(name, copy.deepcopy(model), "throughput", hash_mb=4096)
-        precision = "bf16" if getattr(getattr(be, "cache", None), "k", torch.zeros(0)).dtype == torch.bfloat16 else "fp32"
+        precision = (
+            "bf16" if getattr(getattr(be, "cache", None), "k", torch.zeros(0)).dtype == torch.bfloat16 else "fp32"
+        )
         for batch in batches:
             if name == "torch" and batch > 32:
                 continue  # the reference evaluates one sequence at a time: large batches only repeat batch 1
@@ -92,7 +96,9 @@ def run_throughput(model: ChessFormer, backends: list[str], batches: tuple[int, 
 def format_rows(rows: list[ThroughputRow]) -> str:
     lines = [f"{'backend':<12} {'batch':>5} {'latency ms':>11} {'moves/s':>10} {'of peak':>8}"]
     for r in rows:
-        lines.append(f"{r.backend:<12} {r.batch:>5} {r.latency_ms:>11.3f} {r.moves_per_s:>10.0f} {100 * r.peak_fraction:>7.2f}%")
+        lines.append(
+            f"{r.backend:<12} {r.batch:>5} {r.latency_ms:>11.3f} {r.moves_per_s:>10.0f} {100 * r.peak_fraction:>7.2f}%"
+        )
     return "\n".join(lines)
 
 
@@ -102,6 +108,11 @@ def cli(weights: str, backends: list[str], batches: tuple[int, ...], steps: int,
 
     model, info = load_weights(resolve_weights(weights))
     rows, peaks = run_throughput(model, backends, batches, steps, threads)
-    summary = {"weights": info.path.name, "parameters": model.num_parameters(), "threads": threads,
-               "peak_flops": peaks, "rows": [asdict(r) for r in rows]}
+    summary = {
+        "weights": info.path.name,
+        "parameters": model.num_parameters(),
+        "threads": threads,
+        "peak_flops": peaks,
+        "rows": [asdict(r) for r in rows],
+    }
     return format_rows(rows) + "\n" + json.dumps(summary)

@@ -195,5 +195,10 @@ def test_throughput_command_reports_every_backend(tiny_weights) -> None:
 
     out = cli(str(tiny_weights), ["torch", "cpu-fast"], (1, 4), steps=2, threads=1)
     summary = _json.loads(out.splitlines()[-1])
-    assert {(r["backend"], r["batch"]) for r in summary["rows"]} == {("torch", 1), ("torch", 4), ("cpu-fast", 1), ("cpu-fast", 4)}
+    assert {(r["backend"], r["batch"]) for r in summary["rows"]} == {
+        ("torch", 1),
+        ("torch", 4),
+        ("cpu-fast", 1),
+        ("cpu-fast", 4),
+    }
     assert all(r["latency_ms"] > 0 and r["moves_per_s"] > 0 for r in summary["rows"])

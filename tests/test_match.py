@@ -96,3 +96,29 @@ def test_short_match_against_stockfish(tiny_weights: Path, tmp_path: Path) -> No
     cfg = MatchConfig(_cf(tiny_weights, "0.5"), [parse_engine_spec("stockfish:skill=0")], games=2, movetime=0.02)
     s = run_match(cfg, tmp_path / "sf.pgn", progress=False)["Stockfish skill 0"]
     assert s["games"] == 2 and s.get("engine_forfeits", 0) == 0
+
+
+def test_batched_match_one_forward_per_ply(tiny_model, tiny_weights: Path, tmp_path: Path) -> None:
+    import copy
+
+    from bench.batched_match import run_batched_match
+    from engine.backends.cpu_fast import CpuFastBackend
+    from engine.player import Player
+
+    backend = CpuFastBackend(copy.deepcopy(tiny_model), slots=64)
+    cfg = MatchConfig(_cf(tiny_weights, "1.0"), [parse_engine_spec("random")], games=8, movetime=0.01, max_moves=20)
+    pgn = tmp_path / "b.pgn"
+    s = run_batched_match(cfg, Player(backend), pgn, concurrency=8, progress=False)["Random"]
+    assert s["games"] == 8 and s["engine_forfeits"] == 0
+    with open(pgn) as f:
+        games = list(iter(lambda: chess.pgn.read_game(f), None))
+    for g in games:
+        b = g.board()
+        for m in g.mainline_moves():
+            assert m in b.legal_moves
+            b.push(m)
+    plies = sum(len(list(g.mainline_moves())) for g in games)
+    # far fewer batched steps than model moves: games advance together
+    assert backend.decode_calls < plies / 2
+    # the non-batched runner sees these games as done (same match ids)
+    assert run_match(cfg, pgn, progress=False)["Random"]["games"] == 8

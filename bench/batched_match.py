@@ -1,0 +1,159 @@
+"""``python -m bench match --batched``: many games at once from one in-process model.
+
+The model is not a UCI subprocess here: every game where the model is to move is
+advanced by one batched ``Player.evaluate_many`` (one forward per ply for all of them,
+KV caches kept per game by the backend), while the opponents (one UCI process per game
+slot) think in threads. The PGN is the same as ``bench match`` writes, with the same
+match ids, so both runners resume each other's files and rate the same way.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import queue
+from dataclasses import dataclass, field
+
+import chess
+import chess.engine
+import numpy as np
+
+from bench.match import GameRecord, Job, MatchConfig, _Engine, _finish, _headers, _jobs, finished_games, summarize
+from engine.options import DEFAULT_TEMPERATURE
+from engine.player import Player, sample_index
+
+
+@dataclass
+class _Live:
+    job: Job
+    board: chess.Board
+    start: chess.Board
+    engine_color: bool
+    opponent: _Engine
+    rng: np.random.Generator
+    seed: int
+    pending: cf.Future[chess.engine.PlayResult] | None = None
+    result: str | None = None
+    termination: str = "normal"
+    opening_name: str = field(default="startpos")
+
+
+def run_batched_match(
+    cfg: MatchConfig, player: Player, pgn, concurrency: int = 16, progress: bool = True
+) -> dict[str, dict[str, float]]:  # type: ignore[no-untyped-def]
+    """Play the missing games of ``cfg`` with ``player`` in-process; ``concurrency`` games at once."""
+    from tqdm import tqdm
+
+    temperature = float(cfg.engine.options.get("Temperature", DEFAULT_TEMPERATURE))
+    done = finished_games(pgn)
+    todo: queue.Queue[Job] = queue.Queue()
+    for j in _jobs(cfg, done):
+        todo.put(j)
+    bar = tqdm(total=todo.qsize(), desc="batched match", unit="game", disable=not progress)
+    idle: dict[int, list[_Engine]] = {}  # opponent processes not in a game, per opponent
+    live: list[_Live] = []
+    pool = cf.ThreadPoolExecutor(max_workers=max(1, concurrency))
+    try:
+        while live or not todo.empty():
+            while len(live) < concurrency and not todo.empty():
+                job = todo.get()
+                opening = cfg.openings[(job.number // 2) % len(cfg.openings)]
+                engines = idle.setdefault(job.opponent, [])
+                opp = engines.pop() if engines else _Engine(cfg.opponents[job.opponent])
+                board = opening.board()
+                seed = cfg.seed + job.number
+                live.append(
+                    _Live(
+                        job,
+                        board,
+                        board.copy(),
+                        job.number % 2 == 0,
+                        opp,
+                        np.random.default_rng(seed),
+                        seed,
+                        opening_name=opening.name,
+                    )
+                )
+            for g in live:
+                _check_end(g, cfg)
+            # the model's turn in every game that waits for it: one batched evaluation
+            mine = [g for g in live if g.result is None and g.board.turn == g.engine_color]
+            if mine:
+                for g, ev in zip(mine, player.evaluate_many([g.board for g in mine]), strict=True):
+                    g.board.push(ev.moves[sample_index(ev.logits, temperature, g.rng)])
+                    _check_end(g, cfg)
+            # the opponents' turns: each in its own thread
+            for g in live:
+                if g.result is None and g.board.turn != g.engine_color and g.pending is None:
+                    g.pending = pool.submit(_opponent_move, g, cfg)
+            pending = [g.pending for g in live if g.pending is not None]
+            if pending and not mine:
+                cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            for g in live:
+                if g.pending is not None and g.pending.done():
+                    _apply_opponent(g, g.pending)
+                    g.pending = None
+                    _check_end(g, cfg)
+            for g in [g for g in live if g.result is not None and g.pending is None]:
+                live.remove(g)
+                rec = _finish(g.start, g.board, g.result or "*", g.termination)
+                rec.game.headers["Opening"] = g.opening_name
+                _write(pgn, rec, cfg, g)
+                if g.termination.startswith("forfeit"):
+                    g.opponent.discard()
+                idle.setdefault(g.job.opponent, []).append(g.opponent)
+                bar.update(1)
+    finally:
+        pool.shutdown(wait=True)
+        bar.close()
+        for engines in idle.values():
+            for e in engines:
+                e.close()
+        for g in live:
+            g.opponent.close()
+    return summarize(pgn, cfg)
+
+
+def _check_end(g: _Live, cfg: MatchConfig) -> None:
+    if g.result is not None:
+        return
+    outcome = g.board.outcome(claim_draw=True)
+    if outcome is not None:
+        g.result, g.termination = outcome.result(), f"normal: {outcome.termination.name.lower()}"
+    elif cfg.max_moves is not None and g.board.fullmove_number > cfg.max_moves:
+        g.result, g.termination = "1/2-1/2", f"adjudication: {cfg.max_moves} moves"
+
+
+def _opponent_move(g: _Live, cfg: MatchConfig) -> chess.engine.PlayResult:
+    spec = g.opponent.spec
+    limit = chess.engine.Limit(
+        nodes=spec.nodes, depth=spec.depth, time=spec.movetime or (None if spec.nodes or spec.depth else cfg.movetime)
+    )
+    return g.opponent.get().play(g.board, limit, game=id(g.start), info=chess.engine.INFO_NONE)
+
+
+def _apply_opponent(g: _Live, fut: cf.Future[chess.engine.PlayResult]) -> None:
+    loser = "1-0" if g.engine_color == chess.WHITE else "0-1"  # the opponent loses
+    name = g.opponent.spec.name
+    try:
+        move = fut.result().move
+    except chess.engine.EngineTerminatedError:
+        g.result, g.termination = loser, f"forfeit: {name} crashed"
+        return
+    except (chess.engine.EngineError, TimeoutError) as e:
+        g.result, g.termination = loser, f"forfeit: {name} protocol error or illegal move ({e})"
+        return
+    if move is None or move not in g.board.legal_moves:
+        g.result, g.termination = loser, f"forfeit: {name} illegal move {move}"
+        return
+    g.board.push(move)
+
+
+def _write(pgn, rec: GameRecord, cfg: MatchConfig, g: _Live) -> None:  # type: ignore[no-untyped-def]
+    from bench.match import Opening
+
+    _headers(rec, cfg, cfg.opponents[g.job.opponent], g.job, Opening(g.opening_name), g.engine_color, g.seed)
+    rec.game.headers["WhiteEngine" if g.engine_color else "BlackEngine"] = (
+        cfg.engine.describe() + " (batched, in-process)"
+    )
+    with open(pgn, "a", encoding="utf-8") as f:
+        print(rec.game, file=f, end="\n\n")
