@@ -28,7 +28,8 @@ class CpuFastBackend(SlotBackend):
     def _decode(
         self, slots: torch.Tensor, tokens: torch.Tensor, anchors: torch.Tensor, pos: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        k, v = self.cache.gather(slots)
+        # eager: attend only to the positions some row has filled (shapes may vary per step)
+        k, v = self.cache.gather(slots, int(pos.max()) + 1 if pos.numel() else 1)
         policy, value, k_new, v_new = decode_step(self.model, tokens, anchors, pos, k, v)
         self.cache.write_step(slots, pos, k_new, v_new)
         return policy, value

@@ -98,9 +98,18 @@ class StaticKVCache:
     def max_len(self) -> int:
         return self.k.shape[3]
 
-    def gather(self, slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The caches of the given slots: [L, B, H, Tmax, D] each."""
-        return self.k.index_select(1, slots), self.v.index_select(1, slots)
+    def gather(self, slots: torch.Tensor, length: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The caches of the given slots: [L, B, H, length or Tmax, D] each.
+
+        Fixed-shape callers (graphs, exports) pass no length. A contiguous ascending run
+        of slots is returned as a view, without copying (the common case in batched play).
+        """
+        n = slots.shape[0]
+        end = self.max_len if length is None else length
+        first = int(slots[0]) if n else 0
+        if n and first + n <= self.slots and bool((slots == torch.arange(first, first + n, device=slots.device)).all()):
+            return self.k[:, first : first + n, :, :end], self.v[:, first : first + n, :, :end]
+        return self.k[:, :, :, :end].index_select(1, slots), self.v[:, :, :, :end].index_select(1, slots)
 
     def write_step(self, slots: torch.Tensor, pos: torch.Tensor, k_new: torch.Tensor, v_new: torch.Tensor) -> None:
         """Store one position per row: k_new, v_new [L, B, H, D] at (slots[b], pos[b])."""
