@@ -32,7 +32,9 @@ def test_lichess_bot_example_config_is_accepted(tiny_weights: Path) -> None:
         engine.configure(options)  # python-chess raises for any option the engine does not declare
         board = chess.Board()
         for _ in range(6):
-            result = engine.play(board, chess.engine.Limit(white_clock=60, black_clock=60, white_inc=1, black_inc=1), ponder=True)
+            result = engine.play(
+                board, chess.engine.Limit(white_clock=60, black_clock=60, white_inc=1, black_inc=1), ponder=True
+            )
             board.push(result.move)
     finally:
         engine.quit()
@@ -43,14 +45,30 @@ def _bundled_weights_present() -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("pyinstaller") is None and not (Path(sys.executable).parent / "pyinstaller").exists(),
-                    reason="pyinstaller not installed (pip install -e '.[build]'; .ci/run does)")
+@pytest.mark.skipif(
+    shutil.which("pyinstaller") is None and not (Path(sys.executable).parent / "pyinstaller").exists(),
+    reason="pyinstaller not installed (pip install -e '.[build]'; .ci/run does)",
+)
 def test_pyinstaller_build_plays_a_full_game(tmp_path: Path) -> None:
     assert _bundled_weights_present(), "the bundled model must be in engine/models/ for the build"
     t0 = time.time()
-    p = subprocess.run([sys.executable, "-m", "PyInstaller", str(ROOT / "build.spec"), "--noconfirm",
-                        "--distpath", str(tmp_path / "dist"), "--workpath", str(tmp_path / "build")],
-                       cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "PyInstaller",
+            str(ROOT / "build.spec"),
+            "--noconfirm",
+            "--distpath",
+            str(tmp_path / "dist"),
+            "--workpath",
+            str(tmp_path / "build"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     exe = tmp_path / "dist" / "chessformer" / "chessformer"
     assert exe.exists()

@@ -30,6 +30,9 @@ def _prepare(argv: list[str]) -> int:
     p.add_argument("--min-plies", type=int, default=2)
     p.add_argument("--keep-bots", action="store_true")
     p.add_argument("--keep-duplicates", action="store_true")
+    p.add_argument(
+        "--players", default="", help="comma-separated names: keep games between these players only (expert pools)"
+    )
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--shard-games", type=int, default=50_000)
     p.add_argument("--anchor-every", type=int, default=24, help="plies between stored mid-game anchors")
@@ -44,6 +47,7 @@ def _prepare(argv: list[str]) -> int:
         min_plies=a.min_plies,
         no_bots=not a.keep_bots,
         dedup=not a.keep_duplicates,
+        players=tuple(n.strip() for n in a.players.split(",") if n.strip()),
     )
     cfg = PrepareConfig(filters=filters, workers=a.workers, shard_games=a.shard_games, anchor_every=a.anchor_every)
     try:
@@ -66,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         from training.export import cli as export_cli
 
         commands["export"] = export_cli
+        from training.generate import cli as generate_cli
+
+        commands["generate"] = generate_cli
     except ImportError:
         pass
     if not argv or argv[0] not in commands:

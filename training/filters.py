@@ -52,6 +52,7 @@ class FilterConfig:
     min_plies: int = 2  # shorter games are dropped (plies)
     no_bots: bool = True  # drop games with a BOT title or a bot event
     dedup: bool = True  # drop repeated games (by site id, else players + moves)
+    players: tuple[str, ...] = ()  # keep only games whose White and Black are both named here; empty: all
 
 
 def header_rejection(h: dict[str, str], cfg: FilterConfig) -> str | None:
@@ -63,6 +64,8 @@ def header_rejection(h: dict[str, str], cfg: FilterConfig) -> str | None:
         return "variant"
     if h.get("Result", "*") not in ("1-0", "0-1", "1/2-1/2"):
         return "unfinished"
+    if cfg.players and (h.get("White") not in cfg.players or h.get("Black") not in cfg.players):
+        return "players"
     if cfg.no_bots and (
         h.get("WhiteTitle") == "BOT" or h.get("BlackTitle") == "BOT" or "bot" in h.get("Event", "").lower().split()
     ):

@@ -1,0 +1,56 @@
+from pathlib import Path
+
+import chess.pgn
+import pytest
+
+from tests.test_engine_subprocess import STOCKFISH
+from training.filters import FilterConfig
+from training.generate import Expert, Pool, generate, load_pool, pairing
+from training.prepare import PrepareConfig, prepare
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_pool_file_and_pairings() -> None:
+    pool = load_pool(ROOT / "training" / "configs" / "expert_pool.toml")
+    assert len(pool.experts) == 5 and pool.seed == 7
+    w, b, _ = pairing(pool, 0)
+    w2, b2, _ = pairing(pool, 1)
+    assert w != b and (w2, b2) != (w, b)
+    assert [pairing(pool, 3)[2].random() for _ in range(2)][0] == pairing(pool, 3)[2].random()
+
+
+@pytest.mark.skipif(STOCKFISH is None, reason="Stockfish not installed")
+def test_generate_resume_reproducible_and_filter(tmp_path: Path) -> None:
+    pool = Pool(
+        experts=(
+            Expert("a", depth=1, random_move_prob=0.5),
+            Expert("b", depth=1, random_move_prob=0.1),
+            Expert("c", depth=1, random_move_prob=0.3),
+        ),
+        seed=3,
+        opening_plies=4,
+        max_plies=60,
+    )
+    out = tmp_path / "g.pgn"
+    assert generate(pool, 6, out, concurrency=2, progress=False) == 6
+    assert generate(pool, 8, out, concurrency=2, progress=False) == 2  # resumes: only games 6 and 7
+    with open(out) as f:
+        games = list(iter(lambda: chess.pgn.read_game(f), None))
+    assert sorted(int(g.headers["GameNumber"]) for g in games) == list(range(8))
+    assert all("random" in g.headers["WhiteExpert"] for g in games)
+    # reproducible by seed: the same game number gives the same moves
+    again = tmp_path / "again.pgn"
+    generate(pool, 2, again, concurrency=1, progress=False)
+    with open(again) as f:
+        first_two = {
+            g.headers["GameNumber"]: str(g.mainline_moves()) for g in iter(lambda: chess.pgn.read_game(f), None)
+        }
+    orig = {g.headers["GameNumber"]: str(g.mainline_moves()) for g in games if g.headers["GameNumber"] in first_two}
+    assert first_two == orig
+    # a rating cap by expert: keep games between a and c only
+    m = prepare(
+        [out], tmp_path / "d", PrepareConfig(workers=1, filters=FilterConfig(players=("a", "c"))), progress=False
+    )
+    kept = sum(1 for g in games if {g.headers["White"], g.headers["Black"]} <= {"a", "c"})
+    assert m["games"] == kept and m["removed"]["players"] == 8 - kept

@@ -1,0 +1,220 @@
+"""``python -m training generate``: games between a pool of noisy experts, as PGN.
+
+An expert is a named UCI engine configuration (Stockfish 15.1 at a Skill Level, with a
+node or depth limit) that, before each of its moves, plays a uniformly random legal
+move with probability ``random_move_prob``: the noise that makes experts err
+independently, as the paper's theory asks. Pools are TOML files::
+
+    seed = 7
+    opening_plies = 6          # random legal plies before the experts take over
+
+    [[expert]]
+    name = "sf0-d1-r20"
+    skill = 0
+    depth = 1
+    random_move_prob = 0.2
+
+Game i is reproducible from (seed, i): its pairing, colours, opening and every random
+move come from one generator seeded by both, and Stockfish at Skill Level 20 with a
+depth or node limit on one thread is deterministic. (Below Skill Level 20 Stockfish
+picks its weakened moves with a clock-seeded generator of its own: such experts are not
+reproducible, which is why the shipped pools weaken experts by depth and random moves.) Games are appended to the PGN as they
+finish; a re-run skips the game numbers already there. Headers carry the experts'
+names (White, Black and WhiteExpert, BlackExpert), so ``prepare --players`` can keep the
+games of experts rated at most a cap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import chess
+import chess.engine
+import chess.pgn
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+
+@dataclass(frozen=True)
+class Expert:
+    """One member of the pool."""
+
+    name: str  # unique; written as the player's name in the PGN
+    skill: int = 20  # Stockfish Skill Level (0..20)
+    depth: int | None = None  # search depth per move (plies)
+    nodes: int | None = None  # node limit per move (count)
+    movetime: float | None = None  # seconds per move, if neither depth nor nodes
+    random_move_prob: float = 0.0  # probability of a uniformly random legal move instead (0..1)
+    command: str = ""  # engine binary; empty: Debian's Stockfish
+
+    def limit(self) -> chess.engine.Limit:
+        if self.depth is None and self.nodes is None and self.movetime is None:
+            return chess.engine.Limit(depth=1)
+        return chess.engine.Limit(depth=self.depth, nodes=self.nodes, time=self.movetime)
+
+    def describe(self) -> str:
+        parts = [f"skill {self.skill}"]
+        parts += [
+            f"{k} {v}"
+            for k, v in (("depth", self.depth), ("nodes", self.nodes), ("movetime", self.movetime))
+            if v is not None
+        ]
+        parts.append(f"random {self.random_move_prob:g}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Pool:
+    experts: tuple[Expert, ...]
+    seed: int = 1  # base seed of every game
+    opening_plies: int = 6  # random plies from the start position before the experts play (plies)
+    max_plies: int = 400  # games still running are adjudicated drawn (plies)
+
+
+def load_pool(path: Path) -> Pool:
+    with open(path, "rb") as f:
+        raw: dict[str, Any] = tomllib.load(f)
+    experts = tuple(Expert(**e) for e in raw.pop("expert", []))
+    if len(experts) < 2:
+        raise ValueError(f"{path}: a pool needs at least two [[expert]] entries")
+    names = [e.name for e in experts]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{path}: expert names must be unique")
+    for e in experts:
+        if not 0 <= e.random_move_prob <= 1:
+            raise ValueError(f"{path}: {e.name}: random_move_prob must be within 0..1")
+    return Pool(experts=experts, **raw)
+
+
+def pairing(pool: Pool, number: int) -> tuple[Expert, Expert, random.Random]:
+    """The (white, black) experts and the generator of game ``number``: round robin, colours alternating."""
+    rng = random.Random(pool.seed * 1_000_003 + number)
+    n = len(pool.experts)
+    pairs = [(a, b) for a in range(n) for b in range(n) if a != b]
+    a, b = pairs[number % len(pairs)]
+    return pool.experts[a], pool.experts[b], rng
+
+
+def _stockfish() -> str:
+    for cand in (shutil.which("stockfish"), "/usr/games/stockfish"):
+        if cand and Path(cand).exists():
+            return cand
+    raise FileNotFoundError("Stockfish not found: apt-get install stockfish")
+
+
+def play_expert_game(pool: Pool, number: int, engines: dict[str, chess.engine.SimpleEngine]) -> chess.pgn.Game:
+    white, black, rng = pairing(pool, number)
+    board = chess.Board()
+    for _ in range(pool.opening_plies):
+        legal = list(board.legal_moves)
+        if not legal:
+            break
+        board.push(rng.choice(legal))
+    opening_plies = board.ply()
+    while board.outcome(claim_draw=True) is None and board.ply() < pool.max_plies:
+        expert = white if board.turn == chess.WHITE else black
+        if rng.random() < expert.random_move_prob:
+            move = rng.choice(list(board.legal_moves))
+        else:
+            move = engines[expert.name].play(board, expert.limit(), game=number).move
+            if move is None or move not in board.legal_moves:
+                raise RuntimeError(f"{expert.name} returned an illegal move {move} in {board.fen()}")
+        board.push(move)
+    outcome = board.outcome(claim_draw=True)
+    game = chess.pgn.Game.from_board(board)
+    h = game.headers
+    h["Event"] = "chessformer expert pool"
+    h["Site"] = f"generate:{pool.seed}:{number}"
+    h["Round"] = str(number + 1)
+    h["White"], h["Black"] = white.name, black.name
+    h["WhiteExpert"], h["BlackExpert"] = white.describe(), black.describe()
+    h["Result"] = outcome.result() if outcome else "1/2-1/2"
+    h["Termination"] = outcome.termination.name.lower() if outcome else f"adjudication: {pool.max_plies} plies"
+    h["OpeningPlies"] = str(opening_plies)
+    h["GameNumber"] = str(number)
+    h["PoolSeed"] = str(pool.seed)
+    return game
+
+
+def done_numbers(pgn: Path, seed: int) -> set[int]:
+    done: set[int] = set()
+    if pgn.exists():
+        with open(pgn, encoding="utf-8", errors="replace") as f:
+            while (h := chess.pgn.read_headers(f)) is not None:
+                if h.get("PoolSeed") == str(seed) and h.get("Result", "*") != "*":
+                    done.add(int(h.get("GameNumber", "-1")))
+    return done
+
+
+def generate(pool: Pool, games: int, pgn: Path, concurrency: int = 2, progress: bool = True) -> int:
+    """Play games 0..games-1 that are not yet in ``pgn``; returns how many were played."""
+    from tqdm import tqdm
+
+    pgn.parent.mkdir(parents=True, exist_ok=True)
+    todo = [i for i in range(games) if i not in done_numbers(pgn, pool.seed)]
+    lock = threading.Lock()
+    bar = tqdm(total=len(todo), desc="generate", unit="game", disable=not progress)
+    errors: list[BaseException] = []
+    next_index = iter(todo)
+
+    def worker() -> None:
+        engines: dict[str, chess.engine.SimpleEngine] = {}
+        try:
+            for e in pool.experts:
+                eng = chess.engine.SimpleEngine.popen_uci(e.command or _stockfish())
+                eng.configure({"Skill Level": e.skill, "Threads": 1, "Hash": 16})
+                engines[e.name] = eng
+            while True:
+                with lock:
+                    number = next(next_index, None)
+                if number is None:
+                    return
+                game = play_expert_game(pool, number, engines)
+                with lock:
+                    with open(pgn, "a", encoding="utf-8") as f:
+                        print(game, file=f, end="\n\n")
+                    bar.update(1)
+        except BaseException as e:  # noqa: BLE001 - re-raised after the other workers stop
+            errors.append(e)
+        finally:
+            for eng in engines.values():
+                eng.quit()
+
+    threads = [threading.Thread(target=worker) for _ in range(max(1, min(concurrency, len(todo))))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    bar.close()
+    if errors:
+        raise errors[0]
+    return len(todo)
+
+
+def cli(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m training generate", description="Games between noisy expert engines.")
+    p.add_argument("--pool", type=Path, required=True, help="TOML file describing the expert pool")
+    p.add_argument("--games", type=int, required=True, help="total games (game numbers 0..N-1)")
+    p.add_argument("--out", type=Path, required=True, help="PGN file (appended; finished games are skipped)")
+    p.add_argument("--concurrency", type=int, default=2)
+    p.add_argument("--no-progress", action="store_true")
+    a = p.parse_args(argv)
+    try:
+        pool = load_pool(a.pool)
+        played = generate(pool, a.games, a.out, a.concurrency, progress=not a.no_progress)
+    except (ValueError, FileNotFoundError, TypeError) as e:
+        print(f"generate: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps({"played": played, "pgn": str(a.out)}))
+    return 0
