@@ -7,7 +7,9 @@ import time
 import torch
 
 
-def measure_matmul_peak(dtype: torch.dtype, device: torch.device | str = "cpu", seconds: float = 1.0, n: int = 2048) -> float:
+def measure_matmul_peak(
+    dtype: torch.dtype, device: torch.device | str = "cpu", seconds: float = 1.0, n: int = 2048
+) -> float:
     """Achieved FLOP/s of repeated n x n matmuls in ``dtype`` on ``device``."""
     device = torch.device(device)
     a = torch.randn(n, n, device=device, dtype=dtype)

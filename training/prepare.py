@@ -23,6 +23,7 @@ import chess
 import numpy as np
 
 from engine.tokenizer import TOKENIZER_VERSION, board_features, move_id
+from engine.weights import file_sha256
 from training.filters import FilterConfig, header_rejection, parse_elo
 from training.pgn import IllegalMove, RawGame, find_pgn_files, iter_raw_games, movetext_tokens, resolve_san
 from training.shards import ANCHOR_DTYPE, GAME_DTYPE, list_shards, load_shard_keys, shard_is_complete, write_shard
@@ -235,14 +236,6 @@ class _ShardBuilder:
         keys = np.array([g.key for g in self.games], dtype=np.uint64)
         write_shard(out, name, tokens, games, anchors, keys, info)
         return info
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def prepare(inputs: list[Path], out: Path, cfg: PrepareConfig, progress: bool = True) -> dict[str, Any]:

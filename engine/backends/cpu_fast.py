@@ -11,9 +11,8 @@ from __future__ import annotations
 import torch
 
 from engine.backends.slots import SlotBackend
-from engine.backends.static_step import decode_step, prefill
+from engine.backends.static_step import decode_step
 from engine.model import ChessFormer
-from engine.tokenizer import TokenSequence
 
 
 class CpuFastBackend(SlotBackend):
@@ -33,10 +32,3 @@ class CpuFastBackend(SlotBackend):
         policy, value, k_new, v_new = decode_step(self.model, tokens, anchors, pos, k, v)
         self.cache.write_step(slots, pos, k_new, v_new)
         return policy, value
-
-    def _prefill(self, seq: TokenSequence, slot: int) -> tuple[torch.Tensor, torch.Tensor]:
-        tok = torch.tensor([seq.tokens()], device=self.device)  # [1, T]
-        anchor = torch.tensor([seq.anchor], device=self.device)  # [1, F]
-        policy, value, ks, vs = prefill(self.model, tok, anchor)
-        self.cache.write_prefix(slot, ks[:, 0], vs[:, 0])
-        return policy[0], value[0]

@@ -18,9 +18,9 @@ from collections.abc import Callable
 import torch
 
 from engine.backends.slots import SlotBackend
-from engine.backends.static_step import decode_step, prefill
+from engine.backends.static_step import decode_step
 from engine.model import ChessFormer
-from engine.tokenizer import MAX_FEATURES, TokenSequence
+from engine.tokenizer import MAX_FEATURES
 
 BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
@@ -112,11 +112,3 @@ class CudaGraphBackend(SlotBackend):
         self, slots: torch.Tensor, tokens: torch.Tensor, anchors: torch.Tensor, pos: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         return self.step_for(slots.shape[0]).replay(slots, tokens, anchors, pos)
-
-    def _prefill(self, seq: TokenSequence, slot: int) -> tuple[torch.Tensor, torch.Tensor]:
-        # prefill runs eagerly: it happens once per new game, and its length varies
-        tok = torch.tensor([seq.tokens()], device=self.device)  # [1, T]
-        anchor = torch.tensor([seq.anchor], device=self.device)  # [1, F]
-        policy, value, ks, vs = prefill(self.model, tok, anchor)
-        self.cache.write_prefix(slot, ks[:, 0], vs[:, 0])
-        return policy[0], value[0]

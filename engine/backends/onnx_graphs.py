@@ -98,24 +98,19 @@ def export_onnx(model: ChessFormer, folder: Path) -> tuple[Path, Path]:
     decode_path, prefill_path = folder / "decode.onnx", folder / "prefill.onnx"
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(
-            DecodeGraph(model),
-            dec_in,
-            str(decode_path),
-            input_names=list(DECODE_INPUTS),
-            output_names=list(DECODE_OUTPUTS),
-            dynamic_axes=dec_axes,
-            opset_version=OPSET,
-            dynamo=False,
+        jobs = (
+            (DecodeGraph(model), dec_in, decode_path, DECODE_INPUTS, DECODE_OUTPUTS, dec_axes),
+            (PrefillGraph(model), pre_in, prefill_path, PREFILL_INPUTS, PREFILL_OUTPUTS, pre_axes),
         )
-        torch.onnx.export(
-            PrefillGraph(model),
-            pre_in,
-            str(prefill_path),
-            input_names=list(PREFILL_INPUTS),
-            output_names=list(PREFILL_OUTPUTS),
-            dynamic_axes=pre_axes,
-            opset_version=OPSET,
-            dynamo=False,
-        )
+        for graph, inputs, path, names, outs, axes in jobs:
+            torch.onnx.export(
+                graph,
+                inputs,
+                str(path),
+                input_names=list(names),
+                output_names=list(outs),
+                dynamic_axes=axes,
+                opset_version=OPSET,
+                dynamo=False,
+            )
     return decode_path, prefill_path

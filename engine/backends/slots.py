@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from engine.backends.base import Backend, Evaluation
-from engine.backends.static_step import StaticKVCache
+from engine.backends.static_step import StaticKVCache, prefill
 from engine.model import ChessFormer
 from engine.tokenizer import TokenSequence
 
@@ -53,9 +53,16 @@ class SlotBackend(Backend):
         """Run one decode step for rows (slots [B], tokens [B], anchors [B, F], pos [B]),
         write their keys and values into the cache; return policy [B, M] and value [B, 3]."""
 
-    @abstractmethod
     def _prefill(self, seq: TokenSequence, slot: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Compute ``seq`` from scratch into ``slot``; return policy [M] and value [3] at its end."""
+        """Compute ``seq`` from scratch into ``slot``; return policy [M] and value [3] at its end.
+
+        Eager by default: a prefill happens once per new game and its length varies.
+        """
+        tok = torch.tensor([seq.tokens()], device=self.device)  # [1, T]
+        anchor = torch.tensor([seq.anchor], device=self.device)  # [1, F]
+        policy, value, ks, vs = prefill(self.model, tok, anchor)
+        self.cache.write_prefix(slot, ks[:, 0], vs[:, 0])
+        return policy[0], value[0]
 
     # ---- bookkeeping
     def _take_slot(self, pinned: set[int]) -> int:
