@@ -201,9 +201,34 @@ def _throughput(argv: list[str]) -> int:
     return 0
 
 
+def _transcend(argv: list[str]) -> int:
+    from bench.transcend import TranscendConfig, run_transcend
+
+    p = argparse.ArgumentParser(
+        prog="python -m bench transcend", description="The transcendence experiment on a pool of noisy experts."
+    )
+    p.add_argument("--config", type=Path, required=True)
+    p.add_argument("--no-progress", action="store_true")
+    a = p.parse_args(argv)
+    try:
+        summary = run_transcend(TranscendConfig.load(a.config), progress=not a.no_progress)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"transcend: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps({k: summary[k] for k in ("ratings", "best_in_data", "single_expert", "rows")}))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    commands = {"match": _match, "rate": _rate, "sweep": _sweep, "analyse": _analyse, "throughput": _throughput}
+    commands = {
+        "match": _match,
+        "rate": _rate,
+        "sweep": _sweep,
+        "analyse": _analyse,
+        "throughput": _throughput,
+        "transcend": _transcend,
+    }
     if not argv or argv[0] not in commands:
         print(f"usage: python -m bench {{{','.join(commands)}}} ...", file=sys.stderr)
         return 2

@@ -5,6 +5,8 @@ Specs are written on the command line as short strings:
 - ``stockfish:skill=0`` Stockfish at a Skill Level; also ``elo=1350`` (UCI_LimitStrength),
   ``nodes=1000``, ``depth=3``, ``movetime=0.1`` (seconds), combinable with commas.
 - ``random``: the uniformly random mover (bench/random_mover.py).
+- ``noisy:depth=1,random=0.2,name=X``: a noisy expert (bench/noisy_engine.py), Stockfish at
+  Skill Level ``skill`` (default 20) that plays a random legal move with probability ``random``.
 - ``chessformer:temperature=0.3,weights=PATH``: this project's engine.
 - ``cmd=PATH [ARGS];Option=value;...``: any UCI engine with options.
 """
@@ -97,6 +99,17 @@ def parse_engine_spec(text: str) -> EngineSpec:
         options["Threads"] = int(kv.pop("threads", "1"))
         options["Hash"] = int(kv.pop("hash", "16"))
         command: tuple[str, ...] = (stockfish_path(),)
+    elif head == "noisy":  # a noisy expert (bench/noisy_engine.py)
+        options = {}
+        skill, random_p = kv.pop("skill", "20"), kv.pop("random", "0")
+        name = kv.pop("name", f"Noisy s{skill} d{depth} n{nodes} r{random_p}")
+        command = (sys.executable, "-m", "bench.noisy_engine", "--skill", skill, "--random", random_p)
+        if depth is not None:
+            command += ("--depth", str(depth))
+        if nodes is not None:
+            command += ("--nodes", str(nodes))
+        # the proxy applies its own limits; the match's per-move time is only a fallback
+        return EngineSpec(name=name, command=command, options=options, movetime=movetime)
     elif head == "random":
         options, name, command = {}, "Random", (sys.executable, "-m", "bench.random_mover")
     elif head == "chessformer":

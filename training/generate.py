@@ -127,9 +127,10 @@ def play_expert_game(pool: Pool, number: int, engines: dict[str, chess.engine.Si
         if rng.random() < expert.random_move_prob:
             move = rng.choice(list(board.legal_moves))
         else:
-            move = engines[expert.name].play(board, expert.limit(), game=number).move
-            if move is None or move not in board.legal_moves:
-                raise RuntimeError(f"{expert.name} returned an illegal move {move} in {board.fen()}")
+            played = engines[expert.name].play(board, expert.limit(), game=number).move
+            if played is None or played not in board.legal_moves:
+                raise RuntimeError(f"{expert.name} returned an illegal move {played} in {board.fen()}")
+            move = played
         board.push(move)
     outcome = board.outcome(claim_draw=True)
     game = chess.pgn.Game.from_board(board)

@@ -50,7 +50,7 @@ def open_text(path: Path) -> io.TextIOBase:
     name = path.name
     raw: io.BufferedIOBase
     if name.endswith(".zst"):
-        raw = io.BufferedReader(_ZstdRaw(path))  # type: ignore[assignment]
+        raw = io.BufferedReader(_ZstdRaw(path))  # type: ignore[assignment,type-var]
     elif name.endswith(".bz2"):
         raw = bz2.open(path, "rb")  # type: ignore[assignment]
     elif name.endswith(".gz"):

@@ -1,0 +1,103 @@
+"""``python -m bench.noisy_engine``: a noisy expert as a UCI engine, for rating expert pools.
+
+It forwards every command to Stockfish, except that before answering a ``go`` it plays
+a uniformly random legal move with probability ``--random``, as the experts of
+``training generate`` do. The random draw depends only on (Seed option, position), so a
+game against the same replies is replayed exactly; bench sets Seed per game.
+
+    python -m bench.noisy_engine --depth 1 --random 0.2
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import random
+import subprocess
+import sys
+import threading
+
+import chess
+
+from bench.engines import stockfish_path
+
+
+def _draw(seed: int, board: chess.Board) -> random.Random:
+    key = f"{seed}:{board.fen()}:{len(board.move_stack)}".encode()
+    return random.Random(int.from_bytes(hashlib.sha256(key).digest()[:8], "little"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.noisy_engine")
+    p.add_argument("--skill", type=int, default=20)
+    p.add_argument("--depth", type=int, default=None)
+    p.add_argument("--nodes", type=int, default=None)
+    p.add_argument("--random", type=float, default=0.0, help="probability of a uniformly random legal move")
+    p.add_argument("--stockfish", default=None)
+    a = p.parse_args(argv)
+    sf = subprocess.Popen(
+        [a.stockfish or stockfish_path()], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+    )
+    assert sf.stdin and sf.stdout
+    out_lock = threading.Lock()
+    seed = 0
+    board = chess.Board()
+
+    def send(line: str) -> None:
+        with out_lock:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+
+    def pump() -> None:  # Stockfish's replies, renamed where it names itself
+        assert sf.stdout
+        for line in sf.stdout:
+            line = line.rstrip("\n")
+            if line.startswith("id name"):
+                line = f"id name NoisyExpert(skill {a.skill}, depth {a.depth}, nodes {a.nodes}, random {a.random:g})"
+            elif line == "uciok":
+                send("option name Seed type spin default 0 min 0 max 2147483647")
+            send(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+
+    def to_sf(line: str) -> None:
+        assert sf.stdin
+        sf.stdin.write(line + "\n")
+        sf.stdin.flush()
+
+    to_sf(f"setoption name Skill Level value {a.skill}")
+    for raw in sys.stdin:
+        line = raw.strip()
+        parts = line.split()
+        if not parts:
+            continue
+        if parts[0] == "setoption" and len(parts) >= 5 and parts[2].lower() == "seed":
+            with contextlib.suppress(ValueError):
+                seed = int(parts[4])
+            continue
+        if parts[0] == "position":
+            try:
+                mi = parts.index("moves") if "moves" in parts else len(parts)
+                board = chess.Board() if parts[1] == "startpos" else chess.Board(" ".join(parts[2:mi]))
+                for m in parts[mi + 1 :]:
+                    board.push_uci(m)
+            except (ValueError, IndexError):
+                pass
+        if parts[0] == "go":
+            legal = list(board.legal_moves)
+            rng = _draw(seed, board)
+            if legal and rng.random() < a.random:
+                send(f"bestmove {rng.choice(legal).uci()}")
+                continue
+            limits = " ".join(f"{k} {v}" for k, v in (("depth", a.depth), ("nodes", a.nodes)) if v is not None)
+            line = f"go {limits}" if limits else line
+        to_sf(line)
+        if parts[0] == "quit":
+            break
+    sf.wait(timeout=10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

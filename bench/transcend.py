@@ -1,0 +1,253 @@
+"""``python -m bench transcend --config bench/experiments/NAME.toml``: the paper's Figure 1 on a pool of noisy experts.
+
+1. Play the pool's training games (training generate) and rate the experts in a round
+   robin (maximum-likelihood Elo, one expert anchored so the numbers are readable).
+2. Datasets: (a) diverse: the games between experts rated at most ``cap``; (b) ablation:
+   self-play games of one expert near the cap, as many games as (a).
+3. Train a model on each (training's pipeline: prepare, train, export).
+4. Rate each model at each temperature against the experts, in the same Elo pool.
+5. Write transcend.png (rating against temperature with 95% bands, a line at the best
+   expert in the diverse data), transcend.csv and report.md with seeds and commands.
+
+Every step resumes: games already in a PGN, prepared shards and exported weights are kept.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.engines import EngineSpec, parse_engine_spec
+from bench.match import MatchConfig, run_match
+from bench.rate import parse_anchors, rate, read_results
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+
+@dataclass
+class TranscendConfig:
+    """One experiment (a TOML file in bench/experiments/)."""
+
+    name: str
+    pool: str  # expert pool TOML (training/configs/expert_pool.toml format)
+    out: str  # run folder
+    expert_games: int = 20_000  # generated games between experts (count)
+    rating_games: int = 40  # round-robin games per expert pair (count)
+    anchor: str = ""  # NAME=ELO of one expert; default: the first expert at 1000
+    cap: float = 1000.0  # experts rated at most this form the diverse dataset (Elo)
+    single_expert: str = ""  # the ablation's expert; default: the best expert under the cap
+    temperatures: tuple[float, ...] = (0.001, 0.1, 0.3, 0.5, 0.75, 1.0)
+    games_per_point: int = 100  # model games per temperature, spread over the experts (count)
+    movetime: float = 0.05  # per-move time for the model's games (seconds); experts use their own limits
+    max_moves: int = 150  # adjudicated draw after this many full moves
+    concurrency: int = 2  # games at once
+    train: dict[str, Any] = field(default_factory=dict)  # TrainConfig overrides (model size, minutes, ...)
+
+    @classmethod
+    def load(cls, path: Path) -> TranscendConfig:
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+        if "temperatures" in raw:
+            raw["temperatures"] = tuple(raw["temperatures"])
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(raw) - known
+        if unknown:
+            raise ValueError(f"{path}: unknown keys {sorted(unknown)}")
+        return cls(**raw)
+
+
+def expert_specs(pool: Any) -> list[EngineSpec]:
+    """Each expert of a generate pool as a noisy UCI engine (same noise, same Stockfish settings)."""
+    specs = []
+    for e in pool.experts:
+        parts = [f"skill={e.skill}", f"random={e.random_move_prob}", f"name={e.name}"]
+        if e.depth is not None:
+            parts.append(f"depth={e.depth}")
+        if e.nodes is not None:
+            parts.append(f"nodes={e.nodes}")
+        specs.append(parse_engine_spec("noisy:" + ",".join(parts)))
+    return specs
+
+
+def _log(msg: str) -> None:
+    print(f"transcend: {msg}", file=sys.stderr, flush=True)
+
+
+def run_transcend(cfg: TranscendConfig, progress: bool = True) -> dict[str, Any]:
+    from training.export import export
+    from training.filters import FilterConfig
+    from training.generate import Pool, generate, load_pool
+    from training.prepare import PrepareConfig, prepare
+    from training.train import TrainConfig, train
+
+    t0 = time.time()
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    pool = load_pool(Path(cfg.pool))
+    specs = expert_specs(pool)
+    names = [e.name for e in pool.experts]
+
+    _log(f"1/5 {cfg.expert_games} expert games")
+    generate(pool, cfg.expert_games, out / "experts.pgn", cfg.concurrency, progress)
+    _log("1/5 rating the pool (round robin)")
+    for i, spec in enumerate(specs[:-1]):
+        mc = MatchConfig(
+            spec, specs[i + 1 :], cfg.rating_games, movetime=cfg.movetime, max_moves=cfg.max_moves, seed=pool.seed
+        )
+        run_match(mc, out / "pool.pgn", cfg.concurrency, progress)
+    anchor = parse_anchors([cfg.anchor or f"{names[0]}=1000"])
+    pool_table = rate(read_results([out / "pool.pgn"]), anchor)
+    ratings = {n: float(pool_table[n]["elo"]["rating"]) for n in names}  # type: ignore[index]  # rows are dicts
+    diverse = tuple(n for n in names if ratings[n] <= cfg.cap)
+    if not diverse:
+        raise ValueError(f"no expert is rated at most the cap {cfg.cap}: {ratings}")
+    best = max(diverse, key=lambda n: ratings[n])
+    single = cfg.single_expert or best
+    _log(f"ratings {ratings}; diverse set {diverse}; best in data {best}; single expert {single}")
+
+    _log("2/5 datasets")
+    data_a = out / "data_diverse"
+    man_a = prepare(
+        [out / "experts.pgn"], data_a, PrepareConfig(filters=FilterConfig(players=diverse)), progress=progress
+    )
+    solo = next(e for e in pool.experts if e.name == single)
+    solo_pool = Pool(
+        experts=(solo, dataclasses.replace(solo, name=solo.name + "-self")),
+        seed=pool.seed + 1,
+        opening_plies=pool.opening_plies,
+        max_plies=pool.max_plies,
+    )
+    generate(solo_pool, man_a["games"], out / "single.pgn", cfg.concurrency, progress)
+    data_b = out / "data_single"
+    man_b = prepare([out / "single.pgn"], data_b, PrepareConfig(), progress=progress)
+
+    models: dict[str, Path] = {}
+    for label, data in (("diverse", data_a), ("single", data_b)):
+        weights = out / f"model_{label}.safetensors"
+        if not weights.exists():
+            _log(f"3/5 training the {label} model")
+            overrides = [x for k, v in cfg.train.items() for x in (f"--{k}", str(v))]
+            tcfg = TrainConfig.load(None, overrides + ["--data", str(data), "--out", str(out / f"run_{label}")])
+            train(tcfg, resume=True, progress=progress)
+            export(
+                out / f"run_{label}" / "checkpoint.pt",
+                weights,
+                f"{cfg.name}: {label} experts",
+                int(ratings[best]),
+                bf16=False,
+            )
+        models[label] = weights
+
+    _log("4/5 rating the models at each temperature")
+    per_opp = max(2, cfg.games_per_point // len(specs))
+    rows: list[dict[str, Any]] = []
+    for label, weights in models.items():
+        for t in cfg.temperatures:
+            base = parse_engine_spec(f"chessformer:temperature={t:g},weights={weights}")
+            eng = EngineSpec(f"CF-{label} T={t:g}", base.command, base.options)
+            mc = MatchConfig(eng, specs, per_opp, movetime=cfg.movetime, max_moves=cfg.max_moves, seed=pool.seed)
+            run_match(mc, out / "models.pgn", cfg.concurrency, progress)
+    expert_anchors = {n: ratings[n] for n in names}
+    table = rate(read_results([out / "pool.pgn", out / "models.pgn"]), expert_anchors)
+    for label in models:
+        for t in cfg.temperatures:
+            e = table[f"CF-{label} T={t:g}"]["elo"]
+            assert isinstance(e, dict)
+            rows.append(
+                {
+                    "model": label,
+                    "temperature": t,
+                    "elo": e["rating"],
+                    "low": e["low"],
+                    "high": e["high"],
+                    "games": e["games"],
+                    "score": e["score"],
+                }
+            )
+
+    _log("5/5 report")
+    with open(out / "transcend.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    plot_transcend(rows, ratings[best], best, out / "transcend.png", cfg.name)
+    summary = {
+        "ratings": ratings,
+        "diverse": diverse,
+        "best_in_data": best,
+        "single_expert": single,
+        "games": {"diverse": man_a["games"], "single": man_b["games"]},
+        "rows": rows,
+        "wall_seconds": time.time() - t0,
+    }
+    (out / "transcend.json").write_text(json.dumps(summary, indent=1) + "\n")
+    (out / "report.md").write_text(report_markdown(cfg, summary))
+    return summary
+
+
+def plot_transcend(rows: list[dict[str, Any]], best_rating: float, best_name: str, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, color in (("diverse", "tab:blue"), ("single", "tab:red")):
+        pts = [r for r in rows if r["model"] == label]
+        if not pts:
+            continue
+        ts = [r["temperature"] for r in pts]
+        ax.plot(ts, [r["elo"] for r in pts], "o-", color=color, label=f"{label}-expert data")
+        ax.fill_between(ts, [r["low"] for r in pts], [r["high"] for r in pts], color=color, alpha=0.2)
+    ax.axhline(best_rating, color="gray", linestyle="--", label=f"best expert in data ({best_name}, {best_rating:.0f})")
+    ax.set_xscale("symlog", linthresh=0.01)
+    ts = sorted({r["temperature"] for r in rows})
+    ax.set_xticks(ts)
+    ax.set_xticklabels([f"{t:g}" for t in ts], rotation=45)
+    ax.set_xlabel("temperature")
+    ax.set_ylabel("Elo in the expert pool (95% interval)")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def report_markdown(cfg: TranscendConfig, s: dict[str, Any]) -> str:
+    lines = [
+        f"# Transcendence experiment: {cfg.name}",
+        "",
+        f"Command: `python -m bench transcend --config <this experiment's TOML>`; pool `{cfg.pool}`; wall time {s['wall_seconds'] / 60:.0f} min.",
+        "",
+        "## Experts (round robin, max-likelihood Elo)",
+        "",
+        "| expert | Elo | in diverse data |",
+        "|---|---|---|",
+    ]
+    for n, r in sorted(s["ratings"].items(), key=lambda kv: kv[1]):
+        lines.append(f"| {n} | {r:.0f} | {'yes' if n in s['diverse'] else 'no'} |")
+    lines += [
+        "",
+        f"Best expert in the diverse data: {s['best_in_data']}. Ablation expert: {s['single_expert']}.",
+        f"Training games: diverse {s['games']['diverse']}, single {s['games']['single']}.",
+        "",
+        "## Models",
+        "",
+        "| data | temperature | Elo | 95% interval | games | score |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in s["rows"]:
+        lines.append(
+            f"| {r['model']} | {r['temperature']:g} | {r['elo']:.0f} | {r['low']:.0f}..{r['high']:.0f} | {r['games']} | {r['score']:.3f} |"
+        )
+    lines += ["", "![rating against temperature](transcend.png)", ""]
+    return "\n".join(lines)
