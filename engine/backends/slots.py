@@ -32,6 +32,7 @@ class SlotBackend(Backend):
         self.device = device
         self.cache = StaticKVCache(model, slots, model.cfg.block_size, cache_dtype, device)
         self._seq: list[TokenSequence | None] = [None] * slots
+        self._slot_of_seq: dict[TokenSequence, int] = {}  # the inverse of _seq
         self._eval: list[Evaluation | None] = [None] * slots
         self._lru: OrderedDict[int, None] = OrderedDict((i, None) for i in range(slots))
         self.decoded_tokens = 0  # tokens run through the model (stats and tests)
@@ -44,6 +45,7 @@ class SlotBackend(Backend):
     def clear_cache(self) -> None:
         self._seq = [None] * self.cache.slots
         self._eval = [None] * self.cache.slots
+        self._slot_of_seq.clear()
 
     # ---- what a concrete backend provides
     @abstractmethod
@@ -69,19 +71,32 @@ class SlotBackend(Backend):
         for s in self._lru:
             if s not in pinned:
                 self._lru.move_to_end(s)
-                self._seq[s], self._eval[s] = None, None
+                self._forget(s)
                 return s
         raise ValueError(f"batch needs more than {self.cache.slots} cache slots")
 
     def _touch(self, s: int) -> None:
         self._lru.move_to_end(s)
 
+    def _forget(self, s: int) -> None:
+        old = self._seq[s]
+        if old is not None and self._slot_of_seq.get(old) == s:
+            del self._slot_of_seq[old]
+        self._seq[s], self._eval[s] = None, None
+
     def _best_prefix(self, seq: TokenSequence) -> int | None:
-        best, best_len = None, -1
-        for s, cached in enumerate(self._seq):
-            if cached is not None and cached.is_prefix_of(seq) and len(cached) > best_len:
-                best, best_len = s, len(cached)
-        return best
+        """The slot holding the longest cached prefix of ``seq`` within PREFILL_THRESHOLD tokens of it.
+
+        Shorter prefixes are not worth decoding from (a prefill is cheaper), so at most
+        PREFILL_THRESHOLD + 1 dictionary look-ups, whatever the number of slots.
+        """
+        n = len(seq.moves)
+        for k in range(min(n, PREFILL_THRESHOLD) + 1):
+            cand = seq if k == 0 else TokenSequence(seq.anchor, seq.moves[: n - k])
+            s = self._slot_of_seq.get(cand)
+            if s is not None:
+                return s
+        return None
 
     @torch.inference_mode()
     def evaluate(self, sequences: Sequence[TokenSequence]) -> list[Evaluation]:
@@ -123,7 +138,7 @@ class SlotBackend(Backend):
                     self.cache.copy_slot(p, s, prefix_len)
                     slot_of[i], start[i] = s, prefix_len
         for i, s in slot_of.items():
-            self._seq[s] = None  # invalid until computed
+            self._forget(s)  # invalid until computed
             self._touch(s)
             if start[i] < 0:
                 policy, value = self._prefill(sequences[i], s)
@@ -149,6 +164,7 @@ class SlotBackend(Backend):
                     results[i] = _to_eval(policy[r], value[r])
         for i, s in slot_of.items():
             self._seq[s], self._eval[s] = sequences[i], results[i]
+            self._slot_of_seq[sequences[i]] = s
         return [r for r in results if r is not None] if all(r is not None for r in results) else _missing()
 
 
