@@ -205,3 +205,50 @@ def test_folder_input_and_errors(tmp_path: Path) -> None:
     assert m["games"] == 10 and len(m["sources"]) == 2
     with pytest.raises(FileNotFoundError):
         prepare([tmp_path / "missing"], tmp_path / "o2", PrepareConfig(workers=1), progress=False)
+
+
+def test_fast_replay_matches_python_chess(tmp_path: Path) -> None:
+    from training import fast_replay
+
+    if not fast_replay.AVAILABLE:
+        pytest.skip("fastchess (the fast extra) is not installed")
+    rng = random.Random(9)
+    text = make_pgn(rng, 200)
+    # promotions, castling both ways, en passant and a FEN start with castling rights
+    text += game_text(
+        {"White": "p", "Black": "q", "Site": "promo"},
+        "1. h4 g5 2. hxg5 h6 3. gxh6 Bg7 4. hxg7 Nf6 5. gxh8=N Ng8 6. d4 e5 1-0",
+        "1-0",
+    )
+    fen = "r3k2r/pppq1ppp/2np1n2/4p3/4P3/2NP1N2/PPPQ1PPP/R3K2R w KQkq - 0 1"
+    text += game_text(
+        {"White": "c", "Black": "d", "Site": "castle", "SetUp": "1", "FEN": fen},
+        "1. O-O O-O-O 2. a4 d5 3. a5 b5 4. axb6 dxe4 1-0",
+        "1-0",
+    )
+    text += game_text({"White": "e", "Black": "f", "Site": "bad-castle"}, "1. O-O e5 1-0", "1-0")  # illegal castling
+    src = tmp_path / "g.pgn"
+    src.write_text(text)
+    slow = prepare(
+        [src], tmp_path / "slow", PrepareConfig(workers=1, replay="python-chess", anchor_every=4), progress=False
+    )
+    fast = prepare(
+        [src], tmp_path / "fast", PrepareConfig(workers=1, replay="fastchess", anchor_every=4), progress=False
+    )
+    assert slow["replay"] == "python-chess" and fast["replay"] == "fastchess"
+    assert slow["games"] == fast["games"] == 202 and fast["removed"]["illegal_move"] == 1
+    a = load_shard(tmp_path / "slow", list_shards(tmp_path / "slow")[0])
+    b = load_shard(tmp_path / "fast", list_shards(tmp_path / "fast")[0])
+    assert np.array_equal(np.asarray(a.tokens), np.asarray(b.tokens))
+    assert np.array_equal(a.games, b.games) and np.array_equal(a.anchors, b.anchors)
+    # legal move lists agree with python-chess along random games
+    import fastchess
+
+    for _ in range(40):
+        board = chess.Board()
+        for _ in range(100):
+            legal = list(board.legal_moves)
+            if not legal:
+                break
+            assert sorted(fastchess.Board(board.fen()).legal_moves_uci()) == sorted(m.uci() for m in legal)
+            board.push(rng.choice(legal))

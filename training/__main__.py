@@ -34,6 +34,12 @@ def _prepare(argv: list[str]) -> int:
         "--players", default="", help="comma-separated names: keep games between these players only (expert pools)"
     )
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument(
+        "--replay",
+        choices=("auto", "fastchess", "python-chess"),
+        default="auto",
+        help="move replay engine (auto: fastchess if installed)",
+    )
     p.add_argument("--shard-games", type=int, default=50_000)
     p.add_argument("--anchor-every", type=int, default=24, help="plies between stored mid-game anchors")
     p.add_argument("--no-progress", action="store_true")
@@ -49,7 +55,9 @@ def _prepare(argv: list[str]) -> int:
         dedup=not a.keep_duplicates,
         players=tuple(n.strip() for n in a.players.split(",") if n.strip()),
     )
-    cfg = PrepareConfig(filters=filters, workers=a.workers, shard_games=a.shard_games, anchor_every=a.anchor_every)
+    cfg = PrepareConfig(
+        filters=filters, workers=a.workers, shard_games=a.shard_games, anchor_every=a.anchor_every, replay=a.replay
+    )
     try:
         m = prepare(a.inputs, a.out, cfg, progress=not a.no_progress)
     except (ValueError, FileNotFoundError) as e:

@@ -24,6 +24,8 @@ import numpy as np
 
 from engine.tokenizer import TOKENIZER_VERSION, board_features, move_id
 from engine.weights import file_sha256
+from training.fast_replay import AVAILABLE as FAST_AVAILABLE
+from training.fast_replay import replay_sans_fast
 from training.filters import FilterConfig, header_rejection, parse_elo
 from training.pgn import IllegalMove, RawGame, find_pgn_files, iter_raw_games, movetext_tokens, resolve_san
 from training.shards import ANCHOR_DTYPE, GAME_DTYPE, list_shards, load_shard_keys, shard_is_complete, write_shard
@@ -46,6 +48,7 @@ class PrepareConfig:
     shard_games: int = 50_000  # raw games per shard (count)
     chunk_games: int = 500  # games per worker task (count)
     anchor_every: int = 24  # a mid-game anchor every this many plies (plies)
+    replay: str = "auto"  # "fastchess" (C, the `fast` extra), "python-chess", or "auto": fastchess if installed
 
 
 @dataclass
@@ -85,12 +88,17 @@ def _key(site: str, movetext_moves: np.ndarray, players: str) -> int:
 
 
 def replay_game(
-    movetext: str, fen: str | None, anchor_every: int
+    movetext: str, fen: str | None, anchor_every: int, fast: bool = False
 ) -> tuple[np.ndarray, tuple[int, ...] | None, list[tuple[int, tuple[int, ...]]]]:
-    """Move ids, FEN-anchor features and mid-game anchors of one game; IllegalMove on bad moves."""
+    """Move ids, FEN-anchor features and mid-game anchors of one game; IllegalMove on bad moves.
+
+    ``fast``: replay with fastchess (training/fast_replay.py) instead of python-chess.
+    """
     sans, marker = movetext_tokens(movetext)
     if marker is None:
         raise TruncatedGame("movetext has no result marker")
+    if fast:
+        return replay_sans_fast(sans, fen, anchor_every)
     try:
         board = chess.Board(fen) if fen else chess.Board()
     except ValueError as e:
@@ -109,15 +117,15 @@ def replay_game(
     return ids, fen_features, anchors
 
 
-def _work(args: tuple[_Task, int, int]) -> tuple[_Task, list[_Replayed], Counter[str]]:
-    task, anchor_every, min_plies = args
+def _work(args: tuple[_Task, int, int, bool]) -> tuple[_Task, list[_Replayed], Counter[str]]:
+    task, anchor_every, min_plies, fast = args
     out: list[_Replayed] = []
     bad: Counter[str] = Counter()
     if task.skip:
         return task, out, bad
     for index, movetext, result, fen, welo, belo, site_players in task.games:
         try:
-            ids, fen_feats, anchors = replay_game(movetext, fen, anchor_every)
+            ids, fen_feats, anchors = replay_game(movetext, fen, anchor_every, fast)
         except IllegalMove:
             bad["illegal_move"] += 1
             continue
@@ -140,10 +148,20 @@ def _work(args: tuple[_Task, int, int]) -> tuple[_Task, list[_Replayed], Counter
     return task, out, bad
 
 
+def use_fast_replay(cfg: PrepareConfig) -> bool:
+    """Whether to replay with fastchess (see PrepareConfig.replay)."""
+    if cfg.replay not in ("auto", "fastchess", "python-chess"):
+        raise ValueError(f"replay must be auto, fastchess or python-chess, got {cfg.replay!r}")
+    if cfg.replay == "fastchess" and not FAST_AVAILABLE:
+        raise ValueError("replay fastchess needs the fast extra: pip install 'chessformer[fast]'")
+    return cfg.replay == "fastchess" or (cfg.replay == "auto" and FAST_AVAILABLE)
+
+
 def _tasks(
     files: list[Path], out: Path, cfg: PrepareConfig, read_errors: list[str]
-) -> Iterator[tuple[_Task, int, int]]:
+) -> Iterator[tuple[_Task, int, int, bool]]:
     f = cfg.filters
+    fast = use_fast_replay(cfg)
     for si, path in enumerate(files):
         stem = _shard_stem(path)
         task = _Task(si, 0, [], Counter(), 0)
@@ -162,7 +180,7 @@ def _tasks(
             k = g.index // cfg.shard_games
             if k != task.shard:
                 task.last = True
-                yield task, cfg.anchor_every, f.min_plies
+                yield task, cfg.anchor_every, f.min_plies, fast
                 task = _Task(si, k, [], Counter(), 0)
             task.skip = is_done(k)
             task.raw += 1
@@ -187,10 +205,10 @@ def _tasks(
                     )
                 )
             if len(task.games) >= cfg.chunk_games:
-                yield task, cfg.anchor_every, f.min_plies
+                yield task, cfg.anchor_every, f.min_plies, fast
                 task = _Task(si, k, [], Counter(), 0)
         task.last = True
-        yield task, cfg.anchor_every, f.min_plies
+        yield task, cfg.anchor_every, f.min_plies, fast
 
 
 def _shard_stem(path: Path) -> str:
@@ -312,6 +330,7 @@ def write_manifest(out: Path, files: list[Path], cfg: PrepareConfig, read_errors
         "sources": [{"file": str(p), "sha256": file_sha256(p), "bytes": p.stat().st_size} for p in files],
         "filters": asdict(cfg.filters),
         "anchor_every": cfg.anchor_every,
+        "replay": "fastchess" if use_fast_replay(cfg) else "python-chess",
         "shards": shards,
         "raw_games": raw,
         "games": games,
