@@ -115,6 +115,10 @@ def _sweep(argv: list[str]) -> int:
     p.add_argument("--concurrency", type=int, default=2)
     p.add_argument("--anchor", action="append", help="NAME=RATING (repeatable); default: the paper's Stockfish table")
     p.add_argument("--openings", type=Path)
+    p.add_argument(
+        "--batched", action="store_true", help="the model in-process: one batched forward per ply for all games"
+    )
+    p.add_argument("--backend", default="auto", help="with --batched: the inference backend")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
@@ -130,6 +134,8 @@ def _sweep(argv: list[str]) -> int:
             concurrency=a.concurrency,
             anchors=tuple(a.anchor or ("paper",)),
             openings=tuple(load_openings(a.openings)),
+            batched=a.batched,
+            backend=a.backend,
         )
         rows = run_sweep(cfg, a.out, progress=not a.no_progress)
     except (ValueError, FileNotFoundError) as e:

@@ -38,6 +38,8 @@ class SweepConfig:
     anchors: tuple[str, ...] = ("paper",)  # NAME=RATING items, "paper" = the paper's Stockfish table
     openings: tuple[Opening, ...] = (Opening("startpos"),)
     engine_command: str | None = None  # cmd=... spec prefix to rate another build; None: chessformer
+    batched: bool = False  # play the model in-process, one batched forward per ply (bench/batched_match.py)
+    backend: str = "auto"  # inference backend when batched
 
 
 def engine_for(cfg: SweepConfig, t: float) -> EngineSpec:

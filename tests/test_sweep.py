@@ -24,3 +24,19 @@ def test_small_sweep_writes_table_and_plot(tiny_weights: Path, tmp_path: Path) -
     # re-running resumes: nothing new is played, same table
     again = run_sweep(cfg, tmp_path / "sw", progress=False)
     assert [r["elo"] for r in again] == [r["elo"] for r in rows]
+
+
+def test_batched_sweep_matches_protocol(tiny_weights: Path, tmp_path: Path) -> None:
+    cfg = SweepConfig(
+        weights=str(tiny_weights),
+        temperatures=(0.0, 1.0),
+        opponents=("random",),
+        games=4,
+        movetime=0.01,
+        max_moves=20,
+        concurrency=4,
+        anchors=("Random=0",),
+        batched=True,
+    )
+    rows = run_sweep(cfg, tmp_path / "swb", progress=False)
+    assert [r["games"] for r in rows] == [4, 4]
