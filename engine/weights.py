@@ -170,6 +170,7 @@ def save_weights(model: Any, path: Path | str, metadata: dict[str, Any] | None =
     }
     meta_tmp = sidecar_path(path).with_name(sidecar_path(path).name + ".tmp")
     meta_tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.chmod(tmp, 0o644)  # readable by whoever runs the engine (the writer may create it private)
     os.replace(tmp, path)
     os.replace(meta_tmp, sidecar_path(path))
     return WeightsInfo(path=path, config=meta["config"], sha256=sha, metadata=meta["metadata"])
