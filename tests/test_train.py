@@ -185,3 +185,29 @@ def test_export_gives_engine_weights(shards: Path, tmp_path: Path) -> None:
     model, info = load_weights(out["weights"])
     assert info.metadata["rating_cap"] == 1500 and info.metadata["training_steps"] == 3
     assert info.metadata["training_data"]["games"] == 300 and not info.is_random_init
+
+
+def test_gradient_accumulation_counts_tokens_of_every_micro_batch(shards: Path, tmp_path: Path) -> None:
+    cfg = TrainConfig.load(
+        None,
+        TINY
+        + [
+            "--data",
+            str(shards),
+            "--out",
+            str(tmp_path / "ga"),
+            "--max_steps",
+            "3",
+            "--grad_accum",
+            "3",
+            "--eval_every",
+            "3",
+        ],
+    )
+    r = train(cfg, progress=False)
+    one = TrainConfig.load(
+        None, TINY + ["--data", str(shards), "--out", str(tmp_path / "g1"), "--max_steps", "9", "--eval_every", "9"]
+    )
+    r1 = train(one, progress=False)
+    # three micro-batches per step read the same batches as three single steps
+    assert r["step"] == 3 and r["tokens_seen"] == r1["tokens_seen"]
