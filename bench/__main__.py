@@ -25,6 +25,10 @@ def _match(argv: list[str]) -> int:
     p.add_argument("--movetime", type=float, default=0.1, help="seconds per move (ignored with --tc)")
     p.add_argument("--tc", help="clock as base+increment in seconds, e.g. 60+0.6")
     p.add_argument("--max-moves", type=int, help="adjudicate a draw after this many full moves (the paper: 89)")
+    p.add_argument(
+        "--adjudicate-cp", type=int, help="Stockfish-score adjudication: a side ahead by this many centipawns..."
+    )
+    p.add_argument("--adjudicate-plies", type=int, default=6, help="...for this many consecutive plies wins")
     p.add_argument("--concurrency", type=int, default=1)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument(
@@ -49,7 +53,18 @@ def _match(argv: list[str]) -> int:
     except (ValueError, FileNotFoundError) as e:
         print(f"match: {e}", file=sys.stderr)
         return 2
-    cfg = MatchConfig(engine, opponents, a.games, openings, None if clock else a.movetime, clock, a.max_moves, a.seed)
+    cfg = MatchConfig(
+        engine,
+        opponents,
+        a.games,
+        openings,
+        None if clock else a.movetime,
+        clock,
+        a.max_moves,
+        a.seed,
+        adjudicate_cp=a.adjudicate_cp,
+        adjudicate_plies=a.adjudicate_plies,
+    )
     if a.batched:
         if clock:
             print("match: --batched plays per-move limits only (no --tc)", file=sys.stderr)

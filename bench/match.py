@@ -29,7 +29,7 @@ import chess
 import chess.engine
 import chess.pgn
 
-from bench.engines import EngineSpec
+from bench.engines import EngineSpec, stockfish_path
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,9 @@ class MatchConfig:
     clock: tuple[float, float] | None = None  # (base seconds, increment seconds) per side
     max_moves: int | None = None  # full moves before adjudicating a draw (the paper: 89)
     seed: int = 1  # the engine's Seed for game i is seed + i (Seed option, if it has one)
+    adjudicate_cp: int | None = None  # Stockfish-score adjudication: a side ahead by this many centipawns...
+    adjudicate_plies: int = 6  # ...for this many consecutive plies wins (plies)
+    adjudicate_nodes: int = 20_000  # Stockfish's node budget per adjudication look (count)
 
     def match_id(self, opponent: EngineSpec) -> str:
         key = json.dumps(
@@ -96,7 +99,13 @@ class MatchConfig:
                 self.max_moves,
                 self.seed,
                 [(o.fen, o.moves) for o in self.openings],
-            ],
+            ]
+            # only when on, so that ids of earlier matches stay valid
+            + (
+                [self.adjudicate_cp, self.adjudicate_plies, self.adjudicate_nodes]
+                if self.adjudicate_cp is not None
+                else []
+            ),
             sort_keys=True,
         )
         return hashlib.sha256(key.encode()).hexdigest()[:12]
@@ -158,10 +167,20 @@ def _limit(spec: EngineSpec, cfg: MatchConfig, clocks: dict[bool, float], board:
 
 
 def play_game(
-    white: _Engine, black: _Engine, opening: Opening, cfg: MatchConfig, seeds: dict[bool, int | None]
+    white: _Engine,
+    black: _Engine,
+    opening: Opening,
+    cfg: MatchConfig,
+    seeds: dict[bool, int | None],
+    adjudicator: _Engine | None = None,
 ) -> GameRecord:
-    """Play one game; forfeits end it with a loss for the offending side."""
+    """Play one game; forfeits end it with a loss for the offending side.
+
+    With ``cfg.adjudicate_cp`` set, ``adjudicator`` (a Stockfish) scores every position;
+    a side ahead by that much for ``adjudicate_plies`` consecutive plies wins.
+    """
     board = opening.board()
+    streak = {chess.WHITE: 0, chess.BLACK: 0}
     start = board.copy()
     engines = {chess.WHITE: white, chess.BLACK: black}
     clocks = {chess.WHITE: cfg.clock[0], chess.BLACK: cfg.clock[0]} if cfg.clock else {}
@@ -189,6 +208,16 @@ def play_game(
         if cfg.max_moves is not None and board.fullmove_number > cfg.max_moves:
             result, termination = "1/2-1/2", f"adjudication: {cfg.max_moves} moves"
             break
+        if adjudicator is not None and cfg.adjudicate_cp is not None and board.move_stack:
+            info = adjudicator.get().analyse(board, chess.engine.Limit(nodes=cfg.adjudicate_nodes))
+            cp = info["score"].white().score(mate_score=100_000)
+            for color, ahead in ((chess.WHITE, cp >= cfg.adjudicate_cp), (chess.BLACK, cp <= -cfg.adjudicate_cp)):
+                streak[color] = streak[color] + 1 if ahead else 0
+            winner = next((c for c, n in streak.items() if n >= cfg.adjudicate_plies), None)
+            if winner is not None:
+                result = "1-0" if winner == chess.WHITE else "0-1"
+                termination = f"adjudication: stockfish score {cp:+d} cp for {cfg.adjudicate_plies} plies"
+                break
         side = board.turn
         eng = engines[side]
         loser = "0-1" if side == chess.WHITE else "1-0"
@@ -275,6 +304,11 @@ def run_match(cfg: MatchConfig, pgn: Path, concurrency: int = 1, progress: bool 
     def worker() -> None:
         mine = _Engine(cfg.engine)
         opps: dict[int, _Engine] = {}
+        judge = (
+            _Engine(EngineSpec("adjudicator", (stockfish_path(),), {"Threads": 1, "Hash": 16}))
+            if cfg.adjudicate_cp is not None
+            else None
+        )
         try:
             while True:
                 try:
@@ -288,7 +322,7 @@ def run_match(cfg: MatchConfig, pgn: Path, concurrency: int = 1, progress: bool 
                 white, black = (mine, opp) if engine_white else (opp, mine)
                 seed = cfg.seed + job.number
                 seeds = {chess.WHITE: seed if engine_white else None, chess.BLACK: None if engine_white else seed}
-                rec = play_game(white, black, opening, cfg, seeds)
+                rec = play_game(white, black, opening, cfg, seeds, judge)
                 _headers(rec, cfg, opp_spec, job, opening, engine_white, seed)
                 with lock:
                     with open(pgn, "a", encoding="utf-8") as f:
@@ -298,6 +332,8 @@ def run_match(cfg: MatchConfig, pgn: Path, concurrency: int = 1, progress: bool 
             errors.append(e)
         finally:
             mine.close()
+            if judge is not None:
+                judge.close()
             for opp_engine in opps.values():
                 opp_engine.close()
 

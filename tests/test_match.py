@@ -122,3 +122,27 @@ def test_batched_match_one_forward_per_ply(tiny_model, tiny_weights: Path, tmp_p
     assert backend.decode_calls < plies / 2
     # the non-batched runner sees these games as done (same match ids)
     assert run_match(cfg, pgn, progress=False)["Random"]["games"] == 8
+
+
+@pytest.mark.skipif(STOCKFISH is None, reason="Stockfish not installed")
+def test_stockfish_score_adjudication_and_clock(tiny_weights: Path, tmp_path: Path) -> None:
+    # a random-init model against Stockfish: it falls far behind, and the adjudicator ends the game
+    cfg = MatchConfig(
+        _cf(tiny_weights, "1.0"),
+        [parse_engine_spec("stockfish:skill=5,depth=6")],
+        games=2,
+        movetime=0.02,
+        adjudicate_cp=300,
+        adjudicate_plies=4,
+        adjudicate_nodes=5000,
+    )
+    s = run_match(cfg, tmp_path / "adj.pgn", progress=False)["Stockfish skill 5 depth 6"]
+    assert s["games"] == 2 and s["engine_forfeits"] == 0
+    assert "adjudication: stockfish score" in (tmp_path / "adj.pgn").read_text()
+    # a clock instead of a per-move limit: both sides' time is tracked, nobody flags at 5 s + 0.1 s
+    clock = MatchConfig(
+        _cf(tiny_weights), [parse_engine_spec("random")], games=2, movetime=None, clock=(5.0, 0.1), max_moves=25
+    )
+    c = run_match(clock, tmp_path / "tc.pgn", progress=False)["Random"]
+    assert c["games"] == 2 and c["engine_forfeits"] == 0 and c["opponent_forfeits"] == 0
+    assert '[TimeControl "5+0.1"]' in (tmp_path / "tc.pgn").read_text()

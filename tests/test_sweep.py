@@ -21,6 +21,7 @@ def test_small_sweep_writes_table_and_plot(tiny_weights: Path, tmp_path: Path) -
         assert "glicko2" in r
     for name in ("sweep.csv", "sweep.json", "sweep.png", "games.pgn"):
         assert (tmp_path / "sw" / name).stat().st_size > 0
+    assert "stockfish score" not in (tmp_path / "sw" / "games.pgn").read_text()  # no adjudication unless asked
     # re-running resumes: nothing new is played, same table
     again = run_sweep(cfg, tmp_path / "sw", progress=False)
     assert [r["elo"] for r in again] == [r["elo"] for r in rows]
