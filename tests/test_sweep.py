@@ -3,17 +3,23 @@ from pathlib import Path
 from bench.sweep import SweepConfig, run_sweep
 
 
+def _toy(weights: Path, **changes: object) -> SweepConfig:
+    """Two temperatures, four games each against the random mover."""
+    base = {
+        "weights": str(weights),
+        "temperatures": (0.0, 1.0),
+        "opponents": ("random",),
+        "games": 4,
+        "movetime": 0.01,
+        "max_moves": 20,
+        "concurrency": 2,
+        "anchors": ("Random=0",),
+    }
+    return SweepConfig(**{**base, **changes})  # type: ignore[arg-type]
+
+
 def test_small_sweep_writes_table_and_plot(tiny_weights: Path, tmp_path: Path) -> None:
-    cfg = SweepConfig(
-        weights=str(tiny_weights),
-        temperatures=(0.0, 1.0),
-        opponents=("random",),
-        games=4,
-        movetime=0.01,
-        max_moves=20,
-        concurrency=2,
-        anchors=("Random=0",),
-    )
+    cfg = _toy(tiny_weights)
     rows = run_sweep(cfg, tmp_path / "sw", progress=False)
     assert [r["temperature"] for r in rows] == [0.0, 1.0]
     for r in rows:
@@ -28,16 +34,6 @@ def test_small_sweep_writes_table_and_plot(tiny_weights: Path, tmp_path: Path) -
 
 
 def test_batched_sweep_matches_protocol(tiny_weights: Path, tmp_path: Path) -> None:
-    cfg = SweepConfig(
-        weights=str(tiny_weights),
-        temperatures=(0.0, 1.0),
-        opponents=("random",),
-        games=4,
-        movetime=0.01,
-        max_moves=20,
-        concurrency=4,
-        anchors=("Random=0",),
-        batched=True,
-    )
+    cfg = _toy(tiny_weights, concurrency=4, batched=True)
     rows = run_sweep(cfg, tmp_path / "swb", progress=False)
     assert [r["games"] for r in rows] == [4, 4]
