@@ -41,6 +41,11 @@ TINY = [
 ]
 
 
+def _tiny_cfg(shards: Path, out: Path, *overrides: str) -> TrainConfig:
+    """The tiny model's config on the toy shards, writing to ``out``, with ``--field value`` overrides."""
+    return TrainConfig.load(None, [*TINY, "--data", str(shards), "--out", str(out), *overrides])
+
+
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("data")
@@ -69,23 +74,8 @@ def test_batches_are_deterministic_and_tight(shards: Path) -> None:
 
 
 def test_training_reduces_loss(shards: Path, tmp_path: Path) -> None:
-    cfg = TrainConfig.load(
-        None,
-        TINY
-        + [
-            "--data",
-            str(shards),
-            "--out",
-            str(tmp_path / "run"),
-            "--max_steps",
-            "60",
-            "--lr",
-            "3e-3",
-            "--eval_every",
-            "60",
-            "--log_every",
-            "10",
-        ],
+    cfg = _tiny_cfg(
+        shards, tmp_path / "run", "--max_steps", "60", "--lr", "3e-3", "--eval_every", "60", "--log_every", "10"
     )
     result = train(cfg, progress=False)
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
@@ -175,7 +165,7 @@ def test_torchrun_two_processes_gloo(shards: Path, tmp_path: Path) -> None:
 
 
 def test_export_gives_engine_weights(shards: Path, tmp_path: Path) -> None:
-    cfg = TrainConfig.load(None, TINY + ["--data", str(shards), "--out", str(tmp_path / "r"), "--max_steps", "3"])
+    cfg = _tiny_cfg(shards, tmp_path / "r", "--max_steps", "3")
     train(cfg, progress=False)
     from training.export import export
 
@@ -188,26 +178,9 @@ def test_export_gives_engine_weights(shards: Path, tmp_path: Path) -> None:
 
 
 def test_gradient_accumulation_counts_tokens_of_every_micro_batch(shards: Path, tmp_path: Path) -> None:
-    cfg = TrainConfig.load(
-        None,
-        TINY
-        + [
-            "--data",
-            str(shards),
-            "--out",
-            str(tmp_path / "ga"),
-            "--max_steps",
-            "3",
-            "--grad_accum",
-            "3",
-            "--eval_every",
-            "3",
-        ],
-    )
+    cfg = _tiny_cfg(shards, tmp_path / "ga", "--max_steps", "3", "--grad_accum", "3", "--eval_every", "3")
     r = train(cfg, progress=False)
-    one = TrainConfig.load(
-        None, TINY + ["--data", str(shards), "--out", str(tmp_path / "g1"), "--max_steps", "9", "--eval_every", "9"]
-    )
+    one = _tiny_cfg(shards, tmp_path / "g1", "--max_steps", "9", "--eval_every", "9")
     r1 = train(one, progress=False)
     # three micro-batches per step read the same batches as three single steps
     assert r["step"] == 3 and r["tokens_seen"] == r1["tokens_seen"]
