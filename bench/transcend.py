@@ -1,9 +1,10 @@
 """``python -m bench transcend --config bench/experiments/NAME.toml``: the paper's Figure 1 on a pool of noisy experts.
 
-1. Play the pool's training games (training generate) and rate the experts in a round
-   robin (maximum-likelihood Elo, one expert anchored so the numbers are readable).
-2. Datasets: (a) diverse: the games between experts rated at most ``cap``; (b) ablation:
-   self-play games of one expert near the cap, as many games as (a).
+1. Rate the experts in a round robin (maximum-likelihood Elo, one expert anchored so the
+   numbers are readable); the cap is a rating or the rating of a named expert.
+2. Datasets: (a) diverse: games (training generate) among the experts rated at most the
+   cap, so every generated game is usable; (b) ablation: self-play games of one expert
+   near the cap, as many games as (a).
 3. Train a model on each (training's pipeline: prepare, train, export).
 4. Rate each model at each temperature against the experts, in the same Elo pool.
 5. Write transcend.png (rating against temperature with 95% bands, a line at the best
@@ -21,11 +22,15 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from bench.batched_match import run_batched_match
 from bench.engines import EngineSpec, parse_engine_spec
 from bench.match import MatchConfig, run_match
 from bench.rate import parse_anchors, rate, read_results
+
+if TYPE_CHECKING:
+    from engine.player import Player
 
 try:
     import tomllib
@@ -44,12 +49,15 @@ class TranscendConfig:
     rating_games: int = 40  # round-robin games per expert pair (count)
     anchor: str = ""  # NAME=ELO of one expert; default: the first expert at 1000
     cap: float = 1000.0  # experts rated at most this form the diverse dataset (Elo)
+    cap_expert: str = ""  # if set, the cap is this expert's measured rating instead of ``cap``
     single_expert: str = ""  # the ablation's expert; default: the best expert under the cap
     temperatures: tuple[float, ...] = (0.001, 0.1, 0.3, 0.5, 0.75, 1.0)
     games_per_point: int = 100  # model games per temperature, spread over the experts (count)
     movetime: float = 0.05  # per-move time for the model's games (seconds); experts use their own limits
     max_moves: int = 150  # adjudicated draw after this many full moves
     concurrency: int = 2  # games at once
+    batched: bool = False  # rate the models in-process, one batched forward per ply (bench/batched_match.py)
+    batched_games: int = 16  # games at once when batched (count)
     train: dict[str, Any] = field(default_factory=dict)  # TrainConfig overrides (model size, minutes, ...)
 
     @classmethod
@@ -96,8 +104,6 @@ def run_transcend(cfg: TranscendConfig, progress: bool = True) -> dict[str, Any]
     specs = expert_specs(pool)
     names = [e.name for e in pool.experts]
 
-    _log(f"1/5 {cfg.expert_games} expert games")
-    generate(pool, cfg.expert_games, out / "experts.pgn", cfg.concurrency, progress)
     _log("1/5 rating the pool (round robin)")
     for i, spec in enumerate(specs[:-1]):
         mc = MatchConfig(
@@ -107,14 +113,19 @@ def run_transcend(cfg: TranscendConfig, progress: bool = True) -> dict[str, Any]
     anchor = parse_anchors([cfg.anchor or f"{names[0]}=1000"])
     pool_table = rate(read_results([out / "pool.pgn"]), anchor)
     ratings = {n: float(pool_table[n]["elo"]["rating"]) for n in names}  # type: ignore[index]  # rows are dicts
-    diverse = tuple(n for n in names if ratings[n] <= cfg.cap)
-    if not diverse:
-        raise ValueError(f"no expert is rated at most the cap {cfg.cap}: {ratings}")
+    if cfg.cap_expert and cfg.cap_expert not in ratings:
+        raise ValueError(f"cap_expert {cfg.cap_expert!r} is not in the pool {names}")
+    cap = ratings[cfg.cap_expert] if cfg.cap_expert else cfg.cap
+    diverse = tuple(n for n in names if ratings[n] <= cap)
+    if len(diverse) < 2:
+        raise ValueError(f"fewer than two experts are rated at most the cap {cap:.0f}: {ratings}")
     best = max(diverse, key=lambda n: ratings[n])
     single = cfg.single_expert or best
     _log(f"ratings {ratings}; diverse set {diverse}; best in data {best}; single expert {single}")
 
-    _log("2/5 datasets")
+    _log(f"2/5 datasets: {cfg.expert_games} games among {diverse}")
+    data_pool = dataclasses.replace(pool, experts=tuple(e for e in pool.experts if e.name in diverse))
+    generate(data_pool, cfg.expert_games, out / "experts.pgn", cfg.concurrency, progress)
     data_a = out / "data_diverse"
     man_a = prepare(
         [out / "experts.pgn"], data_a, PrepareConfig(filters=FilterConfig(players=diverse)), progress=progress
@@ -149,13 +160,21 @@ def run_transcend(cfg: TranscendConfig, progress: bool = True) -> dict[str, Any]
 
     _log("4/5 rating the models at each temperature")
     per_opp = max(2, cfg.games_per_point // len(specs))
+    players: dict[str, Player] = {}
+    if cfg.batched:
+        from engine.loader import load_model
+
+        players = {label: load_model(str(w), "auto", 1, 4096).player for label, w in models.items()}
     rows: list[dict[str, Any]] = []
     for label, weights in models.items():
         for t in cfg.temperatures:
             base = parse_engine_spec(f"chessformer:temperature={t:g},weights={weights}")
             eng = EngineSpec(f"CF-{label} T={t:g}", base.command, base.options)
             mc = MatchConfig(eng, specs, per_opp, movetime=cfg.movetime, max_moves=cfg.max_moves, seed=pool.seed)
-            run_match(mc, out / "models.pgn", cfg.concurrency, progress)
+            if cfg.batched:
+                run_batched_match(mc, players[label], out / "models.pgn", cfg.batched_games, progress)
+            else:
+                run_match(mc, out / "models.pgn", cfg.concurrency, progress)
     expert_anchors = {n: ratings[n] for n in names}
     table = rate(read_results([out / "pool.pgn", out / "models.pgn"]), expert_anchors)
     for label in models:

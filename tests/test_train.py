@@ -184,3 +184,17 @@ def test_gradient_accumulation_counts_tokens_of_every_micro_batch(shards: Path, 
     r1 = train(one, progress=False)
     # three micro-batches per step read the same batches as three single steps
     assert r["step"] == 3 and r["tokens_seen"] == r1["tokens_seen"]
+
+
+@pytest.mark.slow
+def test_compiled_training_matches_eager(shards: Path, tmp_path: Path) -> None:
+    """--compile true trains the same model (same losses up to kernel rounding) and saves plain weights."""
+    losses = {}
+    for flag in ("false", "true"):
+        out = tmp_path / flag
+        cfg = _tiny_cfg(shards, out, "--max_steps", "6", "--log_every", "2", "--eval_every", "1000", "--compile", flag)
+        train(cfg, progress=False)
+        losses[flag] = [json.loads(line)["loss"] for line in (out / "log.jsonl").read_text().splitlines()[:3]]
+        state = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=True)["model"]
+        assert not any(k.startswith("_orig_mod.") for k in state)  # the engine loads it unchanged
+    assert losses["true"] == pytest.approx(losses["false"], rel=2e-2)

@@ -1,5 +1,6 @@
 """The transcendence pipeline end to end at toy scale (the real run is bench/experiments/*.toml)."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -32,12 +33,14 @@ def test_toy_transcend_run(tmp_path: Path) -> None:
         expert_games=30,
         rating_games=4,
         anchor="weak=1000",
-        cap=5000,
+        cap_expert="strong",
         temperatures=(0.0, 1.0),
         games_per_point=6,
         movetime=0.01,
         max_moves=30,
         concurrency=2,
+        batched=True,
+        batched_games=4,
         train={
             "n_layer": 1,
             "n_head": 2,
@@ -54,6 +57,10 @@ def test_toy_transcend_run(tmp_path: Path) -> None:
     s = run_transcend(cfg, progress=False)
     assert set(s["ratings"]) == {"weak", "mid", "strong"}
     assert s["games"]["single"] == s["games"]["diverse"] > 0
+    cap = s["ratings"]["strong"]
+    assert set(s["diverse"]) == {n for n, r in s["ratings"].items() if r <= cap}
+    players = set(re.findall(r'\[(?:White|Black) "([^"]+)"\]', (tmp_path / "run" / "experts.pgn").read_text()))
+    assert players <= set(s["diverse"])  # only the capped experts' games are generated
     assert {(r["model"], r["temperature"]) for r in s["rows"]} == {
         ("diverse", 0.0),
         ("diverse", 1.0),
