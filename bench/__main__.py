@@ -232,7 +232,7 @@ def _transcend(argv: list[str]) -> int:
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
     try:
-        summary = run_transcend(TranscendConfig.load(a.config), progress=not a.no_progress)
+        summary = run_transcend(TranscendConfig.load(a.config), progress=not a.no_progress, config_path=str(a.config))
     except (ValueError, FileNotFoundError) as e:
         print(f"transcend: {e}", file=sys.stderr)
         return 2

@@ -59,13 +59,15 @@ class TranscendConfig:
     batched: bool = False  # rate the models in-process, one batched forward per ply (bench/batched_match.py)
     batched_games: int = 16  # games at once when batched (count)
     train: dict[str, Any] = field(default_factory=dict)  # TrainConfig overrides (model size, minutes, ...)
+    init_temperatures: tuple[float, ...] = (0.001, 1.0)  # with train.init_weights: the start model is rated too
 
     @classmethod
     def load(cls, path: Path) -> TranscendConfig:
         with open(path, "rb") as f:
             raw = tomllib.load(f)
-        if "temperatures" in raw:
-            raw["temperatures"] = tuple(raw["temperatures"])
+        for key in ("temperatures", "init_temperatures"):
+            if key in raw:
+                raw[key] = tuple(raw[key])
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(raw) - known
         if unknown:
@@ -90,7 +92,7 @@ def _log(msg: str) -> None:
     print(f"transcend: {msg}", file=sys.stderr, flush=True)
 
 
-def run_transcend(cfg: TranscendConfig, progress: bool = True) -> dict[str, Any]:
+def run_transcend(cfg: TranscendConfig, progress: bool = True, config_path: str = "") -> dict[str, Any]:
     from training.export import export
     from training.filters import FilterConfig
     from training.generate import Pool, generate, load_pool
@@ -113,6 +115,7 @@ def run_transcend(cfg: TranscendConfig, progress: bool = True) -> dict[str, Any]
     anchor = parse_anchors([cfg.anchor or f"{names[0]}=1000"])
     pool_table = rate(read_results([out / "pool.pgn"]), anchor)
     ratings = {n: float(pool_table[n]["elo"]["rating"]) for n in names}  # type: ignore[index]  # rows are dicts
+    intervals = {n: (float(pool_table[n]["elo"]["low"]), float(pool_table[n]["elo"]["high"])) for n in names}  # type: ignore[index]
     if cfg.cap_expert and cfg.cap_expert not in ratings:
         raise ValueError(f"cap_expert {cfg.cap_expert!r} is not in the pool {names}")
     cap = ratings[cfg.cap_expert] if cfg.cap_expert else cfg.cap
@@ -160,14 +163,17 @@ def run_transcend(cfg: TranscendConfig, progress: bool = True) -> dict[str, Any]
 
     _log("4/5 rating the models at each temperature")
     per_opp = max(2, cfg.games_per_point // len(specs))
+    plan = [(label, w, cfg.temperatures) for label, w in models.items()]
+    if cfg.train.get("init_weights"):  # the control: what the start model alone scores in this pool
+        plan.append(("init", Path(cfg.train["init_weights"]), cfg.init_temperatures))
     players: dict[str, Player] = {}
     if cfg.batched:
         from engine.loader import load_model
 
-        players = {label: load_model(str(w), "auto", 1, 4096).player for label, w in models.items()}
+        players = {label: load_model(str(w), "auto", 1, 4096).player for label, w, _ in plan}
     rows: list[dict[str, Any]] = []
-    for label, weights in models.items():
-        for t in cfg.temperatures:
+    for label, weights, temps in plan:
+        for t in temps:
             base = parse_engine_spec(f"chessformer:temperature={t:g},weights={weights}")
             eng = EngineSpec(f"CF-{label} T={t:g}", base.command, base.options)
             mc = MatchConfig(eng, specs, per_opp, movetime=cfg.movetime, max_moves=cfg.max_moves, seed=pool.seed)
@@ -177,8 +183,8 @@ def run_transcend(cfg: TranscendConfig, progress: bool = True) -> dict[str, Any]
                 run_match(mc, out / "models.pgn", cfg.concurrency, progress)
     expert_anchors = {n: ratings[n] for n in names}
     table = rate(read_results([out / "pool.pgn", out / "models.pgn"]), expert_anchors)
-    for label in models:
-        for t in cfg.temperatures:
+    for label, _, temps in plan:
+        for t in temps:
             e = table[f"CF-{label} T={t:g}"]["elo"]
             assert isinstance(e, dict)
             rows.append(
@@ -200,11 +206,16 @@ def run_transcend(cfg: TranscendConfig, progress: bool = True) -> dict[str, Any]
         w.writerows(rows)
     plot_transcend(rows, ratings[best], best, out / "transcend.png", cfg.name)
     summary = {
+        "config": config_path,
+        "pool_seed": pool.seed,
+        "train_seed": cfg.train.get("seed", TrainConfig.seed),
         "ratings": ratings,
+        "intervals": intervals,
         "diverse": diverse,
         "best_in_data": best,
         "single_expert": single,
         "games": {"diverse": man_a["games"], "single": man_b["games"]},
+        "tokens": {"diverse": man_a["tokens"], "single": man_b["tokens"]},
         "rows": rows,
         "wall_seconds": time.time() - t0,
     }
@@ -220,12 +231,13 @@ def plot_transcend(rows: list[dict[str, Any]], best_rating: float, best_name: st
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for label, color in (("diverse", "tab:blue"), ("single", "tab:red")):
+    for label, color in (("diverse", "tab:blue"), ("single", "tab:red"), ("init", "tab:gray")):
         pts = [r for r in rows if r["model"] == label]
         if not pts:
             continue
         ts = [r["temperature"] for r in pts]
-        ax.plot(ts, [r["elo"] for r in pts], "o-", color=color, label=f"{label}-expert data")
+        name = "start model (before fine-tuning)" if label == "init" else f"{label}-expert data"
+        ax.plot(ts, [r["elo"] for r in pts], "o-", color=color, label=name)
         ax.fill_between(ts, [r["low"] for r in pts], [r["high"] for r in pts], color=color, alpha=0.2)
     ax.axhline(best_rating, color="gray", linestyle="--", label=f"best expert in data ({best_name}, {best_rating:.0f})")
     ax.set_xscale("symlog", linthresh=0.01)
@@ -242,31 +254,45 @@ def plot_transcend(rows: list[dict[str, Any]], best_rating: float, best_name: st
 
 
 def report_markdown(cfg: TranscendConfig, s: dict[str, Any]) -> str:
+    best = s["ratings"][s["best_in_data"]]
     lines = [
         f"# Transcendence experiment: {cfg.name}",
         "",
-        f"Command: `python -m bench transcend --config <this experiment's TOML>`; pool `{cfg.pool}`; wall time {s['wall_seconds'] / 60:.0f} min.",
+        f"Command: `python -m bench transcend --config {s.get('config') or '<experiment TOML>'}` "
+        f"(pool `{cfg.pool}`, pool seed {s.get('pool_seed')}, training seed {s.get('train_seed')}); "
+        f"wall time of the last invocation {s['wall_seconds'] / 60:.0f} min.",
+        f"Round robin: {cfg.rating_games} games per expert pair. Model ratings: {cfg.games_per_point} games per "
+        f"temperature, spread evenly over the {len(s['ratings'])} experts, {cfg.movetime:g} s per move for the "
+        f"model, draws adjudicated after {cfg.max_moves} moves. Elo is maximum likelihood with the experts "
+        "fixed at their round-robin ratings; intervals are 95% (Fisher information).",
         "",
         "## Experts (round robin, max-likelihood Elo)",
         "",
-        "| expert | Elo | in diverse data |",
-        "|---|---|---|",
+        "| expert | Elo | 95% interval | in diverse data |",
+        "|---|---|---|---|",
     ]
     for n, r in sorted(s["ratings"].items(), key=lambda kv: kv[1]):
-        lines.append(f"| {n} | {r:.0f} | {'yes' if n in s['diverse'] else 'no'} |")
+        lo, hi = s.get("intervals", {}).get(n, (r, r))
+        lines.append(f"| {n} | {r:.0f} | {lo:.0f}..{hi:.0f} | {'yes' if n in s['diverse'] else 'no'} |")
+    tokens = s.get("tokens", {})
     lines += [
         "",
-        f"Best expert in the diverse data: {s['best_in_data']}. Ablation expert: {s['single_expert']}.",
-        f"Training games: diverse {s['games']['diverse']}, single {s['games']['single']}.",
+        f"Best expert in the diverse data: {s['best_in_data']} ({best:.0f}). Ablation expert: {s['single_expert']}.",
+        f"Training games: diverse {s['games']['diverse']} ({tokens.get('diverse', '?')} tokens), "
+        f"single {s['games']['single']} ({tokens.get('single', '?')} tokens). Model and budget: "
+        + ", ".join(f"{k} {v}" for k, v in cfg.train.items())
+        + ".",
         "",
         "## Models",
         "",
-        "| data | temperature | Elo | 95% interval | games | score |",
-        "|---|---|---|---|---|---|",
+        "| data | temperature | Elo | 95% interval | vs best expert in data | games | score |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in s["rows"]:
+        clear = "above, clear" if r["low"] > best else ("below, clear" if r["high"] < best else "overlaps")
         lines.append(
-            f"| {r['model']} | {r['temperature']:g} | {r['elo']:.0f} | {r['low']:.0f}..{r['high']:.0f} | {r['games']} | {r['score']:.3f} |"
+            f"| {r['model']} | {r['temperature']:g} | {r['elo']:.0f} | {r['low']:.0f}..{r['high']:.0f} | "
+            f"{r['elo'] - best:+.0f} ({clear}) | {r['games']} | {r['score']:.3f} |"
         )
     lines += ["", "![rating against temperature](transcend.png)", ""]
     return "\n".join(lines)

@@ -198,3 +198,25 @@ def test_compiled_training_matches_eager(shards: Path, tmp_path: Path) -> None:
         state = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=True)["model"]
         assert not any(k.startswith("_orig_mod.") for k in state)  # the engine loads it unchanged
     assert losses["true"] == pytest.approx(losses["false"], rel=2e-2)
+
+
+def test_fine_tuning_starts_from_engine_weights(shards: Path, tmp_path: Path) -> None:
+    """--init_weights loads exported engine weights as the start point; another shape is refused."""
+    from training.export import export
+
+    train(_tiny_cfg(shards, tmp_path / "a", "--max_steps", "3", "--eval_every", "1000"), progress=False)
+    weights = tmp_path / "a.safetensors"
+    export(tmp_path / "a" / "checkpoint.pt", weights, "toy", None, bf16=False)
+    # lr 0: the one optimizer step changes nothing, so the checkpoint holds the start weights
+    zero = ("--max_steps", "1", "--lr", "0", "--min_lr", "0", "--warmup_steps", "1", "--eval_every", "1000")
+    train(_tiny_cfg(shards, tmp_path / "b", *zero, "--init_weights", str(weights)), progress=False)
+    start = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=True)["model"]
+    tuned = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)["model"]
+    assert all(torch.equal(start[k], tuned[k]) for k in start)
+    train(_tiny_cfg(shards, tmp_path / "c", *zero, "--seed", "7"), progress=False)  # no init: random weights
+    fresh = torch.load(tmp_path / "c" / "checkpoint.pt", weights_only=True)["model"]
+    assert not all(torch.equal(start[k], fresh[k]) for k in start)
+    with pytest.raises(SystemExit, match="not the configured"):
+        train(
+            _tiny_cfg(shards, tmp_path / "d", *zero, "--n_embd", "64", "--init_weights", str(weights)), progress=False
+        )

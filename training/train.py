@@ -58,6 +58,7 @@ class TrainConfig:
     mid_game_fraction: float = 0.25  # samples starting mid-game from a POS anchor (fraction)
     # run
     seed: int = 1337  # data order and initialisation
+    init_weights: str = ""  # engine weights (safetensors) to start from instead of a random init; same shape
     dtype: str = "bfloat16"  # autocast dtype: bfloat16 or float32
     compile: bool = False  # torch.compile the model
     device: str = "auto"  # auto, cpu or cuda
@@ -97,6 +98,16 @@ class TrainConfig:
 
     def model_config(self) -> ModelConfig:
         return ModelConfig(n_layer=self.n_layer, n_head=self.n_head, n_embd=self.n_embd, block_size=self.block_size)
+
+
+def init_from(model: ChessFormer, weights: Path) -> None:
+    """Copy engine weights into a freshly built model (fine-tuning); the shapes must match."""
+    from engine.weights import load_weights
+
+    source, _ = load_weights(weights)
+    if source.cfg != model.cfg:
+        raise SystemExit(f"train: {weights} is a {source.cfg}, not the configured {model.cfg}")
+    model.load_state_dict({k: v.float() for k, v in source.state_dict().items()})
 
 
 def lr_at(step: int, cfg: TrainConfig, time_fraction: float | None = None) -> float:
@@ -208,8 +219,13 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
         step, extra = int(ck["step"]), dict(ck["extra"])
         if master:
             print(f"resumed from {ckpt_path} at step {step}", file=sys.stderr)
-    elif master:
-        (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1) + "\n")
+    else:
+        if cfg.init_weights:
+            init_from(model, Path(cfg.init_weights))
+            if master:
+                print(f"initialised from {cfg.init_weights}", file=sys.stderr)
+        if master:
+            (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1) + "\n")
     n_params = model.num_parameters()
     net: torch.nn.Module = torch.compile(model) if cfg.compile else model  # type: ignore[assignment]
     if ddp:
