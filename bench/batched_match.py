@@ -74,7 +74,8 @@ def run_batched_match(
                     )
                 )
             for g in live:
-                _check_end(g, cfg)
+                if g.pending is None:  # a game whose opponent is thinking has not changed
+                    _check_end(g, cfg)
             # the model's turn in every game that waits for it: one batched evaluation
             mine = [g for g in live if g.result is None and g.board.turn == g.engine_color]
             if mine:
@@ -84,7 +85,9 @@ def run_batched_match(
             # the opponents' turns: each in its own thread
             for g in live:
                 if g.result is None and g.board.turn != g.engine_color and g.pending is None:
-                    g.pending = pool.submit(_opponent_move, g, cfg)
+                    # a copy: outcome(claim_draw=True) pops and re-pushes moves on g.board while
+                    # the opponent's thread would be reading it (that race sent stale positions)
+                    g.pending = pool.submit(_opponent_move, g, g.board.copy(), cfg)
             pending = [g.pending for g in live if g.pending is not None]
             if pending and not mine:
                 cf.wait(pending, return_when=cf.FIRST_COMPLETED)
@@ -123,12 +126,13 @@ def _check_end(g: _Live, cfg: MatchConfig) -> None:
         g.result, g.termination = "1/2-1/2", f"adjudication: {cfg.max_moves} moves"
 
 
-def _opponent_move(g: _Live, cfg: MatchConfig) -> chess.engine.PlayResult:
+def _opponent_move(g: _Live, board: chess.Board, cfg: MatchConfig) -> chess.engine.PlayResult:
+    """The opponent's move in ``board``, a copy of the game's board owned by this thread."""
     spec = g.opponent.spec
     limit = chess.engine.Limit(
         nodes=spec.nodes, depth=spec.depth, time=spec.movetime or (None if spec.nodes or spec.depth else cfg.movetime)
     )
-    return g.opponent.get().play(g.board, limit, game=id(g.start), info=chess.engine.INFO_NONE)
+    return g.opponent.get().play(board, limit, game=id(g.start), info=chess.engine.INFO_NONE)
 
 
 def _apply_opponent(g: _Live, fut: cf.Future[chess.engine.PlayResult]) -> None:

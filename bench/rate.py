@@ -17,13 +17,19 @@ PAPER_STOCKFISH_ANCHORS = {1: 1554.0, 2: 1759.0, 3: 1867.0, 4: 2006.0, 5: 2148.0
 SCORES = {"1-0": 1.0, "0-1": 0.0, "1/2-1/2": 0.5}
 
 
-def read_results(paths: Iterable[Path]) -> list[GameResult]:
-    """Every finished game of the PGN files as (White, Black, White's score)."""
+def read_results(paths: Iterable[Path], skip_forfeits: bool = False) -> list[GameResult]:
+    """Every finished game of the PGN files as (White, Black, White's score).
+
+    ``skip_forfeits`` leaves out games ended by a forfeit (Termination "forfeit: ..."): a
+    crash or an illegal move says nothing about playing strength.
+    """
     out: list[GameResult] = []
     for p in paths:
         with open(p, encoding="utf-8", errors="replace") as f:
             while (h := chess.pgn.read_headers(f)) is not None:
                 res = h.get("Result", "*")
+                if skip_forfeits and h.get("Termination", "").startswith("forfeit"):
+                    continue
                 if res in SCORES:
                     out.append(GameResult(h.get("White", "?"), h.get("Black", "?"), SCORES[res]))
     return out

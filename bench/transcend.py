@@ -182,7 +182,10 @@ def run_transcend(cfg: TranscendConfig, progress: bool = True, config_path: str 
             else:
                 run_match(mc, out / "models.pgn", cfg.concurrency, progress)
     expert_anchors = {n: ratings[n] for n in names}
-    table = rate(read_results([out / "pool.pgn", out / "models.pgn"]), expert_anchors)
+    # forfeits (an expert wrapper's protocol error or illegal move) are not chess results
+    pgns = [out / "pool.pgn", out / "models.pgn"]
+    forfeits = len(read_results(pgns)) - len(read_results(pgns, skip_forfeits=True))
+    table = rate(read_results(pgns, skip_forfeits=True), expert_anchors)
     for label, _, temps in plan:
         for t in temps:
             e = table[f"CF-{label} T={t:g}"]["elo"]
@@ -217,6 +220,7 @@ def run_transcend(cfg: TranscendConfig, progress: bool = True, config_path: str 
         "games": {"diverse": man_a["games"], "single": man_b["games"]},
         "tokens": {"diverse": man_a["tokens"], "single": man_b["tokens"]},
         "rows": rows,
+        "forfeits_excluded": forfeits,
         "wall_seconds": time.time() - t0,
     }
     (out / "transcend.json").write_text(json.dumps(summary, indent=1) + "\n")
@@ -294,5 +298,11 @@ def report_markdown(cfg: TranscendConfig, s: dict[str, Any]) -> str:
             f"| {r['model']} | {r['temperature']:g} | {r['elo']:.0f} | {r['low']:.0f}..{r['high']:.0f} | "
             f"{r['elo'] - best:+.0f} ({clear}) | {r['games']} | {r['score']:.3f} |"
         )
-    lines += ["", "![rating against temperature](transcend.png)", ""]
+    lines += [
+        "",
+        f"Games ended by a forfeit (left out of every rating): {s.get('forfeits_excluded', 0)}.",
+        "",
+        "![rating against temperature](transcend.png)",
+        "",
+    ]
     return "\n".join(lines)

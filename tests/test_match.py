@@ -109,7 +109,7 @@ def test_batched_match_one_forward_per_ply(tiny_model, tiny_weights: Path, tmp_p
     cfg = MatchConfig(_cf(tiny_weights, "1.0"), [parse_engine_spec("random")], games=8, movetime=0.01, max_moves=20)
     pgn = tmp_path / "b.pgn"
     s = run_batched_match(cfg, Player(backend), pgn, concurrency=8, progress=False)["Random"]
-    assert s["games"] == 8 and s["engine_forfeits"] == 0
+    assert s["games"] == 8 and s["engine_forfeits"] == 0 and s["opponent_forfeits"] == 0
     with open(pgn) as f:
         games = list(iter(lambda: chess.pgn.read_game(f), None))
     for g in games:
@@ -122,6 +122,26 @@ def test_batched_match_one_forward_per_ply(tiny_model, tiny_weights: Path, tmp_p
     assert backend.decode_calls < plies / 2
     # the non-batched runner sees these games as done (same match ids)
     assert run_match(cfg, pgn, progress=False)["Random"]["games"] == 8
+
+
+@pytest.mark.slow
+def test_batched_match_sends_opponents_the_current_position(tiny_model, tiny_weights: Path, tmp_path: Path) -> None:
+    """Draw-claim checks pop and push moves on a game's board; the opponents' threads must not see that.
+
+    At temperature 0 the tiny model repeats itself, so threefold checks run all the time; a
+    thread that read the board mid-check sent a position one ply behind and the opponent
+    'played' the model's pieces (about 20% of games forfeited in a real run).
+    """
+    import copy
+
+    from bench.batched_match import run_batched_match
+    from engine.backends.cpu_fast import CpuFastBackend
+    from engine.player import Player
+
+    backend = CpuFastBackend(copy.deepcopy(tiny_model), slots=64)
+    cfg = MatchConfig(_cf(tiny_weights, "0"), [parse_engine_spec("random")], games=24, movetime=0.01, max_moves=60)
+    s = run_batched_match(cfg, Player(backend), tmp_path / "r.pgn", concurrency=24, progress=False)["Random"]
+    assert s["games"] == 24 and s["opponent_forfeits"] == 0 and s["engine_forfeits"] == 0
 
 
 @pytest.mark.skipif(STOCKFISH is None, reason="Stockfish not installed")
