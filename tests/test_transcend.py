@@ -11,9 +11,15 @@ from tests.test_engine_subprocess import STOCKFISH
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_experiment_config_loads() -> None:
-    cfg = TranscendConfig.load(ROOT / "bench" / "experiments" / "pool_v1.toml")
+@pytest.mark.parametrize("name", ["pool_v1", "pool_v2"])
+def test_experiment_config_loads(name: str) -> None:
+    from training.generate import load_pool
+
+    cfg = TranscendConfig.load(ROOT / "bench" / "experiments" / f"{name}.toml")
     assert cfg.temperatures == (0.001, 0.1, 0.3, 0.5, 0.75, 1.0) and cfg.train["n_layer"] == 4
+    experts = {e.name for e in load_pool(ROOT / cfg.pool).experts}
+    assert not cfg.cap_expert or cfg.cap_expert in experts
+    assert not cfg.train.get("init_weights") or (ROOT / cfg.train["init_weights"]).exists()
 
 
 @pytest.mark.slow
