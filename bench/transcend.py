@@ -184,8 +184,9 @@ def run_transcend(cfg: TranscendConfig, progress: bool = True, config_path: str 
     expert_anchors = {n: ratings[n] for n in names}
     # forfeits (an expert wrapper's protocol error or illegal move) are not chess results
     pgns = [out / "pool.pgn", out / "models.pgn"]
-    forfeits = len(read_results(pgns)) - len(read_results(pgns, skip_forfeits=True))
-    table = rate(read_results(pgns, skip_forfeits=True), expert_anchors)
+    played = read_results(pgns, skip_forfeits=True)
+    forfeits = len(read_results(pgns)) - len(played)
+    table = rate(played, expert_anchors)
     for label, _, temps in plan:
         for t in temps:
             e = table[f"CF-{label} T={t:g}"]["elo"]
