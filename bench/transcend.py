@@ -60,12 +60,14 @@ class TranscendConfig:
     batched_games: int = 16  # games at once when batched (count)
     train: dict[str, Any] = field(default_factory=dict)  # TrainConfig overrides (model size, minutes, ...)
     init_temperatures: tuple[float, ...] = (0.001, 1.0)  # with train.init_weights: the start model is rated too
+    trained_models: dict[str, str] = field(default_factory=dict)  # label -> weights of an earlier attempt, rated as is
+    rating_opponents: tuple[str, ...] = ()  # experts the models play (names); default: every expert
 
     @classmethod
     def load(cls, path: Path) -> TranscendConfig:
         with open(path, "rb") as f:
             raw = tomllib.load(f)
-        for key in ("temperatures", "init_temperatures"):
+        for key in ("temperatures", "init_temperatures", "rating_opponents"):
             if key in raw:
                 raw[key] = tuple(raw[key])
         known = {f.name for f in dataclasses.fields(cls)}
@@ -94,9 +96,7 @@ def _log(msg: str) -> None:
 
 def run_transcend(cfg: TranscendConfig, progress: bool = True, config_path: str = "") -> dict[str, Any]:
     from training.export import export
-    from training.filters import FilterConfig
-    from training.generate import Pool, generate, load_pool
-    from training.prepare import PrepareConfig, prepare
+    from training.generate import load_pool
     from training.train import TrainConfig, train
 
     t0 = time.time()
@@ -105,6 +105,17 @@ def run_transcend(cfg: TranscendConfig, progress: bool = True, config_path: str 
     pool = load_pool(Path(cfg.pool))
     specs = expert_specs(pool)
     names = [e.name for e in pool.experts]
+    # checked before any long step, so a typo fails in seconds, not after the training
+    unknown = set(cfg.trained_models) - {"diverse", "single"}
+    if unknown:
+        raise ValueError(f"trained_models labels must be 'diverse' or 'single', got {sorted(unknown)}")
+    opponents = [sp for sp in specs if not cfg.rating_opponents or sp.name in cfg.rating_opponents]
+    missing = set(cfg.rating_opponents) - {sp.name for sp in specs}
+    if missing:
+        raise ValueError(f"rating_opponents {sorted(missing)} are not in the pool {names}")
+    for path in cfg.trained_models.values():
+        if not Path(path).exists():
+            raise FileNotFoundError(f"trained_models weights {path} do not exist")
 
     _log("1/5 rating the pool (round robin)")
     for i, spec in enumerate(specs[:-1]):
@@ -126,26 +137,14 @@ def run_transcend(cfg: TranscendConfig, progress: bool = True, config_path: str 
     single = cfg.single_expert or best
     _log(f"ratings {ratings}; diverse set {diverse}; best in data {best}; single expert {single}")
 
-    _log(f"2/5 datasets: {cfg.expert_games} games among {diverse}")
-    data_pool = dataclasses.replace(pool, experts=tuple(e for e in pool.experts if e.name in diverse))
-    generate(data_pool, cfg.expert_games, out / "experts.pgn", cfg.concurrency, progress)
-    data_a = out / "data_diverse"
-    man_a = prepare(
-        [out / "experts.pgn"], data_a, PrepareConfig(filters=FilterConfig(players=diverse)), progress=progress
-    )
-    solo = next(e for e in pool.experts if e.name == single)
-    solo_pool = Pool(
-        experts=(solo, dataclasses.replace(solo, name=solo.name + "-self")),
-        seed=pool.seed + 1,
-        opening_plies=pool.opening_plies,
-        max_plies=pool.max_plies,
-    )
-    generate(solo_pool, man_a["games"], out / "single.pgn", cfg.concurrency, progress)
-    data_b = out / "data_single"
-    man_b = prepare([out / "single.pgn"], data_b, PrepareConfig(), progress=progress)
-
-    models: dict[str, Path] = {}
-    for label, data in (("diverse", data_a), ("single", data_b)):
+    models: dict[str, Path] = {label: Path(w) for label, w in cfg.trained_models.items()}
+    man_a: dict[str, Any] = {}
+    man_b: dict[str, Any] = {}
+    if len(models) < 2:
+        man_a, man_b = _datasets(cfg, pool, out, diverse, single, progress)
+    for label, data in (("diverse", out / "data_diverse"), ("single", out / "data_single")):
+        if label in models:
+            continue
         weights = out / f"model_{label}.safetensors"
         if not weights.exists():
             _log(f"3/5 training the {label} model")
@@ -162,7 +161,7 @@ def run_transcend(cfg: TranscendConfig, progress: bool = True, config_path: str 
         models[label] = weights
 
     _log("4/5 rating the models at each temperature")
-    per_opp = max(2, cfg.games_per_point // len(specs))
+    per_opp = max(2, cfg.games_per_point // len(opponents))
     plan = [(label, w, cfg.temperatures) for label, w in models.items()]
     if cfg.train.get("init_weights"):  # the control: what the start model alone scores in this pool
         plan.append(("init", Path(cfg.train["init_weights"]), cfg.init_temperatures))
@@ -176,7 +175,7 @@ def run_transcend(cfg: TranscendConfig, progress: bool = True, config_path: str 
         for t in temps:
             base = parse_engine_spec(f"chessformer:temperature={t:g},weights={weights}")
             eng = EngineSpec(f"CF-{label} T={t:g}", base.command, base.options)
-            mc = MatchConfig(eng, specs, per_opp, movetime=cfg.movetime, max_moves=cfg.max_moves, seed=pool.seed)
+            mc = MatchConfig(eng, opponents, per_opp, movetime=cfg.movetime, max_moves=cfg.max_moves, seed=pool.seed)
             if cfg.batched:
                 run_batched_match(mc, players[label], out / "models.pgn", cfg.batched_games, progress)
             else:
@@ -218,15 +217,43 @@ def run_transcend(cfg: TranscendConfig, progress: bool = True, config_path: str 
         "diverse": diverse,
         "best_in_data": best,
         "single_expert": single,
-        "games": {"diverse": man_a["games"], "single": man_b["games"]},
-        "tokens": {"diverse": man_a["tokens"], "single": man_b["tokens"]},
+        "games": {"diverse": man_a.get("games"), "single": man_b.get("games")},
+        "tokens": {"diverse": man_a.get("tokens"), "single": man_b.get("tokens")},
+        "trained_models": cfg.trained_models,
         "rows": rows,
+        "rating_opponents": [o.name for o in opponents],
         "forfeits_excluded": forfeits,
         "wall_seconds": time.time() - t0,
     }
     (out / "transcend.json").write_text(json.dumps(summary, indent=1) + "\n")
     (out / "report.md").write_text(report_markdown(cfg, summary))
     return summary
+
+
+def _datasets(
+    cfg: TranscendConfig, pool: Any, out: Path, diverse: tuple[str, ...], single: str, progress: bool
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Step 2: generate and prepare the diverse and the single-expert games; their manifests."""
+    from training.filters import FilterConfig
+    from training.generate import Pool, generate
+    from training.prepare import PrepareConfig, prepare
+
+    _log(f"2/5 datasets: {cfg.expert_games} games among {diverse}")
+    data_pool = dataclasses.replace(pool, experts=tuple(e for e in pool.experts if e.name in diverse))
+    generate(data_pool, cfg.expert_games, out / "experts.pgn", cfg.concurrency, progress)
+    man_a = prepare(
+        [out / "experts.pgn"], out / "data_diverse", PrepareConfig(filters=FilterConfig(players=diverse)), progress=progress
+    )
+    solo = next(e for e in pool.experts if e.name == single)
+    solo_pool = Pool(
+        experts=(solo, dataclasses.replace(solo, name=solo.name + "-self")),
+        seed=pool.seed + 1,
+        opening_plies=pool.opening_plies,
+        max_plies=pool.max_plies,
+    )
+    generate(solo_pool, man_a["games"], out / "single.pgn", cfg.concurrency, progress)
+    man_b = prepare([out / "single.pgn"], out / "data_single", PrepareConfig(), progress=progress)
+    return man_a, man_b
 
 
 def plot_transcend(rows: list[dict[str, Any]], best_rating: float, best_name: str, path: Path, title: str) -> None:
@@ -267,7 +294,8 @@ def report_markdown(cfg: TranscendConfig, s: dict[str, Any]) -> str:
         f"(pool `{cfg.pool}`, pool seed {s.get('pool_seed')}, training seed {s.get('train_seed')}); "
         f"wall time of the last invocation {s['wall_seconds'] / 60:.0f} min.",
         f"Round robin: {cfg.rating_games} games per expert pair. Model ratings: {cfg.games_per_point} games per "
-        f"temperature, spread evenly over the {len(s['ratings'])} experts, {cfg.movetime:g} s per move for the "
+        f"temperature, spread evenly over {', '.join(s.get('rating_opponents') or sorted(s['ratings']))}, "
+        f"{cfg.movetime:g} s per move for the "
         f"model, draws adjudicated after {cfg.max_moves} moves. Elo is maximum likelihood with the experts "
         "fixed at their round-robin ratings; intervals are 95% (Fisher information).",
         "",
@@ -287,6 +315,13 @@ def report_markdown(cfg: TranscendConfig, s: dict[str, Any]) -> str:
         f"single {s['games']['single']} ({tokens.get('single', '?')} tokens). Model and budget: "
         + ", ".join(f"{k} {v}" for k, v in cfg.train.items())
         + ".",
+    ]
+    if s.get("trained_models"):
+        lines.append(
+            "Models trained in an earlier attempt and rated here as they are (their data and budget are in that "
+            "attempt's report): " + ", ".join(f"{k} `{v}`" for k, v in s["trained_models"].items()) + "."
+        )
+    lines += [
         "",
         "## Models",
         "",

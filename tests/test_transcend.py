@@ -1,5 +1,6 @@
 """The transcendence pipeline end to end at toy scale (the real run is bench/experiments/*.toml)."""
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from tests.test_engine_subprocess import STOCKFISH
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("name", ["pool_v1", "pool_v2"])
+@pytest.mark.parametrize("name", ["pool_v1", "pool_v2", "pool_v3"])
 def test_experiment_config_loads(name: str) -> None:
     from training.generate import load_pool
 
@@ -20,6 +21,8 @@ def test_experiment_config_loads(name: str) -> None:
     experts = {e.name for e in load_pool(ROOT / cfg.pool).experts}
     assert not cfg.cap_expert or cfg.cap_expert in experts
     assert not cfg.train.get("init_weights") or (ROOT / cfg.train["init_weights"]).exists()
+    assert set(cfg.rating_opponents) <= experts
+    assert all((ROOT / w).exists() for w in cfg.trained_models.values())
 
 
 @pytest.mark.slow
@@ -84,3 +87,24 @@ def test_toy_transcend_run(tmp_path: Path) -> None:
     # resumable: a second run plays and trains nothing new
     again = run_transcend(cfg, progress=False)
     assert again["rows"] == s["rows"]
+
+    # a later attempt rates the same weights against chosen opponents: no games generated, nothing trained
+    rerun = dataclasses.replace(
+        cfg,
+        out=str(tmp_path / "rerun"),
+        trained_models={k: str(tmp_path / "run" / f"model_{k}.safetensors") for k in ("diverse", "single")},
+        rating_opponents=("weak", "mid"),
+    )
+    r = run_transcend(rerun, progress=False)
+    assert r["rating_opponents"] == ["weak", "mid"] and r["games"] == {"diverse": None, "single": None}
+    assert not (tmp_path / "rerun" / "experts.pgn").exists() and not (tmp_path / "rerun" / "run_diverse").exists()
+    model_games = (tmp_path / "rerun" / "models.pgn").read_text()
+    assert "strong" not in set(re.findall(r'\[(?:White|Black) "([^"]+)"\]', model_games))
+    assert "trained in an earlier attempt" in (tmp_path / "rerun" / "report.md").read_text()
+    for bad, match in (
+        ({"rating_opponents": ("nobody",)}, "not in the pool"),
+        ({"trained_models": {"other": "x"}}, "must be 'diverse' or 'single'"),
+        ({"trained_models": {"diverse": str(tmp_path / "missing.safetensors")}}, "do not exist"),
+    ):
+        with pytest.raises((ValueError, FileNotFoundError), match=match):
+            run_transcend(dataclasses.replace(rerun, out=str(tmp_path / "bad"), **bad), progress=False)  # type: ignore[arg-type]
