@@ -61,6 +61,8 @@ def test_parity_single_games_with_forks_and_reanchoring(tiny_model: ChessFormer,
             b.push(rng.choice(list(b.legal_moves)))
         assert check.batches > 100
         assert check.max_policy_diff < TOL and check.max_value_diff < TOL, (name, check.max_policy_diff)
+        if isinstance(be, CpuFastBackend):
+            assert be.traced_calls > 50  # the game's own plies went through the batch-1 trace
 
 
 def test_parity_batched_games_of_different_lengths(tiny_model: ChessFormer, tmp_path) -> None:

@@ -1,34 +1,85 @@
-"""cpu-fast: the static-cache slot backend run eagerly (the fastest CPU path measured).
+"""cpu-fast: the static-cache slot backend on the CPU (the fastest CPU path measured).
 
-Measured with ``python -m bench throughput`` (README): on a 2-core AVX-512 CPU without
-AMX, fp32 weights beat bf16 at every batch size for the shipped model size, and
-torch.compile's warm-up (tens of seconds) does not fit a GUI's readyok limit, so this
-backend is eager fp32 by default; ``dtype`` selects bf16 where it wins (AMX CPUs, GPUs).
+Measured with ``python -m bench throughput`` (README): on 2-core AVX-512 CPUs without
+AMX, fp32 weights beat bf16 at every batch size for the shipped model size, so this
+backend is fp32 by default; ``dtype`` selects bf16 where it wins (AMX CPUs).
+
+Batched steps run eagerly over only the cache positions some row has filled: their time
+is matmuls, and attention cost grows with the positions read. A batch of one (the engine
+thinking about one game) is dominated instead by per-operator Python dispatch, so it runs
+a TorchScript trace of the same decode step over the slot's whole cache (static shapes,
+traced in ~0.1 s on first use, far inside a GUI's readyok limit; torch.compile's tens of
+seconds are not).
 """
 
 from __future__ import annotations
+
+import warnings
 
 import torch
 
 from engine.backends.slots import SlotBackend
 from engine.backends.static_step import decode_step
 from engine.model import ChessFormer
+from engine.tokenizer import MAX_FEATURES
+
+
+class _DecodeStep(torch.nn.Module):
+    """decode_step as a module, so that torch.jit.trace records it with the weights."""
+
+    def __init__(self, model: ChessFormer) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self, tokens: torch.Tensor, anchor: torch.Tensor, pos: torch.Tensor, k: torch.Tensor, v: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        return decode_step(self.model, tokens, anchor, pos, k, v)
 
 
 class CpuFastBackend(SlotBackend):
     name = "cpu-fast"
 
     def __init__(
-        self, model: ChessFormer, slots: int = 64, dtype: torch.dtype = torch.float32, device: str = "cpu"
+        self,
+        model: ChessFormer,
+        slots: int = 64,
+        dtype: torch.dtype = torch.float32,
+        device: str = "cpu",
+        trace_single: bool = True,
     ) -> None:
         dev = torch.device(device)
         super().__init__(model.to(dev, dtype).eval(), slots, dev, dtype)
+        self.trace_single = trace_single  # batch-1 steps through the traced decode step
+        self._traced: torch.jit.ScriptModule | None = None
+        self.traced_calls = 0  # batch-1 steps run by the trace (stats and tests)
+
+    def _single_step(self) -> torch.jit.ScriptModule:
+        if self._traced is None:
+            k, v = self.cache.gather(torch.zeros(1, dtype=torch.long))  # [L, 1, H, Tmax, D]: the traced shapes
+            example = (
+                torch.zeros(1, dtype=torch.long),
+                torch.zeros(1, MAX_FEATURES, dtype=torch.long),
+                torch.ones(1, dtype=torch.long),
+                k,
+                v,
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # TorchScript's deprecation notice; the trace itself is checked by tests
+                traced = torch.jit.trace(_DecodeStep(self.model), example, check_trace=False)
+                self._traced = torch.jit.freeze(traced.eval())
+        return self._traced
 
     def _decode(
         self, slots: torch.Tensor, tokens: torch.Tensor, anchors: torch.Tensor, pos: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        # eager: attend only to the positions some row has filled (shapes may vary per step)
-        k, v = self.cache.gather(slots, int(pos.max()) + 1 if pos.numel() else 1)
-        policy, value, k_new, v_new = decode_step(self.model, tokens, anchors, pos, k, v)
+        if self.trace_single and slots.shape[0] == 1:
+            k, v = self.cache.gather(slots)  # a view of the slot's whole cache
+            policy, value, k_new, v_new = self._single_step()(tokens, anchors, pos, k, v)
+            self.traced_calls += 1
+        else:
+            # eager: attend only to the positions some row has filled (shapes may vary per step)
+            k, v = self.cache.gather(slots, int(pos.max()) + 1 if pos.numel() else 1)
+            policy, value, k_new, v_new = decode_step(self.model, tokens, anchors, pos, k, v)
         self.cache.write_step(slots, pos, k_new, v_new)
         return policy, value

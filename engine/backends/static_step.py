@@ -12,8 +12,9 @@ holds before this step.
 
 from __future__ import annotations
 
+import math
+
 import torch
-import torch.nn.functional as F
 
 from engine.model import Block, ChessFormer
 from engine.tokenizer import POS_ID
@@ -47,9 +48,10 @@ def decode_step(
     H = model.cfg.n_head
     C = model.cfg.n_embd
     x = embed_at(model, tokens, anchor, pos).unsqueeze(1)  # [B, 1, C]
-    # keys j < pos[b] of the cache, then the new token itself
-    visible = torch.arange(Tmax, device=pos.device).unsqueeze(0) < pos.unsqueeze(1)  # [B, Tmax]
-    mask = torch.cat([visible, torch.ones_like(visible[:, :1])], dim=1)[:, None, None, :]  # [B, 1, 1, Tmax+1]
+    # keys j < pos[b] of the cache are visible; the new token always sees itself
+    hidden = torch.arange(Tmax, device=pos.device).unsqueeze(0) >= pos.unsqueeze(1)  # [B, Tmax]
+    hidden = hidden[:, None, None, :]  # [B, 1, 1, Tmax]
+    scale = 1.0 / math.sqrt(C // H)
     k_out, v_out = [], []
     for i, block in enumerate(model.blocks):
         assert isinstance(block, Block)
@@ -58,9 +60,14 @@ def decode_step(
         q = q.view(B, 1, H, C // H).transpose(1, 2)  # [B, 1, C] -> [B, H, 1, D]
         k = k.view(B, 1, H, C // H).transpose(1, 2)
         v = v.view(B, 1, H, C // H).transpose(1, 2)
-        keys = torch.cat([k_cache[i].to(k.dtype), k], dim=2)  # [B, H, Tmax+1, D]
-        values = torch.cat([v_cache[i].to(v.dtype), v], dim=2)
-        y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
+        # Attention split in two, cache part and new-token part, so the cache is only read:
+        # concatenating the new key to it copied every row's whole cache at every step.
+        kc, vc = k_cache[i].to(q.dtype), v_cache[i].to(q.dtype)  # [B, H, Tmax, D]
+        s_cache = (q @ kc.transpose(2, 3)) * scale  # [B, H, 1, Tmax]
+        s_cache = s_cache.masked_fill(hidden, float("-inf"))
+        s_self = (q * k).sum(dim=-1, keepdim=True) * scale  # [B, H, 1, 1]
+        p = torch.softmax(torch.cat([s_cache, s_self], dim=3), dim=3)  # [B, H, 1, Tmax+1]
+        y = p[..., :Tmax] @ vc + p[..., Tmax:] * v  # [B, H, 1, D]
         y = y.transpose(1, 2).reshape(B, 1, C)  # [B, H, 1, D] -> [B, 1, C]
         x = x + block.attn.proj(y)
         x = x + block.mlp(block.ln2(x))
@@ -107,7 +114,8 @@ class StaticKVCache:
         n = slots.shape[0]
         end = self.max_len if length is None else length
         first = int(slots[0]) if n else 0
-        if n and first + n <= self.slots and bool((slots == torch.arange(first, first + n, device=slots.device)).all()):
+        contiguous = n == 1 or bool((slots == torch.arange(first, first + n, device=slots.device)).all())
+        if n and first + n <= self.slots and contiguous:
             return self.k[:, first : first + n, :, :end], self.v[:, first : first + n, :, :end]
         # advanced indexing copies only the chosen slots' first ``end`` positions; index_select on
         # the sliced view first materialised every slot (20x slower with 256 slots)
