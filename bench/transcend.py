@@ -311,11 +311,14 @@ def report_markdown(cfg: TranscendConfig, s: dict[str, Any]) -> str:
     lines += [
         "",
         f"Best expert in the diverse data: {s['best_in_data']} ({best:.0f}). Ablation expert: {s['single_expert']}.",
-        f"Training games: diverse {s['games']['diverse']} ({tokens.get('diverse', '?')} tokens), "
-        f"single {s['games']['single']} ({tokens.get('single', '?')} tokens). Model and budget: "
-        + ", ".join(f"{k} {v}" for k, v in cfg.train.items())
-        + ".",
     ]
+    if s["games"]["diverse"] is not None or s["games"]["single"] is not None:
+        lines.append(
+            f"Training games: diverse {s['games']['diverse']} ({tokens.get('diverse', '?')} tokens), "
+            f"single {s['games']['single']} ({tokens.get('single', '?')} tokens). Model and budget: "
+            + ", ".join(f"{k} {v}" for k, v in cfg.train.items())
+            + "."
+        )
     if s.get("trained_models"):
         lines.append(
             "Models trained in an earlier attempt and rated here as they are (their data and budget are in that "
