@@ -8,7 +8,7 @@ Batched steps run eagerly over only the cache positions some row has filled: the
 is matmuls, and attention cost grows with the positions read. A batch of one (the engine
 thinking about one game) is dominated instead by per-operator Python dispatch, so it runs
 a TorchScript trace of the same decode step over the slot's whole cache (static shapes,
-traced in ~0.1 s on first use, far inside a GUI's readyok limit; torch.compile's tens of
+traced in ~0.1 s while the model loads, far inside a GUI's readyok limit; torch.compile's tens of
 seconds are not).
 """
 
@@ -53,6 +53,8 @@ class CpuFastBackend(SlotBackend):
         self.trace_single = trace_single  # batch-1 steps through the traced decode step
         self._traced: torch.jit.ScriptModule | None = None
         self.traced_calls = 0  # batch-1 steps run by the trace (stats and tests)
+        if trace_single:
+            self._single_step()  # traced while loading (isready), so the first go does not pay for it
 
     def _single_step(self) -> torch.jit.ScriptModule:
         if self._traced is None:
