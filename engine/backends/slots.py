@@ -19,7 +19,7 @@ import torch
 from engine.backends.base import Backend, Evaluation
 from engine.backends.static_step import StaticKVCache, prefill
 from engine.model import ChessFormer
-from engine.tokenizer import TokenSequence
+from engine.tokenizer import POS_ID, TokenSequence
 
 PREFILL_THRESHOLD = 16  # more new tokens than this: recompute the sequence instead of decoding them one by one
 
@@ -150,7 +150,8 @@ class SlotBackend(Backend):
             rows = [i for i in slot_of if start[i] < len(sequences[i])]
             if not rows:
                 break
-            toks = [sequences[i].tokens()[start[i]] for i in rows]
+            # token t of a sequence: POS at 0, then its moves (no list of all its tokens per row and step)
+            toks = [POS_ID if start[i] == 0 else sequences[i].moves[start[i] - 1] for i in rows]
             slots = torch.tensor([slot_of[i] for i in rows], device=self.device)
             pos = torch.tensor([start[i] for i in rows], device=self.device)
             tok = torch.tensor(toks, device=self.device)
@@ -158,10 +159,14 @@ class SlotBackend(Backend):
             policy, value = self._decode(slots, tok, anchors, pos)
             self.decoded_tokens += len(rows)
             self.decode_calls += 1
+            policy_np = value_np = None  # one host copy per step, not one per row
             for r, i in enumerate(rows):
                 start[i] += 1
                 if start[i] == len(sequences[i]):
-                    results[i] = _to_eval(policy[r], value[r])
+                    if policy_np is None or value_np is None:
+                        policy_np = policy.float().cpu().numpy()  # [B, M]
+                        value_np = value.float().cpu().numpy()  # [B, 3]
+                    results[i] = Evaluation(policy_np[r].copy(), value_np[r].copy())
         for i, s in slot_of.items():
             self._seq[s], self._eval[s] = sequences[i], results[i]
             self._slot_of_seq[sequences[i]] = s
