@@ -147,7 +147,8 @@ class SlotBackend(Backend):
                 start[i] = len(sequences[i])
         # decode rounds: every request with tokens left advances by one
         while True:
-            rows = [i for i in slot_of if start[i] < len(sequences[i])]
+            # rows in slot order: when their slots form a run, the cache gather is a view, not a copy
+            rows = sorted((i for i in slot_of if start[i] < len(sequences[i])), key=slot_of.__getitem__)
             if not rows:
                 break
             # token t of a sequence: POS at 0, then its moves (no list of all its tokens per row and step)
