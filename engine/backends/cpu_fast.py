@@ -50,34 +50,30 @@ class CpuFastBackend(SlotBackend):
     ) -> None:
         dev = torch.device(device)
         super().__init__(model.to(dev, dtype).eval(), slots, dev, dtype)
-        self.trace_single = trace_single  # batch-1 steps through the traced decode step
-        self._traced: torch.jit.ScriptModule | None = None
+        # batch-1 steps run this trace; built while loading (isready), so the first go does not pay for it
+        self._traced = self._trace_single_step() if trace_single else None
         self.traced_calls = 0  # batch-1 steps run by the trace (stats and tests)
-        if trace_single:
-            self._single_step()  # traced while loading (isready), so the first go does not pay for it
 
-    def _single_step(self) -> torch.jit.ScriptModule:
-        if self._traced is None:
-            k, v = self.cache.gather(torch.zeros(1, dtype=torch.long))  # [L, 1, H, Tmax, D]: the traced shapes
-            example = (
-                torch.zeros(1, dtype=torch.long),
-                torch.zeros(1, MAX_FEATURES, dtype=torch.long),
-                torch.ones(1, dtype=torch.long),
-                k,
-                v,
-            )
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # TorchScript's deprecation notice; the trace itself is checked by tests
-                traced = torch.jit.trace(_DecodeStep(self.model), example, check_trace=False)
-                self._traced = torch.jit.freeze(traced.eval())
-        return self._traced
+    def _trace_single_step(self) -> torch.jit.ScriptModule:
+        k, v = self.cache.gather(torch.zeros(1, dtype=torch.long))  # [L, 1, H, Tmax, D]: the traced shapes
+        example = (
+            torch.zeros(1, dtype=torch.long),
+            torch.zeros(1, MAX_FEATURES, dtype=torch.long),
+            torch.ones(1, dtype=torch.long),
+            k,
+            v,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # TorchScript's deprecation notice; the trace itself is checked by tests
+            traced = torch.jit.trace(_DecodeStep(self.model), example, check_trace=False)
+            return torch.jit.freeze(traced.eval())
 
     def _decode(
         self, slots: torch.Tensor, tokens: torch.Tensor, anchors: torch.Tensor, pos: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.trace_single and slots.shape[0] == 1:
+        if self._traced is not None and slots.shape[0] == 1:
             k, v = self.cache.gather(slots)  # a view of the slot's whole cache
-            policy, value, k_new, v_new = self._single_step()(tokens, anchors, pos, k, v)
+            policy, value, k_new, v_new = self._traced(tokens, anchors, pos, k, v)
             self.traced_calls += 1
         else:
             # eager: attend only to the positions some row has filled (shapes may vary per step)
