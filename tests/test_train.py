@@ -73,6 +73,34 @@ def test_batches_are_deterministic_and_tight(shards: Path) -> None:
     assert validation_batches(index, 64, 1024, 10)
 
 
+def test_full_window_last_token_has_a_target(shards: Path) -> None:
+    """A window that fills block_size predicts the move after it: the engine's short-window case."""
+    from training.data import IGNORE, collate
+
+    index = GameIndex(shards, val_permille=100)
+    rng = random.Random(3)
+    full = ended = 0
+    for ref in index.train[:40]:
+        moves, feats, result = index.sample(ref, 4, rng, 1.0)
+        b = collate([(moves, feats, result)], 4)
+        s, g = ref
+        game = index.shards[s].games[g]
+        if len(moves) == 4:  # [POS, m0, m1, m2] reads three moves and predicts m0 .. m3
+            full += 1
+            assert b.tokens.shape == (1, 4) and b.tokens[0, 1:].tolist() == moves[:3].tolist()
+            assert b.policy_targets[0].tolist() == moves.tolist()
+            assert (b.value_targets[0] != IGNORE).all()
+        else:  # the game ends inside the window: nothing follows its last move
+            ended += 1
+            assert int(game["length"]) > 0 and b.policy_targets[0, len(moves)] == IGNORE
+            assert b.tokens.shape[1] == len(moves) + 1
+    assert full > 20
+    # block_size 2, the board-reading window: [POS(board), last move] -> the next move
+    moves, feats, result = index.sample(index.train[0], 2, rng, 1.0)
+    b = collate([(moves, feats, result)], 2)
+    assert b.tokens.shape == (1, 2) and b.policy_targets[0].tolist() == moves.tolist() and len(moves) == 2
+
+
 def test_training_reduces_loss(shards: Path, tmp_path: Path) -> None:
     cfg = _tiny_cfg(
         shards, tmp_path / "run", "--max_steps", "60", "--lr", "3e-3", "--eval_every", "60", "--log_every", "10"

@@ -2,7 +2,9 @@
 
 A sample is a game from its start, ``[POS(start or FEN)] + moves[:block_size-1]``, or
 with probability ``mid_game_fraction`` a continuation ``[POS(board at ply p)] +
-moves[p:p+block_size-1]`` from a stored anchor, so the model learns the FEN path.
+moves[p:p+block_size-1]`` from a stored anchor, so the model learns the FEN path and
+the re-anchored windows of long games. Every input token has a target, the window's
+last one included (the move after the window), unless the game ends there.
 
 Batches are built in pools: pool ``p`` draws its samples from ``Random(seed, p)``,
 sorts them by length and cuts them into batches of at most ``batch_tokens`` padded
@@ -79,15 +81,21 @@ class GameIndex:
             ply = 0
             fa = int(game["fen_anchor"])
             feats = sh.anchors[fa]["features"].astype(np.int64) if fa >= 0 else START_FEATURES
-        moves = np.asarray(sh.tokens[off + ply : off + min(n, ply + block_size - 1)], dtype=np.int64)
+        # block_size moves: block_size - 1 are read, and the last also the target of the window's last token
+        moves = np.asarray(sh.tokens[off + ply : off + min(n, ply + block_size)], dtype=np.int64)
         black_to_move = bool((feats == _STM_BLACK).any())
         result = int(game["result"]) * (-1 if black_to_move else 1)
         return moves, feats, result
 
 
-def collate(samples: list[tuple[np.ndarray, np.ndarray, int]]) -> Batch:
-    """Pad samples into a Batch; targets as in the sequence contract (engine/tokenizer.py)."""
-    T = max(len(m) for m, _, _ in samples) + 1
+def collate(samples: list[tuple[np.ndarray, np.ndarray, int]], block_size: int) -> Batch:
+    """Pad samples into a Batch; targets as in the sequence contract (engine/tokenizer.py).
+
+    A sample's moves past ``block_size - 1`` are targets only: the window's last token
+    predicts the move after it, as it must at inference when a sequence fills the window
+    (with a short window, such as block_size 2, that is every position the engine sees).
+    """
+    T = min(max(len(m) for m, _, _ in samples) + 1, block_size)
     B = len(samples)
     tokens = np.full((B, T), PAD_ID, dtype=np.int64)
     policy = np.full((B, T), IGNORE, dtype=np.int64)
@@ -95,15 +103,16 @@ def collate(samples: list[tuple[np.ndarray, np.ndarray, int]]) -> Batch:
     anchors = np.zeros((B, MAX_FEATURES), dtype=np.int64)
     real = 0
     for i, (moves, feats, result) in enumerate(samples):
-        k = len(moves)
+        k = len(moves)  # targets
+        n_in = min(k + 1, block_size)  # input tokens: POS and the moves that fit
         tokens[i, 0] = POS_ID
-        tokens[i, 1 : k + 1] = moves
+        tokens[i, 1:n_in] = moves[: n_in - 1]
         policy[i, :k] = moves  # position j predicts the move after it
         # side to move alternates; result +1/0/-1 for the anchor's side -> class 0/1/2
-        sign = np.where(np.arange(k + 1) % 2 == 0, result, -result)
-        value[i, : k + 1] = 1 - sign
+        sign = np.where(np.arange(n_in) % 2 == 0, result, -result)
+        value[i, :n_in] = 1 - sign
         anchors[i] = feats
-        real += k + 1
+        real += n_in
     return Batch(
         torch.from_numpy(tokens), torch.from_numpy(anchors), torch.from_numpy(policy), torch.from_numpy(value), real
     )
@@ -119,7 +128,7 @@ def bucket_by_length(samples: list[Sample], batch_tokens: int) -> list[list[Samp
     cur: list[Sample] = []
     for s in samples:
         # sorted ascending, so this sample's length is the group's padded length
-        if cur and (len(cur) + 1) * (len(s[0]) + 1) > batch_tokens:
+        if cur and (len(cur) + 1) * (len(s[0]) + 1) > batch_tokens:  # + 1: POS (a full window needs one less)
             groups.append(cur)
             cur = []
         cur.append(s)
@@ -163,7 +172,7 @@ class BatchStream:
         p, j = divmod(i, self.pool_batches)
         if p != self._pool_id:
             self._pool, self._pool_id = self._build_pool(p), p
-        return collate(self._pool[j % len(self._pool)])
+        return collate(self._pool[j % len(self._pool)], self.block_size)
 
 
 def validation_batches(
@@ -174,4 +183,4 @@ def validation_batches(
     refs = index.val[:max_games]
     samples = [index.sample(r, block_size, rng, 0.0) for r in refs]
     samples += [index.sample(r, block_size, rng, 1.0) for r in refs]
-    return [collate(b) for b in bucket_by_length(samples, batch_tokens)]
+    return [collate(b, block_size) for b in bucket_by_length(samples, batch_tokens)]
