@@ -39,8 +39,8 @@ class ModelConfig:
                 raise ValueError(f"ModelConfig.{f.name} must be a positive integer, got {v!r}")
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd {self.n_embd} is not divisible by n_head {self.n_head}")
-        if self.block_size < 4:
-            raise ValueError(f"block_size must be at least 4, got {self.block_size}")
+        if self.block_size < 2:  # POS plus one move: the anchor is re-set every ply (engine/tokenizer.py)
+            raise ValueError(f"block_size must be at least 2, got {self.block_size}")
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)

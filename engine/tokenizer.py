@@ -32,6 +32,8 @@ the context window is re-anchored: POS(the board ``a`` plies after the root) fol
 by the moves from there, where ``a`` is a multiple of ``block_size // 2`` chosen so
 that the sequence fits. Because ``a`` moves in steps of half a window, the KV cache of
 a long game is recomputed once every ``block_size // 2`` plies, not every ply.
+The smallest window, ``block_size = 2``, makes the model read a board: past the first
+ply every sequence is ``[POS(board one ply back)] + last move``.
 
 The model's output at token ``t`` predicts the move played after token ``t`` (policy)
 and the game result for the side to move at that point (value, win/draw/loss).
@@ -160,8 +162,8 @@ def anchor_ply(n_moves: int, block_size: int) -> int:
     0 while ``1 + n_moves <= block_size``; afterwards the smallest multiple of
     ``block_size // 2`` that makes the sequence fit.
     """
-    if block_size < 4:
-        raise ValueError(f"block_size must be at least 4, got {block_size}")
+    if block_size < 2:
+        raise ValueError(f"block_size must be at least 2, got {block_size}")
     overflow = n_moves + 1 - block_size
     if overflow <= 0:
         return 0

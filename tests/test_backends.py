@@ -15,7 +15,7 @@ from engine.backends.cpu_fast import CpuFastBackend
 from engine.backends.cuda_graph import BUCKETS, CudaGraphBackend, bucket_for
 from engine.backends.tensorrt_backend import PRECISIONS, GraphBackend, OrtRunner, plan_key, profiles
 from engine.backends.torch_backend import TorchBackend
-from engine.model import ChessFormer
+from engine.model import ChessFormer, ModelConfig
 from engine.player import Player
 from engine.tokenizer import encode_board
 
@@ -66,8 +66,22 @@ def test_parity_single_games_with_forks_and_reanchoring(tiny_model: ChessFormer,
 
 
 def test_parity_batched_games_of_different_lengths(tiny_model: ChessFormer, tmp_path) -> None:
-    ref = TorchBackend(copy.deepcopy(tiny_model), device="cpu")
-    for name, be in _backends(tiny_model, tmp_path):
+    _batched_parity(tiny_model, tmp_path)
+
+
+def test_parity_board_reading_window(tmp_path) -> None:
+    """block_size 2: every sequence is [POS(board a ply back), last move], re-anchored every ply."""
+    torch.manual_seed(0)
+    model = ChessFormer(ModelConfig(n_layer=2, n_head=2, n_embd=32, block_size=2)).eval()
+    assert [len(encode_board(b, 2)) for b in _games(6, 25, seed=2)] == [
+        1 if not b.move_stack else 2 for b in _games(6, 25, seed=2)
+    ]
+    _batched_parity(model, tmp_path)
+
+
+def _batched_parity(model: ChessFormer, tmp_path) -> None:
+    ref = TorchBackend(copy.deepcopy(model), device="cpu")
+    for name, be in _backends(model, tmp_path):
         boards = _games(11, 25, seed=2)
         for _ply in range(6):
             seqs = [encode_board(b, be.block_size) for b in boards]
@@ -77,8 +91,10 @@ def test_parity_batched_games_of_different_lengths(tiny_model: ChessFormer, tmp_
             for b in boards:
                 if not b.is_game_over():
                     b.push(next(iter(b.legal_moves)))
-        if hasattr(be, "decode_calls"):
-            assert be.decode_calls > 0
+        if model.cfg.block_size > 2:
+            assert be.decode_calls > 0  # type: ignore[attr-defined]
+        else:  # re-anchored every ply: every row prefills, in one forward per length per ply
+            assert be.decode_calls == 0 and be.prefill_calls <= 2 * 6  # type: ignore[attr-defined]
 
 
 def test_batched_decode_is_one_forward_per_ply(tiny_model: ChessFormer) -> None:

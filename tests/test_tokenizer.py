@@ -72,8 +72,11 @@ def test_anchor_rule() -> None:
     for n in range(200):
         a = anchor_ply(n, 32)
         assert a % 16 == 0 and 1 + n - a <= 32
+    # the board-reading window: past ply 0 the anchor is always the board one ply back
+    assert [anchor_ply(n, 2) for n in range(5)] == [0, 0, 1, 2, 3]
+    assert [anchor_ply(n, 3) for n in range(5)] == [0, 0, 0, 1, 2]
     with pytest.raises(ValueError):
-        anchor_ply(5, 3)
+        anchor_ply(5, 1)
 
 
 def test_encode_board_startpos_fen_and_reanchor() -> None:

@@ -13,7 +13,6 @@ from abc import abstractmethod
 from collections import OrderedDict
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 
 from engine.backends.base import Backend, Evaluation
@@ -27,6 +26,8 @@ PREFILL_THRESHOLD = 16  # more new tokens than this: recompute the sequence inst
 class SlotBackend(Backend):
     """Evaluates sequences with a slot-per-sequence static KV cache."""
 
+    prefill_max_batch = 64  # rows per prefill forward (an exported graph's profile may allow fewer)
+
     def __init__(self, model: ChessFormer, slots: int, device: torch.device, cache_dtype: torch.dtype) -> None:
         self.model = model
         self.device = device
@@ -37,6 +38,7 @@ class SlotBackend(Backend):
         self._lru: OrderedDict[int, None] = OrderedDict((i, None) for i in range(slots))
         self.decoded_tokens = 0  # tokens run through the model (stats and tests)
         self.decode_calls = 0  # batched decode steps
+        self.prefill_calls = 0  # batched prefill forwards
 
     @property
     def block_size(self) -> int:
@@ -55,16 +57,19 @@ class SlotBackend(Backend):
         """Run one decode step for rows (slots [B], tokens [B], anchors [B, F], pos [B]),
         write their keys and values into the cache; return policy [B, M] and value [B, 3]."""
 
-    def _prefill(self, seq: TokenSequence, slot: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Compute ``seq`` from scratch into ``slot``; return policy [M] and value [3] at its end.
+    def _prefill(self, seqs: list[TokenSequence], slots: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Compute sequences of one length from scratch into their slots, in one forward;
+        return policy [n, M] and value [n, 3] at their ends.
 
-        Eager by default: a prefill happens once per new game and its length varies.
+        Eager by default: prefills happen once per new game or re-anchoring, and their
+        lengths vary (a block_size-2 model re-anchors every ply, so all its rows prefill).
         """
-        tok = torch.tensor([seq.tokens()], device=self.device)  # [1, T]
-        anchor = torch.tensor([seq.anchor], device=self.device)  # [1, F]
-        policy, value, ks, vs = prefill(self.model, tok, anchor)
-        self.cache.write_prefix(slot, ks[:, 0], vs[:, 0])
-        return policy[0], value[0]
+        tok = torch.tensor([s.tokens() for s in seqs], device=self.device)  # [n, T]
+        anchor = torch.tensor([s.anchor for s in seqs], device=self.device)  # [n, F]
+        policy, value, ks, vs = prefill(self.model, tok, anchor)  # ks, vs [L, n, H, T, D]
+        for r, slot in enumerate(slots):
+            self.cache.write_prefix(slot, ks[:, r], vs[:, r])
+        return policy, value
 
     # ---- bookkeeping
     def _take_slot(self, pinned: set[int]) -> int:
@@ -137,14 +142,22 @@ class SlotBackend(Backend):
                     pinned.add(s)
                     self.cache.copy_slot(p, s, prefix_len)
                     slot_of[i], start[i] = s, prefix_len
+        by_length: dict[int, list[int]] = {}  # prefills, batched by sequence length
         for i, s in slot_of.items():
             self._forget(s)  # invalid until computed
             self._touch(s)
             if start[i] < 0:
-                policy, value = self._prefill(sequences[i], s)
-                self.decoded_tokens += len(sequences[i])
-                results[i] = _to_eval(policy, value)
-                start[i] = len(sequences[i])
+                by_length.setdefault(len(sequences[i]), []).append(i)
+        for n, rows_n in by_length.items():
+            for c in range(0, len(rows_n), self.prefill_max_batch):
+                chunk = rows_n[c : c + self.prefill_max_batch]
+                policy, value = self._prefill([sequences[i] for i in chunk], [slot_of[i] for i in chunk])
+                pre_policy, pre_value = policy.float().cpu().numpy(), value.float().cpu().numpy()  # [n, M], [n, 3]
+                for r, i in enumerate(chunk):
+                    results[i] = Evaluation(pre_policy[r].copy(), pre_value[r].copy())
+                    start[i] = n
+                self.decoded_tokens += n * len(chunk)
+                self.prefill_calls += 1
         # decode rounds: every request with tokens left advances by one
         while True:
             # rows in slot order: when their slots form a run, the cache gather is a view, not a copy
@@ -172,13 +185,6 @@ class SlotBackend(Backend):
             self._seq[s], self._eval[s] = sequences[i], results[i]
             self._slot_of_seq[sequences[i]] = s
         return [r for r in results if r is not None] if all(r is not None for r in results) else _missing()
-
-
-def _to_eval(policy: torch.Tensor, value: torch.Tensor) -> Evaluation:
-    return Evaluation(
-        policy_logits=policy.float().cpu().numpy().astype(np.float32),
-        wdl_logits=value.float().cpu().numpy().astype(np.float32),
-    )
 
 
 def _missing() -> list[Evaluation]:

@@ -190,6 +190,7 @@ class GraphBackend(SlotBackend):
     """A slot backend whose steps are the exported graphs, run by a GraphRunner."""
 
     name = "onnx"
+    prefill_max_batch = PREFILL_MAX_BATCH  # the prefill graph's optimisation profile
 
     def __init__(self, model: ChessFormer, runner: GraphRunner, slots: int = 64, device: str = "cpu") -> None:
         super().__init__(model.float().eval(), slots, torch.device(device), torch.float32)
@@ -203,12 +204,13 @@ class GraphBackend(SlotBackend):
         self.cache.write_step(slots, pos, out["k_new"].to(self.device), out["v_new"].to(self.device))
         return out["policy"], out["value"]
 
-    def _prefill(self, seq: TokenSequence, slot: int) -> tuple[torch.Tensor, torch.Tensor]:
-        tok = torch.tensor([seq.tokens()], device=self.device)  # [1, T]
-        anchor = torch.tensor([seq.anchor], device=self.device)  # [1, F]
+    def _prefill(self, seqs: list[TokenSequence], slots: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        tok = torch.tensor([s.tokens() for s in seqs], device=self.device)  # [n, T]
+        anchor = torch.tensor([s.anchor for s in seqs], device=self.device)  # [n, F]
         out = self.runner.run("prefill", {"tokens": tok, "anchor": anchor})
-        self.cache.write_prefix(slot, out["keys"][:, 0].to(self.device), out["values"][:, 0].to(self.device))
-        return out["policy"][0], out["value"][0]
+        for r, slot in enumerate(slots):  # keys, values [L, n, H, T, D]
+            self.cache.write_prefix(slot, out["keys"][:, r].to(self.device), out["values"][:, r].to(self.device))
+        return out["policy"], out["value"]
 
 
 class TensorRTBackend(GraphBackend):
