@@ -59,6 +59,7 @@ class TranscendConfig:
     batched: bool = False  # rate the models in-process, one batched forward per ply (bench/batched_match.py)
     batched_games: int = 16  # games at once when batched (count)
     train: dict[str, Any] = field(default_factory=dict)  # TrainConfig overrides (model size, minutes, ...)
+    prepare: dict[str, Any] = field(default_factory=dict)  # PrepareConfig overrides (anchor_every, workers, ...)
     init_temperatures: tuple[float, ...] = (0.001, 1.0)  # with train.init_weights: the start model is rated too
     trained_models: dict[str, str] = field(default_factory=dict)  # label -> weights of an earlier attempt, rated as is
     rating_opponents: tuple[str, ...] = ()  # experts the models play (names); default: every expert
@@ -113,6 +114,13 @@ def run_transcend(cfg: TranscendConfig, progress: bool = True, config_path: str 
     missing = set(cfg.rating_opponents) - {sp.name for sp in specs}
     if missing:
         raise ValueError(f"rating_opponents {sorted(missing)} are not in the pool {names}")
+    from training.prepare import PrepareConfig
+
+    bad = set(cfg.prepare) - {f.name for f in dataclasses.fields(PrepareConfig)} | ({"filters"} & set(cfg.prepare))
+    if bad:
+        raise ValueError(
+            f"[prepare] keys {sorted(bad)} are not PrepareConfig options (filters are set by the experiment)"
+        )
     for path in cfg.trained_models.values():
         if not Path(path).exists():
             raise FileNotFoundError(f"trained_models weights {path} do not exist")
@@ -241,9 +249,8 @@ def _datasets(
     _log(f"2/5 datasets: {cfg.expert_games} games among {diverse}")
     data_pool = dataclasses.replace(pool, experts=tuple(e for e in pool.experts if e.name in diverse))
     generate(data_pool, cfg.expert_games, out / "experts.pgn", cfg.concurrency, progress)
-    man_a = prepare(
-        [out / "experts.pgn"], out / "data_diverse", PrepareConfig(filters=FilterConfig(players=diverse)), progress=progress
-    )
+    pcfg = PrepareConfig(filters=FilterConfig(players=diverse), **cfg.prepare)
+    man_a = prepare([out / "experts.pgn"], out / "data_diverse", pcfg, progress=progress)
     solo = next(e for e in pool.experts if e.name == single)
     solo_pool = Pool(
         experts=(solo, dataclasses.replace(solo, name=solo.name + "-self")),
@@ -252,7 +259,7 @@ def _datasets(
         max_plies=pool.max_plies,
     )
     generate(solo_pool, man_a["games"], out / "single.pgn", cfg.concurrency, progress)
-    man_b = prepare([out / "single.pgn"], out / "data_single", PrepareConfig(), progress=progress)
+    man_b = prepare([out / "single.pgn"], out / "data_single", PrepareConfig(**cfg.prepare), progress=progress)
     return man_a, man_b
 
 
@@ -318,6 +325,11 @@ def report_markdown(cfg: TranscendConfig, s: dict[str, Any]) -> str:
             f"single {s['games']['single']} ({tokens.get('single', '?')} tokens). Model and budget: "
             + ", ".join(f"{k} {v}" for k, v in cfg.train.items())
             + "."
+            + (
+                " Prepare options: " + ", ".join(f"{k} {v}" for k, v in cfg.prepare.items()) + "."
+                if cfg.prepare
+                else ""
+            )
         )
     if s.get("trained_models"):
         lines.append(

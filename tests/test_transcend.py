@@ -1,6 +1,7 @@
 """The transcendence pipeline end to end at toy scale (the real run is bench/experiments/*.toml)."""
 
 import dataclasses
+import json
 import re
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from tests.test_engine_subprocess import STOCKFISH
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("name", ["pool_v1", "pool_v2", "pool_v3"])
+@pytest.mark.parametrize("name", ["pool_v1", "pool_v2", "pool_v3", "pool_v4"])
 def test_experiment_config_loads(name: str) -> None:
     from training.generate import load_pool
 
@@ -54,14 +55,16 @@ def test_toy_transcend_run(tmp_path: Path) -> None:
             "n_layer": 1,
             "n_head": 2,
             "n_embd": 32,
-            "block_size": 64,
+            "block_size": 2,  # pool_v4's board-reading window
             "batch_tokens": 1024,
             "max_steps": 5,
             "val_games": 5,
             "val_permille": 100,
             "threads": 1,
             "warmup_steps": 2,
+            "mid_game_fraction": 0.9,
         },
+        prepare={"anchor_every": 1},
     )
     s = run_transcend(cfg, progress=False)
     assert set(s["ratings"]) == {"weak", "mid", "strong"}
@@ -76,6 +79,9 @@ def test_toy_transcend_run(tmp_path: Path) -> None:
         ("single", 0.0),
         ("single", 1.0),
     }
+    for data in ("data_diverse", "data_single"):  # [prepare] reached both datasets
+        assert json.loads((tmp_path / "run" / data / "manifest.json").read_text())["anchor_every"] == 1
+    assert "Prepare options: anchor_every 1." in (tmp_path / "run" / "report.md").read_text()
     for name in (
         "transcend.png",
         "transcend.csv",
@@ -103,6 +109,8 @@ def test_toy_transcend_run(tmp_path: Path) -> None:
     assert "trained in an earlier attempt" in (tmp_path / "rerun" / "report.md").read_text()
     for bad, match in (
         ({"rating_opponents": ("nobody",)}, "not in the pool"),
+        ({"prepare": {"anchor_evry": 1}}, "not PrepareConfig options"),
+        ({"prepare": {"filters": None}}, "not PrepareConfig options"),
         ({"trained_models": {"other": "x"}}, "must be 'diverse' or 'single'"),
         ({"trained_models": {"diverse": str(tmp_path / "missing.safetensors")}}, "do not exist"),
     ):

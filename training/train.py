@@ -239,6 +239,16 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     stream = BatchStream(index, cfg.block_size, cfg.batch_tokens, cfg.seed, cfg.mid_game_fraction)
     val = validation_batches(index, cfg.block_size, cfg.batch_tokens, cfg.val_games) if master else []
     peak = measure_matmul_peak(dtype, device)
+    manifest = Path(cfg.data) / "manifest.json"
+    every = json.loads(manifest.read_text()).get("anchor_every") if manifest.exists() else None
+    if master and every and every > max(1, cfg.block_size // 2):
+        # the engine re-anchors long games every block_size // 2 plies; windows there were never trained
+        print(
+            f"warning: the data has a board anchor every {every} plies, but a {cfg.block_size}-token window is "
+            f"re-anchored every {max(1, cfg.block_size // 2)}: prepare with --anchor-every "
+            f"{max(1, cfg.block_size // 2)} for a model that plays long games",
+            file=sys.stderr,
+        )
     if master:
         print(
             f"model {n_params:,} parameters; train games {len(index.train):,}, val games {len(index.val):,};"
