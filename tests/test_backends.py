@@ -97,6 +97,38 @@ def _batched_parity(model: ChessFormer, tmp_path) -> None:
             assert be.decode_calls == 0 and be.prefill_calls <= 2 * 6  # type: ignore[attr-defined]
 
 
+def test_scattered_slots_are_packed_once_and_stay_correct(tiny_model: ChessFormer) -> None:
+    """Rows whose slots are scattered are swapped into one run (a view, not a copy, per step);
+    every cached game, moved or not, still evaluates as the reference does."""
+    ref = TorchBackend(copy.deepcopy(tiny_model), device="cpu")
+    be = CpuFastBackend(copy.deepcopy(tiny_model), slots=32)
+    boards = [b for b in _games(40, 20, seed=5) if len(b.move_stack) > 2 and not b.is_game_over()][:20]
+    assert len(boards) == 20
+
+    def check(bs: list[chess.Board]) -> None:
+        seqs = [encode_board(b, be.block_size) for b in bs]
+        for g, w in zip(be.evaluate(seqs), ref.evaluate(seqs), strict=True):
+            assert np.abs(g.policy_logits - w.policy_logits).max() < TOL
+
+    def advance(bs: list[chess.Board]) -> None:
+        for b in bs:
+            if not b.is_game_over():
+                b.push(next(iter(b.legal_moves)))
+
+    check(boards)  # 20 slots in one run
+    evens, odds = boards[0::2], boards[1::2]
+    advance(evens)
+    check(evens)  # 10 rows on every other slot: packed
+    packed = be.pack_swaps
+    assert packed > 0
+    advance(evens)
+    check(evens)  # the same games go on: already a run, no new swaps
+    assert be.pack_swaps == packed
+    check(odds)  # cached, though some were moved by the swaps
+    advance(odds)
+    check(odds)
+
+
 def test_batched_decode_is_one_forward_per_ply(tiny_model: ChessFormer) -> None:
     be = CpuFastBackend(copy.deepcopy(tiny_model), slots=32)
     boards = [chess.Board() for _ in range(20)]

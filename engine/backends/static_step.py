@@ -133,6 +133,13 @@ class StaticKVCache:
         self.k[:, slot, :, :T] = ks.to(self.k.dtype)
         self.v[:, slot, :, :T] = vs.to(self.v.dtype)
 
+    def swap_slots(self, a: int, b: int) -> None:
+        """Exchange the whole contents of slots ``a`` and ``b``."""
+        for t in (self.k, self.v):
+            held = t[:, a].clone()  # [L, H, Tmax, D]
+            t[:, a] = t[:, b]
+            t[:, b] = held
+
     def copy_slot(self, src: int, dst: int, length: int) -> None:
         self.k[:, dst, :, :length] = self.k[:, src, :, :length]
         self.v[:, dst, :, :length] = self.v[:, src, :, :length]
