@@ -252,3 +252,21 @@ def test_fast_replay_matches_python_chess(tmp_path: Path) -> None:
                 break
             assert sorted(fastchess.Board(board.fen()).legal_moves_uci()) == sorted(m.uci() for m in legal)
             board.push(rng.choice(legal))
+
+
+def test_prepare_called_from_a_stdin_script_does_not_hang(tmp_path: Path) -> None:
+    """Spawned workers cannot re-load a __main__ read from stdin; multiprocessing.Pool then
+    restarted them forever. prepare falls back to one worker and says so."""
+    import subprocess
+    import sys
+
+    pgn = _write(tmp_path / "g.pgn", make_pgn(random.Random(4), 30))
+    script = (
+        "from pathlib import Path\n"
+        "from training.prepare import PrepareConfig, prepare\n"
+        f"m = prepare([Path({str(pgn)!r})], Path({str(tmp_path / 'out')!r}), PrepareConfig(workers=2), progress=False)\n"
+        "print(m['games'])\n"
+    )
+    r = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "30" and "using 1 worker" in r.stderr

@@ -12,6 +12,7 @@ import hashlib
 import json
 import multiprocessing as mp
 import re
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -269,8 +270,15 @@ def prepare(inputs: list[Path], out: Path, cfg: PrepareConfig, progress: bool = 
     builders: dict[tuple[int, int], _ShardBuilder] = {}
     t0 = time.time()
     bar = tqdm(desc="prepare", unit=" games", disable=not progress, smoothing=0.1)
-    ctx = mp.get_context("spawn") if cfg.workers > 1 else None
-    pool = ctx.Pool(cfg.workers) if ctx else None
+    workers = cfg.workers
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    if workers > 1 and main_file is not None and not Path(main_file).exists():
+        # spawned workers re-run __main__ from its file; a script read from stdin has none, and
+        # multiprocessing.Pool would restart the failing workers forever instead of raising
+        print(f"prepare: __main__ is {main_file}, which worker processes cannot load: using 1 worker", file=sys.stderr)
+        workers = 1
+    ctx = mp.get_context("spawn") if workers > 1 else None
+    pool = ctx.Pool(workers) if ctx else None
     try:
         it = _tasks(files, out, cfg, read_errors)
         results = pool.imap(_work, it, chunksize=1) if pool else map(_work, it)
