@@ -205,6 +205,9 @@ def _throughput(argv: list[str]) -> int:
     p.add_argument("--batches", default=",".join(map(str, DEFAULT_BATCHES)))
     p.add_argument("--steps", type=int, default=20, help="timed plies per measurement")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--scattered", action="store_true", help="games start on every other cache slot (needs 2 x batch slots)"
+    )
     a = p.parse_args(argv)
     try:
         print(
@@ -214,6 +217,7 @@ def _throughput(argv: list[str]) -> int:
                 tuple(int(b) for b in a.batches.split(",")),
                 a.steps,
                 a.threads,
+                a.scattered,
             )
         )
     except Exception as e:  # noqa: BLE001 - a clear line rather than a traceback

@@ -46,12 +46,19 @@ def _games(batch: int, plies: int, seed: int) -> list[chess.Board]:
     return boards
 
 
-def measure(backend: Backend, batch: int, steps: int, warmup: int = 3, seed: int = 0) -> float:
-    """Median seconds for one batched ply of ``batch`` games (opening phase, 10 plies in)."""
-    boards = _games(batch, 10, seed)
+def measure(backend: Backend, batch: int, steps: int, warmup: int = 3, seed: int = 0, scattered: bool = False) -> float:
+    """Median seconds for one batched ply of ``batch`` games (opening phase, 10 plies in).
+
+    scattered: the games start on every other cache slot (twice as many are prefilled and
+    every other one is played on), as in a batched match after games end and new ones take
+    free slots wherever they are.
+    """
+    boards = _games(2 * batch if scattered else batch, 10, seed)
     rng = random.Random(seed + 1)
     backend.clear_cache()
     backend.evaluate([encode_board(b, backend.block_size) for b in boards])  # prefill
+    if scattered:
+        boards = boards[::2]
     times = []
     for i in range(warmup + steps):
         for b in boards:
@@ -69,7 +76,12 @@ def measure(backend: Backend, batch: int, steps: int, warmup: int = 3, seed: int
 
 
 def run_throughput(
-    model: ChessFormer, backends: list[str], batches: tuple[int, ...], steps: int, threads: int
+    model: ChessFormer,
+    backends: list[str],
+    batches: tuple[int, ...],
+    steps: int,
+    threads: int,
+    scattered: bool = False,
 ) -> tuple[list[ThroughputRow], dict[str, float]]:
     from engine.loader import make_backend
 
@@ -87,7 +99,7 @@ def run_throughput(
         for batch in batches:
             if name == "torch" and batch > 32:
                 continue  # the reference evaluates one sequence at a time: large batches only repeat batch 1
-            lat = measure(be, batch, steps)
+            lat = measure(be, batch, steps, scattered=scattered)
             mps = batch / lat
             rows.append(ThroughputRow(name, batch, lat * 1000, mps, 2 * params * mps / peaks[precision]))
     return rows, peaks
@@ -102,16 +114,19 @@ def format_rows(rows: list[ThroughputRow]) -> str:
     return "\n".join(lines)
 
 
-def cli(weights: str, backends: list[str], batches: tuple[int, ...], steps: int, threads: int) -> str:
+def cli(
+    weights: str, backends: list[str], batches: tuple[int, ...], steps: int, threads: int, scattered: bool = False
+) -> str:
     from engine.loader import resolve_weights
     from engine.weights import load_weights
 
     model, info = load_weights(resolve_weights(weights))
-    rows, peaks = run_throughput(model, backends, batches, steps, threads)
+    rows, peaks = run_throughput(model, backends, batches, steps, threads, scattered)
     summary = {
         "weights": info.path.name,
         "parameters": model.num_parameters(),
         "threads": threads,
+        "scattered": scattered,
         "peak_flops": peaks,
         "rows": [asdict(r) for r in rows],
     }

@@ -252,3 +252,14 @@ def test_throughput_command_reports_every_backend(tiny_weights) -> None:
         ("cpu-fast", 4),
     }
     assert all(r["latency_ms"] > 0 and r["moves_per_s"] > 0 for r in summary["rows"])
+
+
+def test_throughput_scattered_slots_are_packed(tiny_weights) -> None:
+    """--scattered starts the batch on every other slot; the slot backend packs it into a run."""
+    from bench.throughput import measure
+    from engine.loader import load_model
+
+    be = load_model(str(tiny_weights), "cpu-fast", 1, 64).player.backend
+    assert isinstance(be, CpuFastBackend) and be.cache.slots >= 16
+    assert measure(be, 8, steps=2, scattered=True) > 0
+    assert be.pack_swaps > 0
