@@ -164,7 +164,9 @@ def _sweep(argv: list[str]) -> int:
 def _analyse(argv: list[str]) -> int:
     from bench.analyse import entropy_report, run_table1, table1_report
 
-    p = argparse.ArgumentParser(prog="python -m bench analyse", description="The paper's Table 1 and entropy figure.")
+    p = argparse.ArgumentParser(
+        prog="python -m bench analyse", description="The paper's Table 1 and entropy figure; expert-pool agreement."
+    )
     sub = p.add_subparsers(dest="what", required=True)
     t1 = sub.add_parser(
         "table1", help="move quality at temperatures 0.001, 0.75, 1 over the model's positions in a PGN"
@@ -181,9 +183,23 @@ def _analyse(argv: list[str]) -> int:
     en.add_argument("--max-ply", type=int, default=16)
     en.add_argument("--min-visits", type=int, default=100)
     en.add_argument("--max-games", type=int, default=500_000)
+    ag = sub.add_parser(
+        "agreement", help="how often models' most likely move is Stockfish's fixed-depth move (expert pools)"
+    )
+    ag.add_argument("pgn", type=Path, help="games the models were not trained on")
+    ag.add_argument("--weights", action="append", required=True, help="repeatable")
+    ag.add_argument("--positions", type=int, default=1000)
+    ag.add_argument("--depth", type=int, default=1, help="the experts' shared policy (pool_v2: depth 1)")
+    ag.add_argument("--skip-plies", type=int, default=6, help="leave out the random opening plies")
+    ag.add_argument("--json", type=Path)
     a = p.parse_args(argv)
     try:
-        if a.what == "table1":
+        if a.what == "agreement":
+            from bench.agreement import agreement_report, run_agreement
+
+            rows_ag = run_agreement(a.weights, a.pgn, a.positions, a.depth, a.skip_plies, a.json)
+            print(agreement_report(rows_ag, a.depth))
+        elif a.what == "table1":
             rows = run_table1(a.pgn, a.weights, a.player, a.positions, a.sf_time, a.json)
             print(table1_report(rows))
         else:

@@ -72,3 +72,33 @@ def test_table1_end_to_end(tiny_weights: Path, tmp_path: Path) -> None:
     )
     assert [r.temperature for r in rows] == [0.001, 0.75, 1.0]
     assert all(0 <= r.reward <= 1 and r.top1 <= r.top3 <= r.top5 <= 1 + 1e-9 and r.positions == 4 for r in rows)
+
+
+def test_agreement_counts_the_models_mode_against_a_reference(tiny_weights, tmp_path: Path) -> None:
+    from bench.agreement import agreement, sample_positions
+    from engine.loader import load_model
+    from tests.pgn_factory import make_pgn
+
+    pgn = tmp_path / "g.pgn"
+    pgn.write_text(make_pgn(random.Random(2), 20))
+    boards = sample_positions(pgn, 40, skip_plies=4)
+    assert len(boards) == 40 and all(len(b.move_stack) >= 4 for b in boards)
+    player = load_model(str(tiny_weights), "torch", 1, 64).player
+    evs = [player.evaluate(b) for b in boards]
+    mode = [e.moves[0] for e in evs]
+    other = [e.moves[-1] for e in evs]  # the least likely legal move
+    hit = agreement(str(tiny_weights), boards, mode)
+    assert hit.top1 == 1.0 and hit.p_ref == pytest.approx(np.mean([e.probs[0] for e in evs]), rel=1e-3)
+    assert hit.uniform == pytest.approx(np.mean([1 / len(e.moves) for e in evs]))
+    miss = agreement(str(tiny_weights), boards, other)
+    assert miss.top1 == pytest.approx(np.mean([len(e.moves) == 1 for e in evs])) and miss.p_ref < hit.p_ref
+    with pytest.raises(ValueError, match="no positions"):
+        sample_positions(pgn, 10, skip_plies=10_000)
+
+
+@pytest.mark.skipif(STOCKFISH is None, reason="Stockfish not installed")
+def test_agreement_reference_is_stockfish_fixed_depth() -> None:
+    from bench.agreement import reference_moves
+
+    b = chess.Board("6k1/5ppp/8/8/8/8/5PPP/3R2K1 w - - 0 1")  # back-rank mate in one
+    assert reference_moves([b], depth=1, command=STOCKFISH) == [chess.Move.from_uci("d1d8")]
