@@ -175,9 +175,14 @@ def run_transcend(cfg: TranscendConfig, progress: bool = True, config_path: str 
         plan.append(("init", Path(cfg.train["init_weights"]), cfg.init_temperatures))
     players: dict[str, Player] = {}
     if cfg.batched:
-        from engine.loader import load_model
+        from engine.loader import hash_mb_for_slots, load_model
+        from engine.weights import read_info
 
-        players = {label: load_model(str(w), "auto", 1, 4096).player for label, w, _ in plan}
+        # two slots per game in flight (its sequence and the one it extends); no more memory than that
+        players = {
+            label: load_model(str(w), "auto", 1, hash_mb_for_slots(read_info(w).config, 2 * cfg.batched_games)).player
+            for label, w, _ in plan
+        }
     rows: list[dict[str, Any]] = []
     for label, weights, temps in plan:
         for t in temps:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,11 +50,19 @@ def set_threads(threads: int) -> int:
     return n
 
 
+def slot_bytes(config: Mapping[str, int]) -> int:
+    """Bytes of one KV-cache slot: keys + values of every layer and position, fp32."""
+    return 2 * config["n_layer"] * config["block_size"] * config["n_embd"] * 4
+
+
 def slots_for(model: Any, hash_mb: int, cap: int = 256) -> int:
     """KV-cache slots that fit in ``hash_mb`` megabytes (at least 8, at most ``cap``)."""
-    cfg = model.cfg
-    per_slot = 2 * cfg.n_layer * cfg.block_size * cfg.n_embd * 4  # keys + values, fp32 bytes
-    return max(8, min(cap, (hash_mb << 20) // per_slot))
+    return max(8, min(cap, (hash_mb << 20) // slot_bytes(model.cfg.to_dict())))
+
+
+def hash_mb_for_slots(config: Mapping[str, int], slots: int) -> int:
+    """The smallest Hash (megabytes) that gives ``slots`` KV-cache slots (the inverse of slots_for)."""
+    return max(1, -(-(slots * slot_bytes(config)) // (1 << 20)))
 
 
 def make_backend(name: str, model: Any, weights_sha256: str, hash_mb: int = 128) -> Backend:

@@ -68,3 +68,16 @@ def test_not_safetensors_content(tmp_path: Path, tiny_weights: Path) -> None:
     p.with_suffix(".json").write_text(json.dumps(meta))
     with pytest.raises(WeightsError, match="not a readable safetensors"):
         load_weights(p)
+
+
+def test_hash_for_slots_is_the_inverse_of_slots_for() -> None:
+    from engine.loader import hash_mb_for_slots, slot_bytes, slots_for
+    from engine.model import ChessFormer, ModelConfig
+
+    for cfg in (ModelConfig(n_layer=4, n_head=4, n_embd=256, block_size=256), ModelConfig(2, 2, 32, 2)):
+        model = ChessFormer(cfg)
+        assert slot_bytes(cfg.to_dict()) == 2 * cfg.n_layer * cfg.block_size * cfg.n_embd * 4
+        for want in (16, 32, 100, 256):  # slots_for never gives fewer than 8
+            mb = hash_mb_for_slots(cfg.to_dict(), want)
+            assert slots_for(model, mb) >= want  # enough ...
+            assert mb == 1 or slots_for(model, mb - 1) < want  # ... and the smallest Hash that is
