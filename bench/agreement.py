@@ -19,8 +19,9 @@ from pathlib import Path
 
 import chess
 import chess.engine
-import chess.pgn
-import numpy as np
+
+from bench.analyse import model_positions
+from bench.engines import stockfish_path
 
 
 @dataclass(frozen=True)
@@ -34,28 +35,15 @@ class AgreementRow:
 
 def sample_positions(pgn: Path, limit: int, skip_plies: int, max_games: int = 300, seed: int = 0) -> list[chess.Board]:
     """Up to ``limit`` positions (with history) from the first ``max_games`` games, past ``skip_plies``."""
-    boards: list[chess.Board] = []
-    with open(pgn, encoding="utf-8", errors="replace") as f:
-        for _ in range(max_games):
-            game = chess.pgn.read_game(f)
-            if game is None:
-                break
-            b = game.board()
-            for ply, mv in enumerate(game.mainline_moves()):
-                if ply >= skip_plies and any(b.legal_moves):
-                    boards.append(b.copy())
-                b.push(mv)
+    boards = model_positions(pgn, "", limit, seed, max_games=max_games, skip_plies=skip_plies)
     if not boards:
         raise ValueError(f"{pgn}: no positions past ply {skip_plies}")
-    rng = np.random.default_rng(seed)
-    if len(boards) > limit:
-        boards = [boards[i] for i in sorted(rng.choice(len(boards), limit, replace=False))]
     return boards
 
 
-def reference_moves(boards: list[chess.Board], depth: int, command: str = "/usr/games/stockfish") -> list[chess.Move]:
+def reference_moves(boards: list[chess.Board], depth: int, command: str | None = None) -> list[chess.Move]:
     """Stockfish's move at a fixed depth (full strength, one thread: deterministic)."""
-    with chess.engine.SimpleEngine.popen_uci(command) as sf:
+    with chess.engine.SimpleEngine.popen_uci(command or stockfish_path()) as sf:
         sf.configure({"Threads": 1, "Skill Level": 20})
         moves = []
         for b in boards:

@@ -47,18 +47,29 @@ class MoveQualityRow:
     positions: int
 
 
-def model_positions(pgn: Path, engine_name_prefix: str, limit: int, seed: int = 0) -> list[chess.Board]:
-    """Boards (with history) where a player whose name starts with the prefix is to move."""
+def model_positions(
+    pgn: Path,
+    engine_name_prefix: str,
+    limit: int,
+    seed: int = 0,
+    max_games: int | None = None,
+    skip_plies: int = 0,
+) -> list[chess.Board]:
+    """Boards (with history) where a player whose name starts with the prefix is to move
+    (an empty prefix: every position), from the first ``max_games`` games (all if None),
+    leaving out each game's first ``skip_plies`` plies."""
     boards: list[chess.Board] = []
     with open(pgn, encoding="utf-8", errors="replace") as f:
-        while (game := chess.pgn.read_game(f)) is not None:
+        read = 0
+        while (max_games is None or read < max_games) and (game := chess.pgn.read_game(f)) is not None:
+            read += 1
             white = game.headers.get("White", "").startswith(engine_name_prefix)
             black = game.headers.get("Black", "").startswith(engine_name_prefix)
             if not (white or black):
                 continue
             b = game.board()
-            for mv in game.mainline_moves():
-                if (b.turn == chess.WHITE and white) or (b.turn == chess.BLACK and black):
+            for ply, mv in enumerate(game.mainline_moves()):
+                if ply >= skip_plies and ((b.turn == chess.WHITE and white) or (b.turn == chess.BLACK and black)):
                     boards.append(b.copy())
                 b.push(mv)
     rng = np.random.default_rng(seed)

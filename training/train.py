@@ -241,12 +241,11 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     peak = measure_matmul_peak(dtype, device)
     manifest = Path(cfg.data) / "manifest.json"
     every = json.loads(manifest.read_text()).get("anchor_every") if manifest.exists() else None
-    if master and every and every > max(1, cfg.block_size // 2):
-        # the engine re-anchors long games every block_size // 2 plies; windows there were never trained
+    stride = max(1, cfg.block_size // 2)  # the engine re-anchors long games every stride plies
+    if master and every and every > stride:  # windows anchored there would never have been trained
         print(
             f"warning: the data has a board anchor every {every} plies, but a {cfg.block_size}-token window is "
-            f"re-anchored every {max(1, cfg.block_size // 2)}: prepare with --anchor-every "
-            f"{max(1, cfg.block_size // 2)} for a model that plays long games",
+            f"re-anchored every {stride}: prepare with --anchor-every {stride} for a model that plays long games",
             file=sys.stderr,
         )
     if master:
