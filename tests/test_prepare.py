@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import zstandard
 
-from engine.tokenizer import MOVE_TO_ID, board_features
+from engine.tokenizer import MOVE_TO_ID, board_features, move_id
 from tests.pgn_factory import game_text, make_pgn, random_game_san
 from training.filters import FilterConfig, time_control_class
 from training.pgn import IllegalMove, movetext_tokens, resolve_san
@@ -207,26 +207,32 @@ def test_folder_input_and_errors(tmp_path: Path) -> None:
         prepare([tmp_path / "missing"], tmp_path / "o2", PrepareConfig(workers=1), progress=False)
 
 
+CASTLE_FEN = "r3k2r/pppq1ppp/2np1n2/4p3/4P3/2NP1N2/PPPQ1PPP/R3K2R w KQkq - 0 1"
+
+
+def _special_games() -> str:
+    """Promotions, castling both ways, en passant and a FEN start with castling rights; then
+    one game with an illegal castling."""
+    text = game_text(
+        {"White": "p", "Black": "q", "Site": "promo"},
+        "1. h4 g5 2. hxg5 h6 3. gxh6 Bg7 4. hxg7 Nf6 5. gxh8=N Ng8 6. d4 e5 1-0",
+        "1-0",
+    )
+    text += game_text(
+        {"White": "c", "Black": "d", "Site": "castle", "SetUp": "1", "FEN": CASTLE_FEN},
+        "1. O-O O-O-O 2. a4 d5 3. a5 b5 4. axb6 dxe4 1-0",
+        "1-0",
+    )
+    return text + game_text({"White": "e", "Black": "f", "Site": "bad-castle"}, "1. O-O e5 1-0", "1-0")
+
+
 def test_fast_replay_matches_python_chess(tmp_path: Path) -> None:
     from training import fast_replay
 
     if not fast_replay.AVAILABLE:
         pytest.skip("fastchess (the fast extra) is not installed")
     rng = random.Random(9)
-    text = make_pgn(rng, 200)
-    # promotions, castling both ways, en passant and a FEN start with castling rights
-    text += game_text(
-        {"White": "p", "Black": "q", "Site": "promo"},
-        "1. h4 g5 2. hxg5 h6 3. gxh6 Bg7 4. hxg7 Nf6 5. gxh8=N Ng8 6. d4 e5 1-0",
-        "1-0",
-    )
-    fen = "r3k2r/pppq1ppp/2np1n2/4p3/4P3/2NP1N2/PPPQ1PPP/R3K2R w KQkq - 0 1"
-    text += game_text(
-        {"White": "c", "Black": "d", "Site": "castle", "SetUp": "1", "FEN": fen},
-        "1. O-O O-O-O 2. a4 d5 3. a5 b5 4. axb6 dxe4 1-0",
-        "1-0",
-    )
-    text += game_text({"White": "e", "Black": "f", "Site": "bad-castle"}, "1. O-O e5 1-0", "1-0")  # illegal castling
+    text = make_pgn(rng, 200) + _special_games()
     src = tmp_path / "g.pgn"
     src.write_text(text)
     slow = prepare(
@@ -270,3 +276,37 @@ def test_prepare_called_from_a_stdin_script_does_not_hang(tmp_path: Path) -> Non
     r = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "30" and "using 1 worker" in r.stderr
+
+
+@pytest.mark.parametrize("replay", ["python-chess", "fastchess"])
+def test_legal_move_lists(tmp_path: Path, replay: str) -> None:
+    """prepare --legal-moves stores each ply's legal moves, as python-chess lists them."""
+    from training import fast_replay
+    from training.data import GameIndex
+
+    if replay == "fastchess" and not fast_replay.AVAILABLE:
+        pytest.skip("fastchess (the fast extra) is not installed")
+    src = tmp_path / "g.pgn"
+    src.write_text(make_pgn(random.Random(3), 30) + _special_games())
+    out = tmp_path / "data"
+    cfg = PrepareConfig(workers=1, replay=replay, anchor_every=1, legal_moves=True)
+    assert prepare([src], out, cfg, progress=False)["legal_moves"] is True
+    sh = load_shard(out, list_shards(out)[0])
+    assert sh.legal is not None and sh.legal_offsets is not None and len(sh.legal_offsets) == len(sh.tokens) + 1
+    plies = 0
+    for g in sh.games:
+        board = chess.Board(CASTLE_FEN) if g["fen_anchor"] >= 0 else chess.Board()
+        for i in range(int(g["offset"]), int(g["offset"] + g["length"])):
+            by_id = {move_id(board, m): m for m in board.legal_moves}
+            stored = sh.legal[sh.legal_offsets[i] : sh.legal_offsets[i + 1]]
+            assert list(stored) == sorted(by_id)
+            board.push(by_id[int(sh.tokens[i])])  # the played move is among them
+            plies += 1
+    assert plies == len(sh.tokens) > 500
+    # a resumed run must not mix shards with and without legal lists
+    with pytest.raises(ValueError, match="legal_moves=True"):
+        prepare([src], out, PrepareConfig(workers=1, replay=replay, anchor_every=1), progress=False)
+    plain = tmp_path / "plain"
+    prepare([src], plain, PrepareConfig(workers=1, replay=replay, anchor_every=1), progress=False)
+    with pytest.raises(ValueError, match="no legal move lists"):
+        GameIndex(plain, legal=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from tests.pgn_factory import make_pgn
 from training.data import BatchStream, GameIndex, validation_batches
@@ -81,8 +82,8 @@ def test_full_window_last_token_has_a_target(shards: Path) -> None:
     rng = random.Random(3)
     full = ended = 0
     for ref in index.train[:40]:
-        moves, feats, result = index.sample(ref, 4, rng, 1.0)
-        b = collate([(moves, feats, result)], 4)
+        moves, feats, result, _ = index.sample(ref, 4, rng, 1.0)
+        b = collate([(moves, feats, result, None)], 4)
         s, g = ref
         game = index.shards[s].games[g]
         if len(moves) == 4:  # [POS, m0, m1, m2] reads three moves and predicts m0 .. m3
@@ -96,9 +97,78 @@ def test_full_window_last_token_has_a_target(shards: Path) -> None:
             assert b.tokens.shape[1] == len(moves) + 1
     assert full > 20
     # block_size 2, the board-reading window: [POS(board), last move] -> the next move
-    moves, feats, result = index.sample(index.train[0], 2, rng, 1.0)
-    b = collate([(moves, feats, result)], 2)
+    moves, feats, result, _ = index.sample(index.train[0], 2, rng, 1.0)
+    b = collate([(moves, feats, result, None)], 2)
     assert b.tokens.shape == (1, 2) and b.policy_targets[0].tolist() == moves.tolist() and len(moves) == 2
+
+
+@pytest.fixture(scope="module")
+def legal_shards(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Toy games with a board at every ply and every ply's legal moves (board-reading training)."""
+    d = tmp_path_factory.mktemp("legal")
+    (d / "g.pgn").write_text(make_pgn(random.Random(1), 200))
+    prepare([d / "g.pgn"], d / "shards", PrepareConfig(workers=1, anchor_every=1, legal_moves=True), progress=False)
+    return d / "shards"
+
+
+def test_legal_policy_loss_is_cross_entropy_over_legal_moves() -> None:
+    from training.train import legal_policy_loss
+
+    g = torch.Generator().manual_seed(0)
+    policy = torch.randn(2, 3, 1968, generator=g)
+    legal = torch.full((2, 3, 4), -1, dtype=torch.long)
+    legal[0, 0, :3] = torch.tensor([5, 9, 700])
+    legal[0, 1, :4] = torch.tensor([1, 2, 3, 4])
+    legal[1, 0, :2] = torch.tensor([100, 1500])
+    targets = torch.tensor([[9, 4, -100], [1500, -100, -100]])
+    policy[0, 0, 1000] = 50.0  # an illegal move with the largest logit must not count as the best move
+    policy[0, 0, 9] = 5.0
+    loss, hits = legal_policy_loss(policy, targets, legal)
+    expected = []
+    for (b, t), ids in (((0, 0), [5, 9, 700]), ((0, 1), [1, 2, 3, 4]), ((1, 0), [100, 1500])):
+        logp = torch.log_softmax(policy[b, t, ids], dim=0)
+        expected.append(-logp[ids.index(int(targets[b, t]))])
+    assert torch.allclose(loss, torch.stack(expected).mean(), atol=1e-5)
+    assert hits.tolist()[0] is True and len(hits) == 3
+    # the full-vocabulary loss of the same logits is larger: it also pays for illegal moves
+    full = F.cross_entropy(policy.reshape(-1, 1968), targets.reshape(-1), ignore_index=-100)
+    assert full > loss
+
+
+def test_mirrored_sample_is_the_colour_flipped_position(legal_shards: Path) -> None:
+    from training.mirror import MIRROR_MOVE, mirror_features
+
+    index = GameIndex(legal_shards, val_permille=100, legal=True)
+    for ref in index.train[:30]:
+        m0, f0, r0, l0 = index.sample(ref, 2, random.Random(5), 1.0)
+        m1, f1, r1, l1 = index.sample(ref, 2, random.Random(5), 1.0, mirror_fraction=1.0)
+        assert l0 is not None and l1 is not None
+        assert m1.tolist() == MIRROR_MOVE[m0].tolist() and f1.tolist() == mirror_features(f0).tolist()
+        assert r1 == r0  # the side to move's result
+        for mv, ids in zip(m1, l1, strict=True):
+            assert mv in ids  # a played move stays legal in the mirrored position
+    b = BatchStream(index, 2, 512, seed=1, mid_game_fraction=0.98, mirror_fraction=0.5).batch(0)
+    assert b.legal is not None and b.legal.shape[:2] == b.tokens.shape
+    rows = b.policy_targets != -100
+    assert ((b.legal == b.policy_targets.unsqueeze(-1)).any(-1) | ~rows).all()  # every target among its legal moves
+
+
+def test_legal_loss_training_learns(legal_shards: Path, shards: Path, tmp_path: Path) -> None:
+    cfg = _tiny_cfg(
+        legal_shards,
+        tmp_path / "run",
+        *("--block_size", "2", "--max_steps", "40", "--lr", "3e-3", "--eval_every", "40"),
+        *("--policy_loss", "legal", "--mirror_fraction", "0.5", "--mid_game_fraction", "0.98"),
+    )
+    train(cfg, progress=False)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    # a random model's legal-move loss is near log(~30 legal moves) = 3.4, far below log(1968) = 7.6
+    assert log[0]["policy_loss"] < 4.5 and log[-1]["policy_loss"] < log[0]["policy_loss"]
+    assert "val_top1" in log[-1]
+    with pytest.raises(ValueError, match="legal move lists"):
+        train(_tiny_cfg(shards, tmp_path / "r2", "--policy_loss", "legal"), progress=False)  # prepared without
+    with pytest.raises(SystemExit, match="policy_loss"):
+        _tiny_cfg(legal_shards, tmp_path / "r3", "--policy_loss", "illegal")
 
 
 def test_training_reduces_loss(shards: Path, tmp_path: Path) -> None:

@@ -42,6 +42,11 @@ def _prepare(argv: list[str]) -> int:
     )
     p.add_argument("--shard-games", type=int, default=50_000)
     p.add_argument("--anchor-every", type=int, default=24, help="plies between stored mid-game anchors")
+    p.add_argument(
+        "--legal-moves",
+        action="store_true",
+        help="store every ply's legal moves, for train's policy_loss legal (about 30x the token bytes)",
+    )
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
     filters = FilterConfig(
@@ -56,7 +61,12 @@ def _prepare(argv: list[str]) -> int:
         players=tuple(n.strip() for n in a.players.split(",") if n.strip()),
     )
     cfg = PrepareConfig(
-        filters=filters, workers=a.workers, shard_games=a.shard_games, anchor_every=a.anchor_every, replay=a.replay
+        filters=filters,
+        workers=a.workers,
+        shard_games=a.shard_games,
+        anchor_every=a.anchor_every,
+        replay=a.replay,
+        legal_moves=a.legal_moves,
     )
     try:
         m = prepare(a.inputs, a.out, cfg, progress=not a.no_progress)

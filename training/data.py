@@ -23,11 +23,15 @@ import numpy as np
 import torch
 
 from engine.tokenizer import MAX_FEATURES, PAD_ID, POS_ID, board_features
+from training.mirror import MIRROR_MOVE, mirror_features
 from training.shards import Shard, list_shards, load_shard
 
 START_FEATURES = np.array(board_features(chess.Board()), dtype=np.int64)
 _STM_BLACK = 769  # the side-to-move feature index for black (engine/tokenizer.py)
 IGNORE = -100  # target index ignored by the loss
+
+# (moves, anchor features, result for the anchor's side, per-move legal move ids or None)
+Sample = tuple[np.ndarray, np.ndarray, int, list[np.ndarray] | None]
 
 
 @dataclass
@@ -37,16 +41,27 @@ class Batch:
     policy_targets: torch.Tensor  # [B, T] int64 next move id, IGNORE where none
     value_targets: torch.Tensor  # [B, T] int64 0 win / 1 draw / 2 loss for the side to move, IGNORE on padding
     real_tokens: int  # tokens that are not padding
+    legal: torch.Tensor | None = (
+        None  # [B, T, K] int64 legal move ids of each target's position, -1 padded; None unless asked
+    )
 
 
 class GameIndex:
     """All games of a data folder, split into train and validation by a hash of the game."""
 
-    def __init__(self, folder: Path, val_permille: int = 5) -> None:
+    def __init__(self, folder: Path, val_permille: int = 5, legal: bool = False) -> None:
         names = list_shards(folder)
         if not names:
             raise FileNotFoundError(f"no complete shards in {folder} (run python -m training prepare first)")
         self.shards: list[Shard] = [load_shard(folder, n) for n in names]
+        self.legal = legal  # samples carry each target's legal move ids
+        if legal:
+            missing = [sh.name for sh in self.shards if sh.legal is None]
+            if missing:
+                raise ValueError(
+                    f"{folder}: shards {', '.join(missing[:3])} have no legal move lists; "
+                    "prepare the data with legal_moves = true (prepare --legal-moves)"
+                )
         refs = [(s, g) for s, sh in enumerate(self.shards) for g in range(len(sh.games))]
         # Stable split: a game's side never changes when shards are added after it.
         is_val = [((s * 1_000_003 + g) * 2654435761 >> 7) % 1000 < val_permille for s, g in refs]
@@ -66,9 +81,16 @@ class GameIndex:
         self.tokens = sum(int(sh.info["tokens"]) for sh in self.shards)
 
     def sample(
-        self, ref: tuple[int, int], block_size: int, rng: random.Random, mid_game_fraction: float
-    ) -> tuple[np.ndarray, np.ndarray, int]:
-        """(moves, anchor features, result for the anchor's side to move: +1/0/-1)."""
+        self,
+        ref: tuple[int, int],
+        block_size: int,
+        rng: random.Random,
+        mid_game_fraction: float,
+        mirror_fraction: float = 0.0,
+    ) -> Sample:
+        """(moves, anchor features, result for the anchor's side to move: +1/0/-1, legal move ids
+        of each move's position or None); colour-mirrored (training/mirror.py) with
+        probability ``mirror_fraction``."""
         s, g = ref
         sh = self.shards[s]
         game = sh.games[g]
@@ -82,27 +104,40 @@ class GameIndex:
             fa = int(game["fen_anchor"])
             feats = sh.anchors[fa]["features"].astype(np.int64) if fa >= 0 else START_FEATURES
         # block_size moves: block_size - 1 are read, and the last also the target of the window's last token
-        moves = np.asarray(sh.tokens[off + ply : off + min(n, ply + block_size)], dtype=np.int64)
+        end = off + min(n, ply + block_size)
+        moves = np.asarray(sh.tokens[off + ply : end], dtype=np.int64)
         black_to_move = bool((feats == _STM_BLACK).any())
         result = int(game["result"]) * (-1 if black_to_move else 1)
-        return moves, feats, result
+        legal = None
+        if self.legal:
+            assert sh.legal is not None and sh.legal_offsets is not None
+            lo_hi = sh.legal_offsets[off + ply : end + 1]
+            legal = [np.asarray(sh.legal[a:b], dtype=np.int64) for a, b in zip(lo_hi[:-1], lo_hi[1:], strict=True)]
+        if mirror_fraction > 0 and rng.random() < mirror_fraction:
+            # the result stays: it is the side to move's, and mirroring keeps who that is in the game
+            feats, moves = mirror_features(feats), MIRROR_MOVE[moves]
+            legal = None if legal is None else [MIRROR_MOVE[x] for x in legal]
+        return moves, feats, result, legal
 
 
-def collate(samples: list[tuple[np.ndarray, np.ndarray, int]], block_size: int) -> Batch:
+def collate(samples: list[Sample], block_size: int) -> Batch:
     """Pad samples into a Batch; targets as in the sequence contract (engine/tokenizer.py).
 
     A sample's moves past ``block_size - 1`` are targets only: the window's last token
     predicts the move after it, as it must at inference when a sequence fills the window
     (with a short window, such as block_size 2, that is every position the engine sees).
     """
-    T = min(max(len(m) for m, _, _ in samples) + 1, block_size)
+    T = min(max(len(s[0]) for s in samples) + 1, block_size)
     B = len(samples)
     tokens = np.full((B, T), PAD_ID, dtype=np.int64)
     policy = np.full((B, T), IGNORE, dtype=np.int64)
     value = np.full((B, T), IGNORE, dtype=np.int64)
     anchors = np.zeros((B, MAX_FEATURES), dtype=np.int64)
+    with_legal = samples[0][3] is not None
+    K = max((len(x) for s in samples for x in (s[3] or [])), default=1)  # the longest legal move list
+    legal = np.full((B, T, K), -1, dtype=np.int64) if with_legal else None
     real = 0
-    for i, (moves, feats, result) in enumerate(samples):
+    for i, (moves, feats, result, legal_ids) in enumerate(samples):
         k = len(moves)  # targets
         n_in = min(k + 1, block_size)  # input tokens: POS and the moves that fit
         tokens[i, 0] = POS_ID
@@ -113,12 +148,18 @@ def collate(samples: list[tuple[np.ndarray, np.ndarray, int]], block_size: int) 
         value[i, :n_in] = 1 - sign
         anchors[i] = feats
         real += n_in
+        if legal is not None:
+            assert legal_ids is not None and len(legal_ids) == k
+            for j, ids in enumerate(legal_ids):
+                legal[i, j, : len(ids)] = ids
     return Batch(
-        torch.from_numpy(tokens), torch.from_numpy(anchors), torch.from_numpy(policy), torch.from_numpy(value), real
+        torch.from_numpy(tokens),
+        torch.from_numpy(anchors),
+        torch.from_numpy(policy),
+        torch.from_numpy(value),
+        real,
+        None if legal is None else torch.from_numpy(legal),
     )
-
-
-Sample = tuple[np.ndarray, np.ndarray, int]  # (moves, anchor features, result for the anchor's side)
 
 
 def bucket_by_length(samples: list[Sample], batch_tokens: int) -> list[list[Sample]]:
@@ -148,9 +189,11 @@ class BatchStream:
         seed: int,
         mid_game_fraction: float,
         pool_batches: int = 64,
+        mirror_fraction: float = 0.0,
     ) -> None:
         self.index, self.block_size, self.batch_tokens = index, block_size, batch_tokens
         self.seed, self.mid, self.pool_batches = seed, mid_game_fraction, pool_batches
+        self.mirror = mirror_fraction
         self._pool_id = -1
         self._pool: list[list[Sample]] = []
 
@@ -160,7 +203,8 @@ class BatchStream:
         avg = max(8, self.index.tokens // max(1, len(train) + len(self.index.val)))
         n = max(1, self.pool_batches * self.batch_tokens // min(avg + 1, self.block_size))
         samples = [
-            self.index.sample(train[rng.randrange(len(train))], self.block_size, rng, self.mid) for _ in range(n)
+            self.index.sample(train[rng.randrange(len(train))], self.block_size, rng, self.mid, self.mirror)
+            for _ in range(n)
         ]
         batches = bucket_by_length(samples, self.batch_tokens)
         rng.shuffle(batches)

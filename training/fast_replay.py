@@ -49,9 +49,9 @@ def features_from_fen(fen: str, legal_ep: bool) -> tuple[int, ...]:
 
 
 def replay_sans_fast(
-    sans: list[str], fen: str | None, anchor_every: int
-) -> tuple[np.ndarray, tuple[int, ...] | None, list[tuple[int, tuple[int, ...]]]]:
-    """Move ids, FEN-anchor features and mid-game anchors, as training.prepare.replay_game."""
+    sans: list[str], fen: str | None, anchor_every: int, with_legal: bool = False
+) -> tuple[np.ndarray, tuple[int, ...] | None, list[tuple[int, tuple[int, ...]]], list[np.ndarray] | None]:
+    """Move ids, FEN-anchor features, mid-game anchors and legal move ids, as training.prepare.replay_game."""
     assert fastchess is not None
     try:
         board = fastchess.Board(fen) if fen else fastchess.Board()
@@ -60,10 +60,13 @@ def replay_sans_fast(
     fen_features = features_from_fen(board.fen(), board.has_legal_en_passant()) if fen else None
     ids = np.empty(len(sans), dtype=np.uint16)
     anchors: list[tuple[int, tuple[int, ...]]] = []
+    legal_ids: list[np.ndarray] | None = [] if with_legal else None
     for ply, san in enumerate(sans):
         if ply and ply % anchor_every == 0:
             anchors.append((ply, features_from_fen(board.fen(), board.has_legal_en_passant())))
         legal = board.legal_moves_uci()
+        if legal_ids is not None:
+            legal_ids.append(np.array(sorted(MOVE_TO_ID[u] for u in legal), dtype=np.uint16))
         try:
             uci = board.push_san(san)
         except ValueError:
@@ -71,4 +74,4 @@ def replay_sans_fast(
         if uci not in legal:
             raise IllegalMove(f"{san}: {uci} is not legal here")
         ids[ply] = MOVE_TO_ID[uci]
-    return ids, fen_features, anchors
+    return ids, fen_features, anchors, legal_ids

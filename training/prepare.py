@@ -50,6 +50,9 @@ class PrepareConfig:
     chunk_games: int = 500  # games per worker task (count)
     anchor_every: int = 24  # a mid-game anchor every this many plies (plies)
     replay: str = "auto"  # "fastchess" (C, the `fast` extra), "python-chess", or "auto": fastchess if installed
+    legal_moves: bool = (
+        False  # store every ply's legal move ids, for train's policy_loss "legal" (~30x the token bytes)
+    )
 
 
 @dataclass
@@ -75,6 +78,7 @@ class _Replayed:
     fen_features: tuple[int, ...] | None
     anchors: list[tuple[int, tuple[int, ...]]]  # (ply, features)
     key: int
+    legal: list[np.ndarray] | None  # per ply, the sorted legal move ids (PrepareConfig.legal_moves)
 
 
 def _key(site: str, movetext_moves: np.ndarray, players: str) -> int:
@@ -89,9 +93,10 @@ def _key(site: str, movetext_moves: np.ndarray, players: str) -> int:
 
 
 def replay_game(
-    movetext: str, fen: str | None, anchor_every: int, fast: bool = False
-) -> tuple[np.ndarray, tuple[int, ...] | None, list[tuple[int, tuple[int, ...]]]]:
-    """Move ids, FEN-anchor features and mid-game anchors of one game; IllegalMove on bad moves.
+    movetext: str, fen: str | None, anchor_every: int, fast: bool = False, with_legal: bool = False
+) -> tuple[np.ndarray, tuple[int, ...] | None, list[tuple[int, tuple[int, ...]]], list[np.ndarray] | None]:
+    """Move ids, FEN-anchor features, mid-game anchors and (``with_legal``) each ply's sorted
+    legal move ids, of one game; IllegalMove on bad moves.
 
     ``fast``: replay with fastchess (training/fast_replay.py) instead of python-chess.
     """
@@ -99,7 +104,7 @@ def replay_game(
     if marker is None:
         raise TruncatedGame("movetext has no result marker")
     if fast:
-        return replay_sans_fast(sans, fen, anchor_every)
+        return replay_sans_fast(sans, fen, anchor_every, with_legal)
     try:
         board = chess.Board(fen) if fen else chess.Board()
     except ValueError as e:
@@ -107,26 +112,29 @@ def replay_game(
     fen_features = board_features(board) if fen else None
     ids = np.empty(len(sans), dtype=np.uint16)
     anchors: list[tuple[int, tuple[int, ...]]] = []
+    legal: list[np.ndarray] | None = [] if with_legal else None
     for ply, san in enumerate(sans):
         if ply and ply % anchor_every == 0:
             anchors.append((ply, board_features(board)))
+        if legal is not None:
+            legal.append(np.array(sorted(move_id(board, m) for m in board.legal_moves), dtype=np.uint16))
         mv = resolve_san(board, san)
         ids[ply] = move_id(board, mv)
         board.push(mv)
         if board.was_into_check():
             raise IllegalMove(f"{san}: leaves the king in check")
-    return ids, fen_features, anchors
+    return ids, fen_features, anchors, legal
 
 
-def _work(args: tuple[_Task, int, int, bool]) -> tuple[_Task, list[_Replayed], Counter[str]]:
-    task, anchor_every, min_plies, fast = args
+def _work(args: tuple[_Task, int, int, bool, bool]) -> tuple[_Task, list[_Replayed], Counter[str]]:
+    task, anchor_every, min_plies, fast, with_legal = args
     out: list[_Replayed] = []
     bad: Counter[str] = Counter()
     if task.skip:
         return task, out, bad
     for index, movetext, result, fen, welo, belo, site_players in task.games:
         try:
-            ids, fen_feats, anchors = replay_game(movetext, fen, anchor_every, fast)
+            ids, fen_feats, anchors, legal = replay_game(movetext, fen, anchor_every, fast, with_legal)
         except IllegalMove:
             bad["illegal_move"] += 1
             continue
@@ -142,7 +150,15 @@ def _work(args: tuple[_Task, int, int, bool]) -> tuple[_Task, list[_Replayed], C
         site, _, players = site_players.partition("\x00")
         out.append(
             _Replayed(
-                index, ids, RESULT_CODE[result], welo or 0, belo or 0, fen_feats, anchors, _key(site, ids, players)
+                index,
+                ids,
+                RESULT_CODE[result],
+                welo or 0,
+                belo or 0,
+                fen_feats,
+                anchors,
+                _key(site, ids, players),
+                legal,
             )
         )
     task.games = []  # do not ship the text back
@@ -160,7 +176,7 @@ def use_fast_replay(cfg: PrepareConfig) -> bool:
 
 def _tasks(
     files: list[Path], out: Path, cfg: PrepareConfig, read_errors: list[str]
-) -> Iterator[tuple[_Task, int, int, bool]]:
+) -> Iterator[tuple[_Task, int, int, bool, bool]]:
     f = cfg.filters
     fast = use_fast_replay(cfg)
     for si, path in enumerate(files):
@@ -181,7 +197,7 @@ def _tasks(
             k = g.index // cfg.shard_games
             if k != task.shard:
                 task.last = True
-                yield task, cfg.anchor_every, f.min_plies, fast
+                yield task, cfg.anchor_every, f.min_plies, fast, cfg.legal_moves
                 task = _Task(si, k, [], Counter(), 0)
             task.skip = is_done(k)
             task.raw += 1
@@ -206,10 +222,10 @@ def _tasks(
                     )
                 )
             if len(task.games) >= cfg.chunk_games:
-                yield task, cfg.anchor_every, f.min_plies, fast
+                yield task, cfg.anchor_every, f.min_plies, fast, cfg.legal_moves
                 task = _Task(si, k, [], Counter(), 0)
         task.last = True
-        yield task, cfg.anchor_every, f.min_plies, fast
+        yield task, cfg.anchor_every, f.min_plies, fast, cfg.legal_moves
 
 
 def _shard_stem(path: Path) -> str:
@@ -225,7 +241,7 @@ class _ShardBuilder:
         self.counts: Counter[str] = Counter()
         self.raw = 0
 
-    def write(self, out: Path, name: str, source: str) -> dict[str, Any]:
+    def write(self, out: Path, name: str, source: str, with_legal: bool) -> dict[str, Any]:
         n = len(self.games)
         games = np.zeros(n, dtype=GAME_DTYPE)
         n_anchor = sum(len(g.anchors) + (g.fen_features is not None) for g in self.games)
@@ -251,9 +267,19 @@ class _ShardBuilder:
             "removed": dict(self.counts),
             "rating_histogram": {str(k): v for k, v in sorted(hist.items())},
             "tokenizer_version": TOKENIZER_VERSION,
+            "legal_moves": with_legal,
         }
         keys = np.array([g.key for g in self.games], dtype=np.uint64)
-        write_shard(out, name, tokens, games, anchors, keys, info)
+        legal = None
+        if with_legal:
+            per_ply = [ids for g in self.games for ids in (g.legal or [])]
+            if len(per_ply) != tokens.size:
+                raise RuntimeError(f"shard {name}: {len(per_ply)} legal move lists for {tokens.size} plies")
+            offsets = np.zeros(len(per_ply) + 1, dtype=np.int64)
+            np.cumsum([len(x) for x in per_ply], out=offsets[1:])
+            flat = np.concatenate(per_ply) if per_ply else np.zeros(0, dtype=np.uint16)
+            legal = (flat, offsets)
+        write_shard(out, name, tokens, games, anchors, keys, info, legal)
         return info
 
 
@@ -265,6 +291,13 @@ def prepare(inputs: list[Path], out: Path, cfg: PrepareConfig, progress: bool = 
     if not files:
         raise ValueError(f"no PGN files in {', '.join(map(str, inputs))}")
     out.mkdir(parents=True, exist_ok=True)
+    for name in list_shards(out):  # a resumed run must not mix shards with and without legal move lists
+        had = bool(json.loads((out / f"{name}.json").read_text(encoding="utf-8")).get("legal_moves", False))
+        if had != cfg.legal_moves:
+            raise ValueError(
+                f"{out}/{name} was prepared with legal_moves={had}, this run asks for {cfg.legal_moves}: "
+                "use another output folder"
+            )
     read_errors: list[str] = []
     seen: set[int] = set()
     builders: dict[tuple[int, int], _ShardBuilder] = {}
@@ -303,7 +336,7 @@ def prepare(inputs: list[Path], out: Path, cfg: PrepareConfig, progress: bool = 
                 b.games.append(g)
             bar.update(task.raw)
             if task.last:
-                b.write(out, name, files[task.source].name)
+                b.write(out, name, files[task.source].name, cfg.legal_moves)
                 del builders[key]
     finally:
         bar.close()
@@ -338,6 +371,7 @@ def write_manifest(out: Path, files: list[Path], cfg: PrepareConfig, read_errors
         "sources": [{"file": str(p), "sha256": file_sha256(p), "bytes": p.stat().st_size} for p in files],
         "filters": asdict(cfg.filters),
         "anchor_every": cfg.anchor_every,
+        "legal_moves": cfg.legal_moves,
         "replay": "fastchess" if use_fast_replay(cfg) else "python-chess",
         "shards": shards,
         "raw_games": raw,

@@ -10,6 +10,10 @@ marks the shard complete, so an interrupted prepare redoes only unfinished shard
   plies of each game (every ``anchor_every`` plies, and ply 0 of FEN set-ups), for
   samples that start mid-game.
 - ``NAME.keys.npy``: uint64 de-duplication keys of the games (for resuming).
+- only when prepared with ``legal_moves``: ``NAME.legal.u16``, the sorted legal move ids
+  of every ply concatenated in token order (raw uint16, memmapped), and
+  ``NAME.legal_offsets.npy``, int64 [n_tokens + 1]: token i's list is
+  ``legal[offsets[i]:offsets[i + 1]]``. train's ``policy_loss = "legal"`` reads them.
 - ``NAME.json``: counts, filter statistics, rating histogram.
 """
 
@@ -47,6 +51,8 @@ class Shard:
     games: np.ndarray  # GAME_DTYPE [n_games]
     anchors: np.ndarray  # ANCHOR_DTYPE [n_anchors]
     info: dict[str, Any]
+    legal: np.ndarray | None = None  # uint16 [n_legal]: legal move ids of every ply, or None
+    legal_offsets: np.ndarray | None = None  # int64 [n_tokens + 1] into legal, or None
 
 
 def _replace(tmp: Path, final: Path) -> None:
@@ -61,15 +67,22 @@ def write_shard(
     anchors: np.ndarray,
     keys: np.ndarray,
     info: dict[str, Any],
+    legal: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> None:
-    """Write a shard atomically: data files first, then the JSON that marks it complete."""
+    """Write a shard atomically: data files first, then the JSON that marks it complete.
+
+    legal: (flat legal move ids, offsets), see the module doc.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    for suffix, arr in (
+    files: list[tuple[str, np.ndarray]] = [
         (".tokens.u16", tokens.astype("<u2")),
         (".games.npy", games),
         (".anchors.npy", anchors),
         (".keys.npy", keys),
-    ):
+    ]
+    if legal is not None:
+        files += [(".legal.u16", legal[0].astype("<u2")), (".legal_offsets.npy", legal[1].astype(np.int64))]
+    for suffix, arr in files:
         tmp = folder / f"{name}{suffix}.tmp"
         with open(tmp, "wb") as f:
             if suffix.endswith(".npy"):
@@ -90,17 +103,23 @@ def load_shard_keys(folder: Path, name: str) -> np.ndarray:
     return np.load(folder / f"{name}.keys.npy")
 
 
+def _memmap_u16(path: Path) -> np.ndarray:
+    return np.memmap(path, dtype="<u2", mode="r") if path.stat().st_size else np.zeros(0, dtype="<u2")
+
+
 def load_shard(folder: Path, name: str) -> Shard:
     info = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
-    path = folder / f"{name}.tokens.u16"
-    tokens = np.memmap(path, dtype="<u2", mode="r") if path.stat().st_size else np.zeros(0, dtype="<u2")
-    return Shard(
+    shard = Shard(
         name=name,
-        tokens=tokens,
+        tokens=_memmap_u16(folder / f"{name}.tokens.u16"),
         games=np.load(folder / f"{name}.games.npy"),
         anchors=np.load(folder / f"{name}.anchors.npy"),
         info=info,
     )
+    if info.get("legal_moves"):
+        shard.legal = _memmap_u16(folder / f"{name}.legal.u16")
+        shard.legal_offsets = np.load(folder / f"{name}.legal_offsets.npy")
+    return shard
 
 
 def list_shards(folder: Path) -> list[str]:

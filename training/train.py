@@ -55,7 +55,11 @@ class TrainConfig:
     batch_tokens: int = 16384  # padded tokens per micro-batch (tokens)
     grad_accum: int = 1  # micro-batches per optimizer step (count)
     value_weight: float = 0.5  # weight of the value loss next to the policy loss
+    policy_loss: str = "all"  # "all": softmax over all 1968 moves (the paper's); "legal": over the position's legal moves only, as the engine plays and lc0 trains (needs data prepared with legal_moves)
     mid_game_fraction: float = 0.25  # samples starting mid-game from a POS anchor (fraction)
+    mirror_fraction: float = (
+        0.0  # training samples colour-mirrored, board and moves (fraction; training/mirror.py); validation never
+    )
     # run
     seed: int = 1337  # data order and initialisation
     init_weights: str = ""  # engine weights (safetensors) to start from instead of a random init; same shape
@@ -70,6 +74,12 @@ class TrainConfig:
     log_every: int = 10  # optimizer steps between log lines
     time_limit_minutes: float = 0.0  # stop (with a checkpoint) after this wall time; 0: none
     schedule_by_time: bool = False  # warm-up/cosine over the time limit instead of max_steps (for equal-time comparisons; not step-reproducible)
+
+    def __post_init__(self) -> None:
+        if self.policy_loss not in ("all", "legal"):
+            raise SystemExit(f"train: policy_loss must be all or legal, got {self.policy_loss!r}")
+        if not 0.0 <= self.mirror_fraction <= 1.0:
+            raise SystemExit(f"train: mirror_fraction must be within [0, 1], got {self.mirror_fraction}")
 
     @classmethod
     def load(cls, toml_path: str | None, overrides: list[str]) -> TrainConfig:
@@ -128,18 +138,42 @@ def flops_per_token(model: ChessFormer, seq_len: float) -> float:
     return 6 * n + 12 * cfg.n_layer * cfg.n_embd * seq_len
 
 
+def legal_policy_loss(
+    policy: torch.Tensor, targets: torch.Tensor, legal: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cross-entropy of a softmax over each position's legal moves only, and its top-1 hits.
+
+    policy: [B, T, M] logits; targets: [B, T] move ids, -100 where none; legal: [B, T, K]
+    legal move ids, -1 padded (every target is among its legal moves). Returns the mean
+    loss over the targets and a [N] bool tensor, per target: is it the best legal move.
+    """
+    valid = legal >= 0  # [B, T, K]
+    picked = policy.float().gather(-1, legal.clamp(min=0))  # [B, T, K] logits of the legal moves
+    picked = picked.masked_fill(~valid, float("-inf"))
+    mask = targets != -100  # [B, T]
+    lse = torch.logsumexp(picked[mask], dim=-1)  # [N]
+    target_logit = policy.float().gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)[mask]  # [N]
+    best = legal.gather(-1, picked.argmax(-1, keepdim=True)).squeeze(-1)[mask]  # [N] best legal move id
+    return (lse - target_logit).mean(), best == targets[mask]
+
+
 def losses(
     model: torch.nn.Module, batch: Any, device: torch.device, value_weight: float
 ) -> tuple[torch.Tensor, dict[str, float]]:
+    """Policy + value loss of a batch; the policy over legal moves only if the batch carries them."""
     tokens, anchors = batch.tokens.to(device), batch.anchors.to(device)
     pt, vt = batch.policy_targets.to(device), batch.value_targets.to(device)
     policy, value, _ = model(tokens, anchors)
-    # [B, T, M] -> [B*T, M] for the cross-entropies
-    pl = F.cross_entropy(policy.float().reshape(-1, policy.shape[-1]), pt.reshape(-1), ignore_index=-100)
+    mask = pt != -100
+    if batch.legal is not None:
+        pl, hits = legal_policy_loss(policy, pt, batch.legal.to(device))
+    else:
+        # [B, T, M] -> [B*T, M] for the cross-entropy
+        pl = F.cross_entropy(policy.float().reshape(-1, policy.shape[-1]), pt.reshape(-1), ignore_index=-100)
+        hits = (policy.argmax(-1) == pt)[mask]
     vl = F.cross_entropy(value.float().reshape(-1, 3), vt.reshape(-1), ignore_index=-100)
     with torch.no_grad():
-        mask = pt != -100
-        top1 = (policy.argmax(-1) == pt)[mask].float().mean().item() if mask.any() else 0.0
+        top1 = hits.float().mean().item() if mask.any() else 0.0
         vmask = vt != -100
         vacc = (value.argmax(-1) == vt)[vmask].float().mean().item() if vmask.any() else 0.0
     return pl + value_weight * vl, {"policy_loss": pl.item(), "value_loss": vl.item(), "top1": top1, "value_acc": vacc}
@@ -235,8 +269,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     dtype = torch.bfloat16 if cfg.dtype == "bfloat16" else torch.float32
     ctx = torch.autocast(device_type=device.type, dtype=dtype) if dtype != torch.float32 else nullcontext()
 
-    index = GameIndex(Path(cfg.data), cfg.val_permille)
-    stream = BatchStream(index, cfg.block_size, cfg.batch_tokens, cfg.seed, cfg.mid_game_fraction)
+    index = GameIndex(Path(cfg.data), cfg.val_permille, legal=cfg.policy_loss == "legal")
+    stream = BatchStream(
+        index, cfg.block_size, cfg.batch_tokens, cfg.seed, cfg.mid_game_fraction, mirror_fraction=cfg.mirror_fraction
+    )
     val = validation_batches(index, cfg.block_size, cfg.batch_tokens, cfg.val_games) if master else []
     peak = measure_matmul_peak(dtype, device)
     manifest = Path(cfg.data) / "manifest.json"
