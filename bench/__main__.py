@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 
@@ -192,9 +193,22 @@ def _analyse(argv: list[str]) -> int:
     ag.add_argument("--depth", type=int, default=1, help="the experts' shared policy (pool_v2: depth 1)")
     ag.add_argument("--skip-plies", type=int, default=6, help="leave out the random opening plies")
     ag.add_argument("--json", type=Path)
+    rl = sub.add_parser(
+        "relabel", help="one sample of positions as two PGNs: the experts' moves and Stockfish's (noise vs learnability)"
+    )
+    rl.add_argument("pgn", type=Path, help="expert games")
+    rl.add_argument("--out", type=Path, required=True, help="folder for played.pgn and reference.pgn")
+    rl.add_argument("--positions", type=int, default=100_000)
+    rl.add_argument("--depth", type=int, default=1, help="the experts' shared policy (pool_v2: depth 1)")
+    rl.add_argument("--skip-plies", type=int, default=8, help="leave out the random opening plies")
+    rl.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
     try:
-        if a.what == "agreement":
+        if a.what == "relabel":
+            from bench.relabel import relabel
+
+            print(json.dumps(asdict(relabel(a.pgn, a.out, a.positions, a.depth, a.skip_plies, a.seed))))
+        elif a.what == "agreement":
             from bench.agreement import agreement_report, run_agreement
 
             rows_ag = run_agreement(a.weights, a.pgn, a.positions, a.depth, a.skip_plies, a.json)

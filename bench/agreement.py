@@ -41,12 +41,16 @@ def sample_positions(pgn: Path, limit: int, skip_plies: int, max_games: int = 30
     return boards
 
 
-def reference_moves(boards: list[chess.Board], depth: int, command: str | None = None) -> list[chess.Move]:
+def reference_moves(
+    boards: list[chess.Board], depth: int, command: str | None = None, progress: bool = False
+) -> list[chess.Move]:
     """Stockfish's move at a fixed depth (full strength, one thread: deterministic)."""
+    from tqdm import tqdm
+
     with chess.engine.SimpleEngine.popen_uci(command or stockfish_path()) as sf:
         sf.configure({"Threads": 1, "Skill Level": 20})
         moves = []
-        for b in boards:
+        for b in tqdm(boards, desc=f"stockfish depth {depth}", unit=" pos", disable=not progress):
             mv = sf.play(b, chess.engine.Limit(depth=depth)).move
             if mv is None:
                 raise RuntimeError(f"Stockfish returned no move for {b.fen()}")

@@ -47,18 +47,22 @@ class MoveQualityRow:
     positions: int
 
 
-def model_positions(
+def positions_with_next_moves(
     pgn: Path,
     engine_name_prefix: str,
     limit: int,
     seed: int = 0,
     max_games: int | None = None,
     skip_plies: int = 0,
-) -> list[chess.Board]:
-    """Boards (with history) where a player whose name starts with the prefix is to move
-    (an empty prefix: every position), from the first ``max_games`` games (all if None),
-    leaving out each game's first ``skip_plies`` plies."""
-    boards: list[chess.Board] = []
+    with_history: bool = True,
+) -> list[tuple[chess.Board, chess.Move]]:
+    """Up to ``limit`` boards where a player whose name starts with the prefix is to move
+    (an empty prefix: every position), each with the move played there, from the first
+    ``max_games`` games (all if None), leaving out each game's first ``skip_plies`` plies.
+    A seeded uniform sample, in game order. ``with_history``: the boards keep their move
+    stacks (what a transcript model reads; ~1 kB per ply, so leave it off for large samples)."""
+    games: list[tuple[chess.Board, list[chess.Move]]] = []
+    candidates: list[tuple[int, int]] = []  # (game, ply): boards are built only for the sample
     with open(pgn, encoding="utf-8", errors="replace") as f:
         read = 0
         while (max_games is None or read < max_games) and (game := chess.pgn.read_game(f)) is not None:
@@ -67,15 +71,40 @@ def model_positions(
             black = game.headers.get("Black", "").startswith(engine_name_prefix)
             if not (white or black):
                 continue
-            b = game.board()
-            for ply, mv in enumerate(game.mainline_moves()):
-                if ply >= skip_plies and ((b.turn == chess.WHITE and white) or (b.turn == chess.BLACK and black)):
-                    boards.append(b.copy())
-                b.push(mv)
+            root = game.board()
+            moves = list(game.mainline_moves())
+            turn = root.turn
+            for ply in range(len(moves)):
+                if ply >= skip_plies and ((turn == chess.WHITE and white) or (turn == chess.BLACK and black)):
+                    candidates.append((len(games), ply))
+                turn = not turn
+            games.append((root, moves))
     rng = np.random.default_rng(seed)
-    if len(boards) > limit:
-        boards = [boards[i] for i in sorted(rng.choice(len(boards), limit, replace=False))]
-    return boards
+    if len(candidates) > limit:
+        candidates = [candidates[i] for i in sorted(rng.choice(len(candidates), limit, replace=False))]
+    out = []
+    board, at = chess.Board(), (-1, 0)  # the board of game at[0] after at[1] plies
+    for g, ply in candidates:  # in game order: each game is replayed once
+        root, moves = games[g]
+        if at[0] != g:
+            board, at = root.copy(), (g, 0)
+        for mv in moves[at[1] : ply]:
+            board.push(mv)
+        at = (g, ply)
+        out.append((board.copy(stack=with_history), moves[ply]))
+    return out
+
+
+def model_positions(
+    pgn: Path,
+    engine_name_prefix: str,
+    limit: int,
+    seed: int = 0,
+    max_games: int | None = None,
+    skip_plies: int = 0,
+) -> list[chess.Board]:
+    """The boards of ``positions_with_next_moves`` (same arguments, same sample)."""
+    return [b for b, _ in positions_with_next_moves(pgn, engine_name_prefix, limit, seed, max_games, skip_plies)]
 
 
 def stockfish_move_rewards(

@@ -102,3 +102,40 @@ def test_agreement_reference_is_stockfish_fixed_depth() -> None:
 
     b = chess.Board("6k1/5ppp/8/8/8/8/5PPP/3R2K1 w - - 0 1")  # back-rank mate in one
     assert reference_moves([b], depth=1, command=STOCKFISH) == [chess.Move.from_uci("d1d8")]
+
+
+@pytest.mark.skipif(STOCKFISH is None, reason="Stockfish not installed")
+def test_relabel_writes_the_same_positions_with_both_labels(tmp_path: Path) -> None:
+    import chess.pgn
+
+    from bench.analyse import positions_with_next_moves
+    from bench.relabel import relabel
+    from tests.pgn_factory import make_pgn
+    from training.shards import list_shards, load_shard
+
+    src = tmp_path / "experts.pgn"
+    src.write_text(make_pgn(random.Random(4), 40))
+    summary = relabel(src, tmp_path / "rl", 60, depth=1, skip_plies=4, seed=2, progress=False)
+    sample = positions_with_next_moves(src, "", 60, seed=2, skip_plies=4)
+    assert summary.positions == len(sample) == 60
+    for name in ("played", "reference"):
+        games = []
+        with open(tmp_path / "rl" / f"{name}.pgn") as f:
+            while (g := chess.pgn.read_game(f)) is not None:
+                games.append(g)
+        assert len(games) == 60
+        for g, (board, played) in zip(games, sample, strict=True):
+            assert g.headers["FEN"] == board.fen() and len(list(g.mainline_moves())) == 1
+            mv = next(iter(g.mainline_moves()))
+            assert board.is_legal(mv) and (mv == played if name == "played" else True)
+        if name == "reference":
+            refs = [next(iter(g.mainline_moves())) for g in games]
+    assert summary.agree == sum(r == p for r, (_, p) in zip(refs, sample, strict=True)) / 60
+    # random movers rarely play Stockfish's move: the two label sets differ
+    assert summary.agree < 0.5
+    # the usual pipeline reads them: one-move games from a FEN
+    cfg = PrepareConfig(workers=1, filters=FilterConfig(min_plies=1, dedup=False))
+    man = prepare([tmp_path / "rl" / "reference.pgn"], tmp_path / "data", cfg, progress=False)
+    assert man["games"] == 60
+    sh = load_shard(tmp_path / "data", list_shards(tmp_path / "data")[0])
+    assert (sh.games["fen_anchor"] >= 0).all() and (sh.games["length"] == 1).all()
