@@ -194,7 +194,8 @@ def _analyse(argv: list[str]) -> int:
     ag.add_argument("--skip-plies", type=int, default=6, help="leave out the random opening plies")
     ag.add_argument("--json", type=Path)
     rl = sub.add_parser(
-        "relabel", help="one sample of positions as two PGNs: the experts' moves and Stockfish's (noise vs learnability)"
+        "relabel",
+        help="one sample of positions as two PGNs: the experts' moves and Stockfish's (noise vs learnability)",
     )
     rl.add_argument("pgn", type=Path, help="expert games")
     rl.add_argument("--out", type=Path, required=True, help="folder for played.pgn and reference.pgn")

@@ -59,7 +59,10 @@ def relabel(
     refs = reference_moves(boards, depth, progress=progress)
     out.mkdir(parents=True, exist_ok=True)
     # The source game's result is not kept by the sample; a one-move game's value target is not the point here.
-    with open(out / "played.pgn", "w", encoding="utf-8") as fp, open(out / "reference.pgn", "w", encoding="utf-8") as fr:
+    with (
+        open(out / "played.pgn", "w", encoding="utf-8") as fp,
+        open(out / "reference.pgn", "w", encoding="utf-8") as fr,
+    ):
         for i, ((board, played), ref) in enumerate(zip(sample, refs, strict=True)):
             fp.write(_one_move_game(board, played, "1/2-1/2", "played", i))
             fr.write(_one_move_game(board, ref, "1/2-1/2", f"stockfish-d{depth}", i))
