@@ -81,6 +81,10 @@ def make_backend(name: str, model: Any, weights_sha256: str, hash_mb: int = 128)
         from engine.backends.cpu_fast import CpuFastBackend
 
         return CpuFastBackend(model, slots=slots_for(model, hash_mb))
+    if name == "cpu-int8":
+        from engine.backends.cpu_fast import CpuInt8Backend
+
+        return CpuInt8Backend(model, slots=slots_for(model, hash_mb))
     if name == "cuda-graph":
         from engine.backends.cuda_graph import CudaGraphBackend
 

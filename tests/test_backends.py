@@ -221,7 +221,7 @@ def test_tensorrt_build_and_run_on_gpu(tiny_model: ChessFormer, tmp_path) -> Non
 def test_uci_backend_option(tiny_weights) -> None:
     from tests.uci_script import Session
 
-    for name in ("cpu-fast", "cuda-graph", "onnx", "check", "auto"):
+    for name in ("cpu-fast", "cpu-int8", "cuda-graph", "onnx", "check", "auto"):
         s = Session()
         s.send(f"setoption name WeightsFile value {tiny_weights}")
         s.send(f"setoption name Backend value {name}")
@@ -263,3 +263,34 @@ def test_throughput_scattered_slots_are_packed(tiny_weights) -> None:
     assert isinstance(be, CpuFastBackend) and be.cache.slots >= 16
     assert measure(be, 8, steps=2, scattered=True) > 0
     assert be.pack_swaps > 0
+
+
+INT8_LOGIT_TOL = 0.6  # int8 weights: logits of the bundled model move by up to ~0.36 (measured)
+INT8_PROB_TOL = 0.1  # ... and legal-move probabilities by up to ~0.055
+
+
+def test_cpu_int8_parity_with_torch_on_the_bundled_model() -> None:
+    """Quantisation error is judged on real weights (a random tiny model's logits are all near 0)."""
+    from engine.backends.cpu_fast import CpuInt8Backend
+    from engine.weights import load_weights
+
+    model, _ = load_weights("engine/models/default.safetensors")
+    be = CpuInt8Backend(copy.deepcopy(model), slots=32)
+    assert not any(type(m) is torch.nn.Linear for m in be.model.modules())  # every linear layer is int8
+    q, ref = Player(be), Player(TorchBackend(copy.deepcopy(model), device="cpu"))
+    boards = _games(12, 50, seed=5)
+    same = 0
+    for _ply in range(4):
+        singles = [q.evaluate(boards[0])]  # batch 1: the traced step
+        got, want = singles + q.evaluate_many(boards[1:]), ref.evaluate_many(boards)  # batched: eager
+        for g, w in zip(got, want, strict=True):
+            gl, wl = dict(zip(g.moves, g.logits, strict=True)), dict(zip(w.moves, w.logits, strict=True))
+            gp, wp = dict(zip(g.moves, g.probs, strict=True)), dict(zip(w.moves, w.probs, strict=True))
+            assert max(abs(gl[m] - wl[m]) for m in wl) < INT8_LOGIT_TOL
+            assert max(abs(gp[m] - wp[m]) for m in wp) < INT8_PROB_TOL
+            same += g.moves[0] == w.moves[0]
+        for b in boards:
+            if not b.is_game_over():
+                b.push(next(iter(b.legal_moves)))
+    assert same >= 0.85 * 4 * len(boards)
+    assert be.traced_calls >= 3  # plies 2-4 of the first game extend its cached sequence

@@ -9,11 +9,13 @@ from pathlib import Path
 import chess
 import chess.pgn
 import numpy as np
+import pytest
+import torch
 
 from training.data import GameIndex
 from training.filters import FilterConfig
 from training.prepare import PrepareConfig, prepare
-from training.probe_square_tokens import _arrays, _mirror, main
+from training.probe_square_tokens import SquareTokenNet, _arrays, _mirror, main
 
 
 def _one_move_games(path: Path, n: int, seed: int) -> list[tuple[chess.Board, chess.Move]]:
@@ -82,3 +84,16 @@ def test_probe_trains_logs_and_refuses_other_positions(tmp_path: Path) -> None:
     assert rows and rows[-1]["step"] > 0 and 0 <= rows[-1]["val_top1"] <= 1
     assert rows[-1]["eval_data_top1"] == rows[-1]["val_top1"]  # the same positions and labels
     assert main([*args, "--val-permille", "200", "--eval-data", str(other)]) == 2
+    assert main([*args, "--val-permille", "200", "--policy", "linear"]) == 0
+
+
+def test_both_policy_heads_give_logits_only_to_legal_moves(tmp_path: Path) -> None:
+    data, _ = _prepared(tmp_path, "a", 3)
+    index = GameIndex(data, 0, legal=True)
+    a = {k: torch.from_numpy(v[:8]) for k, v in _arrays(index, index.train).items()}
+    for policy in ("attention", "linear"):
+        logits = SquareTokenNet(1, 2, 16, policy)(a["squares"], a["globals"], a["legal"])
+        assert logits.shape == a["legal"].shape
+        assert torch.isfinite(logits[a["legal"] >= 0]).all() and (logits[a["legal"] < 0] == float("-inf")).all()
+    with pytest.raises(ValueError, match="policy"):
+        SquareTokenNet(1, 2, 16, "sum")

@@ -81,3 +81,30 @@ class CpuFastBackend(SlotBackend):
             policy, value, k_new, v_new = decode_step(self.model, tokens, anchors, pos, k, v)
         self.cache.write_step(slots, pos, k_new, v_new)
         return policy, value
+
+
+def quantize_linear_int8(model: ChessFormer) -> ChessFormer:
+    """``model`` (in place) with every nn.Linear replaced by a dynamically quantised one:
+    int8 weights (per output channel), activations quantised per batch on the fly, fp32 out.
+
+    Why: at batch 1 a decode step streams every weight once (~14 MB in fp32 for the bundled
+    model) for ~7 MFLOP of work, so it is bound by memory and dispatch, not arithmetic; int8
+    weights are a quarter of the bytes. Embeddings, layer norms and the KV cache stay fp32.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao's notice that quantisation is moving to torchao
+        return torch.ao.quantization.quantize_dynamic(model.float().eval(), {torch.nn.Linear}, dtype=torch.qint8)
+
+
+class CpuInt8Backend(CpuFastBackend):
+    """cpu-fast with int8 weights in every linear layer (quantize_linear_int8).
+
+    Not exact: the policy logits differ from fp32 by up to a few tenths (parity test:
+    tests/test_backends.py states the tolerance on move probabilities), so it is a choice
+    (Backend cpu-int8), never what auto picks.
+    """
+
+    name = "cpu-int8"
+
+    def __init__(self, model: ChessFormer, slots: int = 64, trace_single: bool = True) -> None:
+        super().__init__(quantize_linear_int8(model), slots, torch.float32, "cpu", trace_single)
