@@ -51,8 +51,11 @@ def _move_parts() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
 
 
 class SquareTokenNet(nn.Module):
-    def __init__(self, n_layer: int, n_head: int, n_embd: int) -> None:
+    def __init__(self, n_layer: int, n_head: int, n_embd: int, policy: str = "attention") -> None:
         super().__init__()
+        if policy not in ("attention", "linear"):
+            raise ValueError(f"policy must be attention or linear, got {policy!r}")
+        self.policy = policy
         self.piece = nn.Embedding(13, n_embd)  # 0 empty, 1..12 piece kinds as in the tokenizer
         self.square = nn.Embedding(65, n_embd)  # 64 squares and the global token's slot
         self.globals = nn.Embedding(N_FEATURES, n_embd, padding_idx=PAD_FEATURE)  # stm, castling, ep
@@ -64,6 +67,8 @@ class SquareTokenNet(nn.Module):
         self.q = nn.Linear(n_embd, n_embd)
         self.k = nn.Linear(n_embd, n_embd)
         self.promo = nn.Linear(n_embd, 5)  # a promotion's extra logit, from the to-square's token
+        # The engine's head: all 1968 move logits from one vector (here the global token's).
+        self.linear_head = nn.Linear(n_embd, len(MOVES)) if policy == "linear" else None
         frm, to, promo = _move_parts()
         self.register_buffer("move_from", frm, persistent=False)
         self.register_buffer("move_to", to, persistent=False)
@@ -76,9 +81,12 @@ class SquareTokenNet(nn.Module):
         g = self.globals(globals_).sum(1, keepdim=True)  # [B, F, C] -> [B, 1, C]
         x = torch.cat([self.piece(squares), g], dim=1) + self.square(pos)  # [B, 65, C]
         x = self.ln(self.body(x))
+        ids = legal.clamp(min=0)  # [B, K]
+        if self.linear_head is not None:
+            logits = self.linear_head(x[:, 64]).gather(1, ids)  # [B, M] -> [B, K]
+            return logits.masked_fill(legal < 0, float("-inf"))
         q, k = self.q(x[:, :64]), self.k(x[:, :64])  # [B, 64, C]
         pair = q @ k.transpose(1, 2) / math.sqrt(q.shape[-1])  # [B, 64 from, 64 to]
-        ids = legal.clamp(min=0)  # [B, K]
         f, t = self.move_from[ids], self.move_to[ids]  # [B, K]
         logits = pair[torch.arange(B)[:, None], f, t]  # [B, K]
         promo = self.promo(x[:, :64])  # [B, 64, 5]
@@ -149,6 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-layer", type=int, default=4)
     p.add_argument("--n-head", type=int, default=4)
     p.add_argument("--n-embd", type=int, default=64)
+    p.add_argument(
+        "--policy",
+        choices=("attention", "linear"),
+        default="attention",
+        help="attention: a move's logit from its from- and to-square tokens; linear: from the global token",
+    )
     p.add_argument("--batch", type=int, default=256, help="positions per step")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--mirror", type=float, default=0.5, help="fraction of training positions colour-flipped")
@@ -178,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         if not np.array_equal(other["squares"], val["squares"]):
             print("probe: --eval-data holds other positions than the data (not the same relabel run)", file=sys.stderr)
             return 2
-    model = SquareTokenNet(a.n_layer, a.n_head, a.n_embd)
+    model = SquareTokenNet(a.n_layer, a.n_head, a.n_embd, a.policy)
     params = sum(p.numel() for p in model.parameters())
     print(f"probe: {params:,} parameters, {len(train['target']):,} train / {len(val['target']):,} val", file=sys.stderr)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=0.1, betas=(0.9, 0.95))
