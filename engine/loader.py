@@ -50,9 +50,10 @@ def set_threads(threads: int) -> int:
     return n
 
 
-def slot_bytes(config: Mapping[str, int]) -> int:
+def slot_bytes(config: Mapping[str, int | str]) -> int:
     """Bytes of one KV-cache slot: keys + values of every layer and position, fp32."""
-    return 2 * config["n_layer"] * config["block_size"] * config["n_embd"] * 4
+    n_layer, block_size, n_embd = (int(config[k]) for k in ("n_layer", "block_size", "n_embd"))
+    return 2 * n_layer * block_size * n_embd * 4
 
 
 def slots_for(model: Any, hash_mb: int, cap: int = 256) -> int:
@@ -60,7 +61,7 @@ def slots_for(model: Any, hash_mb: int, cap: int = 256) -> int:
     return max(8, min(cap, (hash_mb << 20) // slot_bytes(model.cfg.to_dict())))
 
 
-def hash_mb_for_slots(config: Mapping[str, int], slots: int) -> int:
+def hash_mb_for_slots(config: Mapping[str, int | str], slots: int) -> int:
     """The smallest Hash (megabytes) that gives ``slots`` KV-cache slots (the inverse of slots_for)."""
     return max(1, -(-(slots * slot_bytes(config)) // (1 << 20)))
 

@@ -6,7 +6,23 @@ learned absolute positions, a policy head over the 1968 moves and a value head
 that a game can be decoded incrementally: the logits of the incremental path equal
 those of a full recompute (tests/test_model.py).
 
-Shapes: B batch, T new tokens, L cached tokens, C channels (n_embd), H heads, D = C/H.
+Two board encodings (ModelConfig.board_encoding):
+
+- ``summed`` (the paper's transcript model): the POS token's embedding is the sum of its
+  board features' embeddings; move tokens follow, read causally, and a linear policy head
+  gives the move after each token.
+- ``squares`` (a board reader, block_size 1): the POS token is replaced by 65 tokens, one
+  per square (its piece, or empty, plus the square's embedding) and one for the side to
+  move, castling rights and en-passant file, read with full (not causal) attention. A
+  move's logit is the dot product of its from-square's query and its to-square's key
+  (lc0's attention policy) plus a promotion bias read from the to-square. Nothing is
+  cached: every position is read afresh. Why: "my piece on X can take the piece on Y" is
+  one attention score here, where the summed vector needs an MLP to find a conjunction;
+  on Stockfish depth-1 labels it learns 32.6% top-1 in 8 CPU minutes against 23.3% for
+  the summed model (results/transcendence/report.md, attempt 5).
+
+Shapes: B batch, T new tokens, L cached tokens, C channels (n_embd), H heads, D = C/H,
+S = 65 square tokens, M = 1968 moves.
 """
 
 from __future__ import annotations
@@ -19,7 +35,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.tokenizer import MAX_FEATURES, N_FEATURES, N_MOVES, PAD_FEATURE, POS_ID, VOCAB_SIZE
+from engine.tokenizer import (
+    MAX_FEATURES,
+    MOVES,
+    N_FEATURES,
+    N_MOVES,
+    N_PIECE_SQUARE_FEATURES,
+    PAD_FEATURE,
+    POS_ID,
+    VOCAB_SIZE,
+)
+
+BOARD_ENCODINGS = ("summed", "squares")
+SQUARE_TOKENS = 65  # a squares model's tokens per board: 64 squares and one for the global features
 
 
 @dataclass(frozen=True)
@@ -31,18 +59,24 @@ class ModelConfig:
     n_embd: int = 512  # residual stream width (channels); divisible by n_head
     block_size: int = 256  # longest sequence, POS token included (tokens)
     mlp_ratio: int = 4  # MLP hidden width as a multiple of n_embd (ratio)
+    board_encoding: str = "summed"  # how the POS board is read: "summed" or "squares" (module doc)
 
     def __post_init__(self) -> None:
         for f in fields(self):
             v = getattr(self, f.name)
-            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+            if f.name == "board_encoding":
+                if v not in BOARD_ENCODINGS:
+                    raise ValueError(f"ModelConfig.board_encoding must be one of {BOARD_ENCODINGS}, got {v!r}")
+            elif not isinstance(v, int) or isinstance(v, bool) or v <= 0:
                 raise ValueError(f"ModelConfig.{f.name} must be a positive integer, got {v!r}")
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd {self.n_embd} is not divisible by n_head {self.n_head}")
-        if self.block_size < 2:  # POS plus one move: the anchor is re-set every ply (engine/tokenizer.py)
-            raise ValueError(f"block_size must be at least 2, got {self.block_size}")
+        if self.board_encoding == "squares" and self.block_size != 1:
+            raise ValueError(
+                f"board_encoding squares reads the current board only: block_size must be 1, got {self.block_size}"
+            )
 
-    def to_dict(self) -> dict[str, int]:
+    def to_dict(self) -> dict[str, int | str]:
         return asdict(self)
 
     @classmethod
@@ -66,7 +100,7 @@ class SelfAttention(nn.Module):
         self.proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=False)
 
     def forward(
-        self, x: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor] | None
+        self, x: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor] | None, causal: bool = True
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         B, T, C = x.shape
         H = self.n_head
@@ -79,7 +113,9 @@ class SelfAttention(nn.Module):
             k = torch.cat([past[0], k], dim=2)  # [B, H, L+T, D]
             v = torch.cat([past[1], v], dim=2)
         L = k.shape[2] - T
-        if L == 0:
+        if not causal:  # the square tokens of one board all see each other
+            y = F.scaled_dot_product_attention(q, k, v)
+        elif L == 0:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         elif T == 1:
             y = F.scaled_dot_product_attention(q, k, v)  # the one new token sees everything
@@ -110,24 +146,74 @@ class Block(nn.Module):
         self.mlp = MLP(cfg)
 
     def forward(
-        self, x: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor] | None
+        self, x: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor] | None, causal: bool = True
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        a, kv = self.attn(self.ln1(x), past)
+        a, kv = self.attn(self.ln1(x), past, causal)
         x = x + a
         x = x + self.mlp(self.ln2(x))
         return x, kv
+
+
+def _move_squares() -> tuple[torch.Tensor, torch.Tensor]:
+    """For every move id: from-square * 64 + to-square, and to-square * 5 + promotion (0 none, 1..4 q r b n)."""
+    names = [f + r for r in "12345678" for f in "abcdefgh"]  # index = chess square, a1 = 0
+    sq = {n: i for i, n in enumerate(names)}
+    promo = {"": 0, "q": 1, "r": 2, "b": 3, "n": 4}
+    pair = torch.tensor([sq[m[:2]] * 64 + sq[m[2:4]] for m in MOVES])
+    to_promo = torch.tensor([sq[m[2:4]] * 5 + promo[m[4:]] for m in MOVES])
+    return pair, to_promo
+
+
+def square_pieces(anchor: torch.Tensor) -> torch.Tensor:
+    """What stands on each square [B, 64] (0 empty, 1 + the tokenizer's piece kind) of boards ``anchor`` [B, F]."""
+    is_piece = anchor < N_PIECE_SQUARE_FEATURES  # [B, F]
+    # a piece-square feature is kind * 64 + square; other features write 0 into a spare column 64
+    where = torch.where(is_piece, anchor % 64, torch.full_like(anchor, 64))
+    what = torch.where(is_piece, anchor // 64 + 1, torch.zeros_like(anchor))
+    board = torch.zeros(anchor.shape[0], 65, dtype=anchor.dtype, device=anchor.device)  # [B, 65]
+    return board.scatter(1, where, what)[:, :64]  # [B, 64]
+
+
+class AttentionPolicy(nn.Module):
+    """Move logits [B, M] from square tokens [B, 64, C]: from-square query . to-square key + promotion bias."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.query = nn.Linear(cfg.n_embd, cfg.n_embd)
+        self.key = nn.Linear(cfg.n_embd, cfg.n_embd)
+        self.promotion = nn.Linear(cfg.n_embd, 5)  # per to-square: none, q, r, b, n
+        pair, to_promo = _move_squares()
+        self.register_buffer("pair_index", pair, persistent=False)  # [M] into the flattened 64 x 64 scores
+        self.register_buffer("promo_index", to_promo, persistent=False)  # [M] into the flattened 64 x 5 biases
+
+    def forward(self, squares: torch.Tensor) -> torch.Tensor:
+        q, k = self.query(squares), self.key(squares)  # [B, 64, C]
+        scores = q @ k.transpose(1, 2) / math.sqrt(q.shape[-1])  # [B, 64 from, 64 to]
+        promo = self.promotion(squares)  # [B, 64 to, 5]
+        # [B, 64, 64] -> [B, 4096] and [B, 64, 5] -> [B, 320], then one column per move
+        return scores.flatten(1)[:, self.pair_index] + promo.flatten(1)[:, self.promo_index]  # [B, M]
 
 
 class ChessFormer(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.tok_emb = nn.Embedding(VOCAB_SIZE, cfg.n_embd)
-        self.feat_emb = nn.Embedding(N_FEATURES, cfg.n_embd, padding_idx=PAD_FEATURE)
-        self.pos_emb = nn.Embedding(cfg.block_size, cfg.n_embd)
+        self.squares = cfg.board_encoding == "squares"
+        if self.squares:
+            self.piece_emb = nn.Embedding(13, cfg.n_embd)  # 0 empty, 1 + piece kind (tokenizer order)
+            self.square_emb = nn.Embedding(SQUARE_TOKENS, cfg.n_embd)  # 64 squares, then the global token's slot
+            # global features (side to move, castling, en passant); piece-square rows are never read
+            self.feat_emb = nn.Embedding(N_FEATURES, cfg.n_embd, padding_idx=PAD_FEATURE)
+        else:
+            self.tok_emb = nn.Embedding(VOCAB_SIZE, cfg.n_embd)
+            self.feat_emb = nn.Embedding(N_FEATURES, cfg.n_embd, padding_idx=PAD_FEATURE)
+            self.pos_emb = nn.Embedding(cfg.block_size, cfg.n_embd)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(cfg.n_embd, bias=False)
-        self.policy_head = nn.Linear(cfg.n_embd, N_MOVES, bias=False)
+        if self.squares:
+            self.policy = AttentionPolicy(cfg)
+        else:
+            self.policy_head = nn.Linear(cfg.n_embd, N_MOVES, bias=False)
         self.value_head = nn.Linear(cfg.n_embd, 3)
         self.reset_parameters()
 
@@ -145,6 +231,9 @@ class ChessFormer(nn.Module):
             # The POS feature sum has ~35 terms; keep its scale near a token embedding's.
             self.feat_emb.weight.mul_(1.0 / math.sqrt(MAX_FEATURES))
             nn.init.zeros_(self.value_head.bias)
+            if self.squares:
+                for lin in (self.policy.query, self.policy.key, self.policy.promotion):
+                    nn.init.zeros_(lin.bias)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -177,6 +266,8 @@ class ChessFormer(nn.Module):
         past: the cache of the first L tokens (all rows the same length), or None.
         last_only: compute the heads at the last position only (T' = 1), as inference does.
         """
+        if self.squares:
+            return self._forward_squares(tokens, anchor, past)
         start = 0 if past is None else past[0][0].shape[2]
         x = self.embed(tokens, anchor, start)
         cache: KVCache = []
@@ -187,3 +278,27 @@ class ChessFormer(nn.Module):
             x = x[:, -1:, :]
         x = self.ln_f(x)
         return self.policy_head(x), self.value_head(x), cache
+
+    def square_tokens(self, anchor: torch.Tensor) -> torch.Tensor:
+        """The 65 input tokens [B, S, C] of the boards ``anchor`` [B, MAX_FEATURES] (squares encoding)."""
+        is_piece = anchor < N_PIECE_SQUARE_FEATURES  # [B, F]
+        glob = self.feat_emb(torch.where(is_piece, torch.full_like(anchor, PAD_FEATURE), anchor)).sum(1)  # [B, C]
+        x = self.piece_emb(square_pieces(anchor))  # [B, 64, C]
+        x = torch.cat([x, glob.unsqueeze(1).to(x.dtype)], dim=1)  # [B, S, C]
+        return x + self.square_emb.weight.to(x.dtype)  # [S, C] broadcast over B
+
+    def _forward_squares(
+        self, tokens: torch.Tensor, anchor: torch.Tensor, past: KVCache | None
+    ) -> tuple[torch.Tensor, torch.Tensor, KVCache]:
+        if past or tokens.shape[1] != 1:
+            raise ValueError(
+                f"a squares model reads one board per sequence ([POS], block_size 1), got {tokens.shape[1]} tokens"
+                + (" and a cache" if past else "")
+            )
+        x = self.square_tokens(anchor)  # [B, S, C]
+        for block in self.blocks:
+            x, _ = block(x, None, causal=False)
+        x = self.ln_f(x)
+        policy = self.policy(x[:, :64])  # [B, M]
+        value = self.value_head(x[:, 64])  # [B, 3]
+        return policy.unsqueeze(1), value.unsqueeze(1), []  # [B, 1, M], [B, 1, 3]; nothing to cache

@@ -32,8 +32,9 @@ the context window is re-anchored: POS(the board ``a`` plies after the root) fol
 by the moves from there, where ``a`` is a multiple of ``block_size // 2`` chosen so
 that the sequence fits. Because ``a`` moves in steps of half a window, the KV cache of
 a long game is recomputed once every ``block_size // 2`` plies, not every ply.
-The smallest window, ``block_size = 2``, makes the model read a board: past the first
-ply every sequence is ``[POS(board one ply back)] + last move``.
+A window of ``block_size = 2`` makes the model read a board: past the first ply every
+sequence is ``[POS(board one ply back)] + last move``. The smallest, ``block_size = 1``,
+is ``[POS(current board)]`` alone: a pure board reader (engine/model.py's squares encoding).
 
 The model's output at token ``t`` predicts the move played after token ``t`` (policy)
 and the game result for the side to move at that point (value, win/draw/loss).
@@ -85,6 +86,7 @@ _PIECE_SQUARE_BASE = 0  # 768 = 12 piece kinds x 64 squares
 _SIDE_TO_MOVE_BASE = 768  # +0 white, +1 black
 _CASTLING_BASE = 770  # +0 K, +1 Q, +2 k, +3 q
 _EP_FILE_BASE = 774  # +file (a=0 .. h=7)
+N_PIECE_SQUARE_FEATURES = _SIDE_TO_MOVE_BASE  # features below this are piece-square: kind * 64 + square
 PAD_FEATURE = 782  # padding: its embedding is fixed at zero
 N_FEATURES = 783  # size of the feature embedding table
 MAX_FEATURES = 32 + 1 + 4 + 1  # pieces + side to move + castling rights + en-passant file
@@ -162,12 +164,12 @@ def anchor_ply(n_moves: int, block_size: int) -> int:
     0 while ``1 + n_moves <= block_size``; afterwards the smallest multiple of
     ``block_size // 2`` that makes the sequence fit.
     """
-    if block_size < 2:
-        raise ValueError(f"block_size must be at least 2, got {block_size}")
+    if block_size < 1:
+        raise ValueError(f"block_size must be at least 1, got {block_size}")
     overflow = n_moves + 1 - block_size
     if overflow <= 0:
         return 0
-    stride = block_size // 2
+    stride = max(1, block_size // 2)  # block_size 1: the anchor is the current board
     return -(-overflow // stride) * stride  # ceil to a multiple of stride
 
 

@@ -41,7 +41,7 @@ class WeightsInfo:
     """What a weights file says about itself."""
 
     path: Path  # the .safetensors file
-    config: dict[str, int]  # ModelConfig fields
+    config: dict[str, int | str]  # ModelConfig fields (board_encoding is a string)
     sha256: str  # hex digest of the .safetensors file
     metadata: dict[str, Any] = field(default_factory=dict)  # free-form provenance
 

@@ -75,8 +75,10 @@ def test_anchor_rule() -> None:
     # the board-reading window: past ply 0 the anchor is always the board one ply back
     assert [anchor_ply(n, 2) for n in range(5)] == [0, 0, 1, 2, 3]
     assert [anchor_ply(n, 3) for n in range(5)] == [0, 0, 0, 1, 2]
+    # block_size 1 (a squares model): the anchor is the current board
+    assert [anchor_ply(n, 1) for n in range(5)] == [0, 1, 2, 3, 4]
     with pytest.raises(ValueError):
-        anchor_ply(5, 1)
+        anchor_ply(5, 0)
 
 
 def test_encode_board_startpos_fen_and_reanchor() -> None:

@@ -162,14 +162,16 @@ def collate(samples: list[Sample], block_size: int) -> Batch:
     )
 
 
-def bucket_by_length(samples: list[Sample], batch_tokens: int) -> list[list[Sample]]:
-    """Groups of similar length whose padded size stays within batch_tokens."""
+def bucket_by_length(samples: list[Sample], batch_tokens: int, block_size: int) -> list[list[Sample]]:
+    """Groups of similar length whose padded size (as collate pads them) stays within batch_tokens."""
     samples = sorted(samples, key=lambda s: len(s[0]))
     groups: list[list[Sample]] = []
     cur: list[Sample] = []
     for s in samples:
         # sorted ascending, so this sample's length is the group's padded length
-        if cur and (len(cur) + 1) * (len(s[0]) + 1) > batch_tokens:  # + 1: POS (a full window needs one less)
+        if (
+            cur and (len(cur) + 1) * min(len(s[0]) + 1, block_size) > batch_tokens
+        ):  # + 1: POS; a window holds block_size
             groups.append(cur)
             cur = []
         cur.append(s)
@@ -206,7 +208,7 @@ class BatchStream:
             self.index.sample(train[rng.randrange(len(train))], self.block_size, rng, self.mid, self.mirror)
             for _ in range(n)
         ]
-        batches = bucket_by_length(samples, self.batch_tokens)
+        batches = bucket_by_length(samples, self.batch_tokens, self.block_size)
         rng.shuffle(batches)
         return batches[: self.pool_batches] if len(batches) >= self.pool_batches else batches
 
@@ -227,4 +229,4 @@ def validation_batches(
     refs = index.val[:max_games]
     samples = [index.sample(r, block_size, rng, 0.0) for r in refs]
     samples += [index.sample(r, block_size, rng, 1.0) for r in refs]
-    return [collate(b, block_size) for b in bucket_by_length(samples, batch_tokens)]
+    return [collate(b, block_size) for b in bucket_by_length(samples, batch_tokens, block_size)]

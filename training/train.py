@@ -23,7 +23,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from engine.model import ChessFormer, ModelConfig
+from engine.model import BOARD_ENCODINGS, SQUARE_TOKENS, ChessFormer, ModelConfig
 from engine.perf import measure_matmul_peak
 
 try:
@@ -42,7 +42,8 @@ class TrainConfig:
     n_layer: int = 8  # transformer blocks (count)
     n_head: int = 8  # attention heads (count)
     n_embd: int = 384  # residual width (channels)
-    block_size: int = 256  # longest sequence (tokens)
+    block_size: int = 256  # longest sequence (tokens); 1 for board_encoding squares
+    board_encoding: str = "summed"  # "summed": the paper's transcript model; "squares": a board reader with one token per square and an attention policy (engine/model.py), block_size 1
     # optimisation (the paper's AdamW settings)
     lr: float = 1e-3  # peak learning rate (per step); the paper's 3e-4 is for 50M params, small models take more
     min_lr: float = 1e-4  # cosine floor (per step)
@@ -76,6 +77,12 @@ class TrainConfig:
     schedule_by_time: bool = False  # warm-up/cosine over the time limit instead of max_steps (for equal-time comparisons; not step-reproducible)
 
     def __post_init__(self) -> None:
+        if self.board_encoding not in BOARD_ENCODINGS:
+            raise SystemExit(f"train: board_encoding must be one of {BOARD_ENCODINGS}, got {self.board_encoding!r}")
+        if self.board_encoding == "squares" and self.block_size != 1:
+            raise SystemExit(
+                f"train: board_encoding squares reads one board: block_size must be 1, got {self.block_size}"
+            )
         if self.policy_loss not in ("all", "legal"):
             raise SystemExit(f"train: policy_loss must be all or legal, got {self.policy_loss!r}")
         if not 0.0 <= self.mirror_fraction <= 1.0:
@@ -107,7 +114,13 @@ class TrainConfig:
         return cls(**values)
 
     def model_config(self) -> ModelConfig:
-        return ModelConfig(n_layer=self.n_layer, n_head=self.n_head, n_embd=self.n_embd, block_size=self.block_size)
+        return ModelConfig(
+            n_layer=self.n_layer,
+            n_head=self.n_head,
+            n_embd=self.n_embd,
+            block_size=self.block_size,
+            board_encoding=self.board_encoding,
+        )
 
 
 def init_from(model: ChessFormer, weights: Path) -> None:
@@ -132,9 +145,14 @@ def lr_at(step: int, cfg: TrainConfig, time_fraction: float | None = None) -> fl
 
 
 def flops_per_token(model: ChessFormer, seq_len: float) -> float:
-    """Training FLOPs per token: 6 x non-embedding parameters plus attention (PaLM appendix B)."""
+    """Training FLOPs per input token: 6 x non-embedding parameters plus attention (PaLM appendix B).
+
+    A squares model reads its one input token as 65 square tokens with full attention.
+    """
     cfg = model.cfg
     n = sum(p.numel() for name, p in model.named_parameters() if "emb" not in name)
+    if model.squares:
+        return SQUARE_TOKENS * (6 * n + 12 * cfg.n_layer * cfg.n_embd * SQUARE_TOKENS)
     return 6 * n + 12 * cfg.n_layer * cfg.n_embd * seq_len
 
 

@@ -51,7 +51,8 @@ class CpuFastBackend(SlotBackend):
         dev = torch.device(device)
         super().__init__(model.to(dev, dtype).eval(), slots, dev, dtype)
         # batch-1 steps run this trace; built while loading (isready), so the first go does not pay for it
-        self._traced = self._trace_single_step() if trace_single else None
+        # (a squares model has no decode step: every position is a prefill)
+        self._traced = self._trace_single_step() if trace_single and not model.squares else None
         self.traced_calls = 0  # batch-1 steps run by the trace (stats and tests)
 
     def _trace_single_step(self) -> torch.jit.ScriptModule:

@@ -6,6 +6,8 @@
   keys, values [L, B, H, T, D].
 
 B (1..256) and T (1..block_size) are dynamic; Tmax is the model's block_size.
+A squares model (engine/model.py) reads every board afresh and has no decode step:
+only its prefill graph is exported (``graph_names``).
 """
 
 from __future__ import annotations
@@ -70,8 +72,13 @@ def example_inputs(
     return decode, (tokens, anchor)
 
 
-def export_onnx(model: ChessFormer, folder: Path) -> tuple[Path, Path]:
-    """Write decode.onnx and prefill.onnx for ``model`` (fp32) into ``folder``."""
+def graph_names(model: ChessFormer) -> tuple[str, ...]:
+    """The graphs ``model`` has: a squares model has no decode step (nothing is cached)."""
+    return ("prefill",) if model.squares else ("decode", "prefill")
+
+
+def export_onnx(model: ChessFormer, folder: Path) -> dict[str, Path]:
+    """Write decode.onnx and prefill.onnx (those of ``graph_names``) for ``model`` (fp32) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     model = model.float().eval()
     dec_in, pre_in = example_inputs(model)
@@ -95,14 +102,15 @@ def export_onnx(model: ChessFormer, folder: Path) -> tuple[Path, Path]:
         "keys": {1: "batch", 3: "seq"},
         "values": {1: "batch", 3: "seq"},
     }
-    decode_path, prefill_path = folder / "decode.onnx", folder / "prefill.onnx"
+    paths = {g: folder / f"{g}.onnx" for g in graph_names(model)}
+    jobs = {
+        "decode": (DecodeGraph(model), dec_in, DECODE_INPUTS, DECODE_OUTPUTS, dec_axes),
+        "prefill": (PrefillGraph(model), pre_in, PREFILL_INPUTS, PREFILL_OUTPUTS, pre_axes),
+    }
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        jobs = (
-            (DecodeGraph(model), dec_in, decode_path, DECODE_INPUTS, DECODE_OUTPUTS, dec_axes),
-            (PrefillGraph(model), pre_in, prefill_path, PREFILL_INPUTS, PREFILL_OUTPUTS, pre_axes),
-        )
-        for graph, inputs, path, names, outs, axes in jobs:
+        for g, path in paths.items():
+            graph, inputs, names, outs, axes = jobs[g]
             torch.onnx.export(
                 graph,
                 inputs,
@@ -113,4 +121,4 @@ def export_onnx(model: ChessFormer, folder: Path) -> tuple[Path, Path]:
                 opset_version=OPSET,
                 dynamo=False,
             )
-    return decode_path, prefill_path
+    return paths

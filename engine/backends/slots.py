@@ -22,6 +22,7 @@ from engine.tokenizer import POS_ID, TokenSequence
 
 PACK_MIN_ROWS = 8  # decode batches this large have their slots packed into one run (see _pack)
 PREFILL_THRESHOLD = 16  # more new tokens than this: recompute the sequence instead of decoding them one by one
+SQUARES_PREFILL_MAX_BATCH = 256  # a squares model's prefill is its whole step: rows per forward (as decode's)
 
 
 class SlotBackend(Backend):
@@ -41,6 +42,8 @@ class SlotBackend(Backend):
         self.decode_calls = 0  # batched decode steps
         self.prefill_calls = 0  # batched prefill forwards
         self.pack_swaps = 0  # slot swaps made to keep decode batches in one run (stats and tests)
+        if model.squares:
+            self.prefill_max_batch = SQUARES_PREFILL_MAX_BATCH
 
     @property
     def block_size(self) -> int:

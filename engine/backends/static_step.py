@@ -43,6 +43,8 @@ def decode_step(
     Returns policy [B, M], value [B, 3], k_new, v_new [L, B, H, D] for position pos.
     Pure: writes nothing, so it exports to ONNX as is.
     """
+    if model.squares:
+        raise ValueError("a squares model has no decode step: it reads each board afresh (use prefill)")
     B = tokens.shape[0]
     Tmax = k_cache.shape[3]
     H = model.cfg.n_head
@@ -83,6 +85,10 @@ def prefill(
     """A whole sequence per row from position 0: policy [B, M] and value [B, 3] at the
     last token, keys and values [L, B, H, T, D] to store in the cache."""
     policy, value, cache = model(tokens, anchor, None, last_only=True)
+    if not cache:  # a squares model caches nothing: an empty [L, B, H, 0, D] leaves the slot as it is
+        cfg = model.cfg
+        empty = policy.new_zeros(cfg.n_layer, tokens.shape[0], cfg.n_head, 0, cfg.n_embd // cfg.n_head)
+        return policy[:, -1], value[:, -1], empty, empty
     ks = torch.stack([k for k, _ in cache])  # L x [B, H, T, D] -> [L, B, H, T, D]
     vs = torch.stack([v for _, v in cache])
     return policy[:, -1], value[:, -1], ks, vs

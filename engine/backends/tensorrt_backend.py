@@ -26,8 +26,8 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from engine.backends.onnx_graphs import export_onnx
-from engine.backends.slots import SlotBackend
+from engine.backends.onnx_graphs import export_onnx, graph_names
+from engine.backends.slots import SQUARES_PREFILL_MAX_BATCH, SlotBackend
 from engine.model import ChessFormer, ModelConfig
 from engine.tokenizer import MAX_FEATURES, TokenSequence
 
@@ -55,6 +55,9 @@ def profiles(cfg: ModelConfig) -> dict[str, dict[str, tuple[tuple[int, ...], tup
         return (n, *rest)
 
     cache = ((L, 1, H, T, D), (L, 32, H, T, D), (L, MAX_BATCH, H, T, D))
+    if cfg.board_encoding == "squares":  # one graph, one token per row: the prefill is the whole step
+        n = SQUARES_PREFILL_MAX_BATCH
+        return {"prefill": {"tokens": ((1, 1), (32, 1), (n, 1)), "anchor": ((1, F), (32, F), (n, F))}}
     return {
         "decode": {
             "tokens": (rows(1), rows(32), rows(MAX_BATCH)),
@@ -64,7 +67,7 @@ def profiles(cfg: ModelConfig) -> dict[str, dict[str, tuple[tuple[int, ...], tup
             "v_cache": cache,
         },
         "prefill": {
-            "tokens": ((1, 1), (1, 96), (PREFILL_MAX_BATCH, T)),
+            "tokens": ((1, 1), (1, min(96, T)), (PREFILL_MAX_BATCH, T)),
             "anchor": ((1, F), (1, F), (PREFILL_MAX_BATCH, F)),
         },
     }
@@ -88,8 +91,8 @@ def plan_key(trt_version: str, gpu_name: str, weights_sha256: str, precision: st
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
-def plan_paths(cache_dir: Path, key: str) -> dict[str, Path]:
-    return {g: cache_dir / f"{key}.{g}.plan" for g in ("decode", "prefill")}
+def plan_paths(cache_dir: Path, key: str, graphs: tuple[str, ...] = ("decode", "prefill")) -> dict[str, Path]:
+    return {g: cache_dir / f"{key}.{g}.plan" for g in graphs}
 
 
 class OrtRunner:
@@ -98,12 +101,11 @@ class OrtRunner:
     def __init__(self, model: ChessFormer, folder: Path) -> None:
         import onnxruntime as ort
 
-        dec, pre = export_onnx(model, folder)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = torch.get_num_threads()
         self.sessions = {
             g: ort.InferenceSession(str(p), opts, providers=["CPUExecutionProvider"])
-            for g, p in (("decode", dec), ("prefill", pre))
+            for g, p in export_onnx(model, folder).items()
         }
 
     def run(self, graph: str, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -153,14 +155,13 @@ def build_plans(model: ChessFormer, weights_sha256: str, precision: str, cache_d
     import tensorrt as trt
 
     key = plan_key(trt.__version__, torch.cuda.get_device_name(), weights_sha256, precision, model.cfg)
-    paths = plan_paths(cache_dir, key)
+    paths = plan_paths(cache_dir, key, graph_names(model))
     if all(p.exists() for p in paths.values()):
         return paths
     cache_dir.mkdir(parents=True, exist_ok=True)
     onnx_dir = cache_dir / f"{key}.onnx"
-    dec, pre = export_onnx(model, onnx_dir)
     logger = trt.Logger(trt.Logger.WARNING)
-    for graph, onnx_path in (("decode", dec), ("prefill", pre)):
+    for graph, onnx_path in export_onnx(model, onnx_dir).items():
         builder = trt.Builder(logger)
         network = builder.create_network(0)
         parser = trt.OnnxParser(network, logger)

@@ -84,7 +84,9 @@ class TorchBackend(Backend):
             policy_logits=policy[0, -1].float().cpu().numpy(),
             wdl_logits=value[0, -1].float().cpu().numpy(),
         )
-        nbytes = sum(k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in cache)
+        # the evaluation counts too: a squares model caches no keys, and its entries must still be evicted
+        nbytes = evaluation.policy_logits.nbytes + evaluation.wdl_logits.nbytes
+        nbytes += sum(k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in cache)
         self._entries[seq] = _CacheEntry(cache, evaluation, nbytes)
         self._bytes += nbytes
         self._evict()
