@@ -232,13 +232,19 @@ def _throughput(argv: list[str]) -> int:
         prog="python -m bench throughput", description="Latency and moves/s per backend and batch size."
     )
     p.add_argument("--weights", default="<bundled>")
-    p.add_argument("--backend", action="append", help="repeatable; default torch, cpu-fast, cuda-graph, onnx")
+    p.add_argument(
+        "--backend",
+        action="append",
+        help="repeatable; an engine backend or plain-eager (the baseline: no cache, full recompute); "
+        "default torch, cpu-fast, cuda-graph, onnx",
+    )
     p.add_argument("--batches", default=",".join(map(str, DEFAULT_BATCHES)))
     p.add_argument("--steps", type=int, default=20, help="timed plies per measurement")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument(
         "--scattered", action="store_true", help="games start on every other cache slot (needs 2 x batch slots)"
     )
+    p.add_argument("--plies", type=int, default=10, help="plies already played in each game (10: the opening)")
     a = p.parse_args(argv)
     try:
         print(
@@ -249,6 +255,7 @@ def _throughput(argv: list[str]) -> int:
                 a.steps,
                 a.threads,
                 a.scattered,
+                a.plies,
             )
         )
     except Exception as e:  # noqa: BLE001 - a clear line rather than a traceback

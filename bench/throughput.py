@@ -13,15 +13,18 @@ import json
 import random
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import chess
 import torch
 
-from engine.backends.base import Backend
+from engine.backends.base import Backend, Evaluation
 from engine.model import ChessFormer
 from engine.perf import measure_matmul_peak
-from engine.tokenizer import encode_board
+from engine.tokenizer import TokenSequence, encode_board
+
+PLAIN_EAGER = "plain-eager"  # the baseline: no cache, no batching (not an engine backend)
 
 DEFAULT_BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
@@ -35,6 +38,30 @@ class ThroughputRow:
     peak_fraction: float  # 2 * parameters * moves/s / measured peak (fp32 or bf16 as the backend computes)
 
 
+class PlainEagerBackend(Backend):
+    """The plain eager torch path the fast backends are measured against: each sequence is
+    recomputed from its first token, one at a time, fp32, no KV cache (a naive engine)."""
+
+    name = PLAIN_EAGER
+
+    def __init__(self, model: ChessFormer) -> None:
+        self.model = model.float().eval()
+
+    @property
+    def block_size(self) -> int:
+        return self.model.cfg.block_size
+
+    @torch.inference_mode()
+    def evaluate(self, sequences: Sequence[TokenSequence]) -> list[Evaluation]:
+        out = []
+        for seq in sequences:
+            tok = torch.tensor([seq.tokens()])  # [1, T]
+            anchor = torch.tensor([seq.anchor])  # [1, F]
+            policy, value, _ = self.model(tok, anchor, None, last_only=True)
+            out.append(Evaluation(policy[0, -1].numpy(), value[0, -1].numpy()))
+        return out
+
+
 def _games(batch: int, plies: int, seed: int) -> list[chess.Board]:
     rng = random.Random(seed)
     boards = []
@@ -46,14 +73,16 @@ def _games(batch: int, plies: int, seed: int) -> list[chess.Board]:
     return boards
 
 
-def measure(backend: Backend, batch: int, steps: int, warmup: int = 3, seed: int = 0, scattered: bool = False) -> float:
-    """Median seconds for one batched ply of ``batch`` games (opening phase, 10 plies in).
+def measure(
+    backend: Backend, batch: int, steps: int, warmup: int = 3, seed: int = 0, scattered: bool = False, plies: int = 10
+) -> float:
+    """Median seconds for one batched ply of ``batch`` games, ``plies`` plies in (10: the opening).
 
     scattered: the games start on every other cache slot (twice as many are prefilled and
     every other one is played on), as in a batched match after games end and new ones take
     free slots wherever they are.
     """
-    boards = _games(2 * batch if scattered else batch, 10, seed)
+    boards = _games(2 * batch if scattered else batch, plies, seed)
     rng = random.Random(seed + 1)
     backend.clear_cache()
     backend.evaluate([encode_board(b, backend.block_size) for b in boards])  # prefill
@@ -82,6 +111,7 @@ def run_throughput(
     steps: int,
     threads: int,
     scattered: bool = False,
+    plies: int = 10,
 ) -> tuple[list[ThroughputRow], dict[str, float]]:
     from engine.loader import make_backend
 
@@ -92,14 +122,17 @@ def run_throughput(
     for name in backends:
         import copy
 
-        be = make_backend(name, copy.deepcopy(model), "throughput", hash_mb=4096)
+        if name == PLAIN_EAGER:
+            be: Backend = PlainEagerBackend(copy.deepcopy(model))
+        else:
+            be = make_backend(name, copy.deepcopy(model), "throughput", hash_mb=4096)
         precision = (
             "bf16" if getattr(getattr(be, "cache", None), "k", torch.zeros(0)).dtype == torch.bfloat16 else "fp32"
         )
         for batch in batches:
-            if name == "torch" and batch > 32:
-                continue  # the reference evaluates one sequence at a time: large batches only repeat batch 1
-            lat = measure(be, batch, steps, scattered=scattered)
+            if name in ("torch", PLAIN_EAGER) and batch > 32:
+                continue  # these evaluate one sequence at a time: large batches only repeat batch 1
+            lat = measure(be, batch, steps, scattered=scattered, plies=plies)
             mps = batch / lat
             rows.append(ThroughputRow(name, batch, lat * 1000, mps, 2 * params * mps / peaks[precision]))
     return rows, peaks
@@ -115,18 +148,25 @@ def format_rows(rows: list[ThroughputRow]) -> str:
 
 
 def cli(
-    weights: str, backends: list[str], batches: tuple[int, ...], steps: int, threads: int, scattered: bool = False
+    weights: str,
+    backends: list[str],
+    batches: tuple[int, ...],
+    steps: int,
+    threads: int,
+    scattered: bool = False,
+    plies: int = 10,
 ) -> str:
     from engine.loader import resolve_weights
     from engine.weights import load_weights
 
     model, info = load_weights(resolve_weights(weights))
-    rows, peaks = run_throughput(model, backends, batches, steps, threads, scattered)
+    rows, peaks = run_throughput(model, backends, batches, steps, threads, scattered, plies)
     summary = {
         "weights": info.path.name,
         "parameters": model.num_parameters(),
         "threads": threads,
         "scattered": scattered,
+        "plies": plies,
         "peak_flops": peaks,
         "rows": [asdict(r) for r in rows],
     }

@@ -243,15 +243,24 @@ def test_throughput_command_reports_every_backend(tiny_weights) -> None:
 
     from bench.throughput import cli
 
-    out = cli(str(tiny_weights), ["torch", "cpu-fast"], (1, 4), steps=2, threads=1)
+    out = cli(str(tiny_weights), ["plain-eager", "torch", "cpu-fast"], (1, 4), steps=2, threads=1, plies=20)
     summary = _json.loads(out.splitlines()[-1])
     assert {(r["backend"], r["batch"]) for r in summary["rows"]} == {
-        ("torch", 1),
-        ("torch", 4),
-        ("cpu-fast", 1),
-        ("cpu-fast", 4),
+        (name, b) for name in ("plain-eager", "torch", "cpu-fast") for b in (1, 4)
     }
     assert all(r["latency_ms"] > 0 and r["moves_per_s"] > 0 for r in summary["rows"])
+    assert summary["plies"] == 20
+
+
+def test_plain_eager_baseline_matches_the_reference(tiny_model: ChessFormer) -> None:
+    """The throughput baseline recomputes every sequence; its logits are the reference's."""
+    from bench.throughput import PlainEagerBackend
+
+    seqs = [encode_board(b, tiny_model.cfg.block_size) for b in _games(5, 40, seed=3)]
+    got = PlainEagerBackend(copy.deepcopy(tiny_model)).evaluate(seqs)
+    want = TorchBackend(copy.deepcopy(tiny_model), device="cpu").evaluate(seqs)
+    for g, w in zip(got, want, strict=True):
+        assert np.abs(g.policy_logits - w.policy_logits).max() < TOL
 
 
 def test_throughput_scattered_slots_are_packed(tiny_weights) -> None:
