@@ -224,9 +224,14 @@ class BatchStream:
 def validation_batches(
     index: GameIndex, block_size: int, batch_tokens: int, max_games: int, seed: int = 1234
 ) -> list[Batch]:
-    """A fixed validation set: held-out games, each from its start and once mid-game."""
+    """A fixed validation set: held-out games, each from its start and from mid-game anchors.
+
+    A long window covers most of a game from one anchor; a short one (a board reader,
+    block_size 1 or 2) sees a position or two, so it gets ``32 // block_size`` mid-game
+    windows per game: otherwise a few hundred held-out games give a few hundred positions.
+    """
     rng = random.Random(seed)
     refs = index.val[:max_games]
     samples = [index.sample(r, block_size, rng, 0.0) for r in refs]
-    samples += [index.sample(r, block_size, rng, 1.0) for r in refs]
+    samples += [index.sample(r, block_size, rng, 1.0) for r in refs for _ in range(max(1, 32 // block_size))]
     return [collate(b, block_size) for b in bucket_by_length(samples, batch_tokens, block_size)]
