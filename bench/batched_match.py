@@ -17,7 +17,18 @@ import chess
 import chess.engine
 import numpy as np
 
-from bench.match import GameRecord, Job, MatchConfig, _Engine, _finish, _headers, _jobs, finished_games, summarize
+from bench.match import (
+    GameRecord,
+    Job,
+    MatchConfig,
+    _Engine,
+    _finish,
+    _headers,
+    _jobs,
+    finished_games,
+    opponent_seed,
+    summarize,
+)
 from engine.options import DEFAULT_TEMPERATURE
 from engine.player import Player, sample_index
 
@@ -61,6 +72,7 @@ def run_batched_match(
                 opp = engines.pop() if engines else _Engine(cfg.opponents[job.opponent])
                 board = opening.board()
                 seed = cfg.seed + job.number
+                _seed_opponent(opp, opponent_seed(seed))
                 live.append(
                     _Live(
                         job,
@@ -114,6 +126,16 @@ def run_batched_match(
         for g in live:
             g.opponent.close()
     return summarize(pgn, cfg)
+
+
+def _seed_opponent(opp: _Engine, seed: int) -> None:
+    """Give a noisy expert this game's Seed (its random moves vary from game to game)."""
+    try:
+        proc = opp.get()
+        if "Seed" in proc.options:
+            proc.configure({"Seed": seed})
+    except (chess.engine.EngineError, chess.engine.EngineTerminatedError, OSError):
+        opp.discard()  # the game's first move restarts it; a second failure is that game's forfeit
 
 
 def _check_end(g: _Live, cfg: MatchConfig) -> None:

@@ -166,3 +166,34 @@ def test_stockfish_score_adjudication_and_clock(tiny_weights: Path, tmp_path: Pa
     c = run_match(clock, tmp_path / "tc.pgn", progress=False)["Random"]
     assert c["games"] == 2 and c["engine_forfeits"] == 0 and c["opponent_forfeits"] == 0
     assert '[TimeControl "5+0.1"]' in (tmp_path / "tc.pgn").read_text()
+
+
+@pytest.mark.skipif(STOCKFISH is None, reason="Stockfish not installed (the noisy expert wraps it)")
+def test_opponents_get_a_seed_per_game_so_a_deterministic_engine_meets_varied_games(
+    tiny_model, tiny_weights: Path, tmp_path: Path
+) -> None:
+    """At temperature 0 the model is deterministic; a noisy expert with one Seed for every game
+    replayed the same game each time (pool_v5: 23-35 distinct games of 300). Both runners now
+    give the opponent its own Seed per game (OpponentSeed header)."""
+    import copy
+
+    from bench.batched_match import run_batched_match
+    from engine.backends.cpu_fast import CpuFastBackend
+    from engine.player import Player
+
+    noisy = parse_engine_spec("noisy:depth=1,random=0.8,name=d1-r80")
+    cfg = MatchConfig(_cf(tiny_weights, "0"), [noisy], games=8, movetime=0.01, max_moves=12)
+    runs = {
+        "batched": lambda pgn: run_batched_match(
+            cfg, Player(CpuFastBackend(copy.deepcopy(tiny_model), slots=16)), pgn, concurrency=8, progress=False
+        ),
+        "sequential": lambda pgn: run_match(cfg, pgn, progress=False),
+    }
+    for name, run in runs.items():
+        pgn = tmp_path / f"{name}.pgn"
+        assert run(pgn)["d1-r80"]["games"] == 8
+        with open(pgn) as f:
+            games = list(iter(lambda: chess.pgn.read_game(f), None))
+        movetexts = {str(g.mainline_moves()) for g in games}
+        assert len(movetexts) >= 6, (name, len(movetexts))  # 8 games, 4 per colour: all alike before the fix
+        assert len({g.headers["OpponentSeed"] for g in games}) == 8
