@@ -331,9 +331,7 @@ def run_match(cfg: MatchConfig, pgn: Path, concurrency: int = 1, progress: bool 
                 engine_white = job.number % 2 == 0
                 white, black = (mine, opp) if engine_white else (opp, mine)
                 seed = cfg.seed + job.number
-                seeds = {chess.WHITE: seed, chess.BLACK: opponent_seed(seed)}
-                if not engine_white:
-                    seeds = {chess.WHITE: opponent_seed(seed), chess.BLACK: seed}
+                seeds: dict[bool, int | None] = {engine_white: seed, not engine_white: opponent_seed(seed)}
                 rec = play_game(white, black, opening, cfg, seeds, judge)
                 _headers(rec, cfg, opp_spec, job, opening, engine_white, seed)
                 with lock:
