@@ -4,7 +4,8 @@ A step advances every game of the batch by one ply (one new token each), as a ba
 match or the engine after the opponent's reply does. For each (backend, batch): the
 median over ``steps`` timed steps of the step's wall time (the per-move latency of
 every game in the batch), moves/s = batch / latency, and the fraction of the machine's
-measured matmul peak that 2 x parameters FLOPs per move represent.
+measured matmul peak that 2 x parameters FLOPs per move represent (x 65 for a squares
+model, which reads 65 tokens a move).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import chess
 import torch
 
 from engine.backends.base import Backend, Evaluation
-from engine.model import ChessFormer
+from engine.model import SQUARE_TOKENS, ChessFormer
 from engine.perf import measure_matmul_peak
 from engine.tokenizer import TokenSequence, encode_board
 
@@ -117,7 +118,8 @@ def run_throughput(
 
     torch.set_num_threads(threads)
     peaks = {"fp32": measure_matmul_peak(torch.float32), "bf16": measure_matmul_peak(torch.bfloat16)}
-    params = model.num_parameters()
+    # a squares model reads 65 tokens a move (engine/model.py); the others one new token
+    flops_per_move = 2 * model.num_parameters() * (SQUARE_TOKENS if model.squares else 1)
     rows = []
     for name in backends:
         import copy
@@ -134,7 +136,7 @@ def run_throughput(
                 continue  # these evaluate one sequence at a time: large batches only repeat batch 1
             lat = measure(be, batch, steps, scattered=scattered, plies=plies)
             mps = batch / lat
-            rows.append(ThroughputRow(name, batch, lat * 1000, mps, 2 * params * mps / peaks[precision]))
+            rows.append(ThroughputRow(name, batch, lat * 1000, mps, flops_per_move * mps / peaks[precision]))
     return rows, peaks
 
 
