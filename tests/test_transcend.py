@@ -13,17 +13,26 @@ from tests.test_engine_subprocess import STOCKFISH
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("name", ["pool_v1", "pool_v2", "pool_v3", "pool_v4"])
+@pytest.mark.parametrize("name", ["pool_v1", "pool_v2", "pool_v3", "pool_v4", "pool_v5", "pool_v5_ft"])
 def test_experiment_config_loads(name: str) -> None:
     from training.generate import load_pool
 
     cfg = TranscendConfig.load(ROOT / "bench" / "experiments" / f"{name}.toml")
-    assert cfg.temperatures == (0.001, 0.1, 0.3, 0.5, 0.75, 1.0) and cfg.train["n_layer"] == 4
+    full_sweep = (0.001, 0.1, 0.3, 0.5, 0.75, 1.0)
+    assert cfg.temperatures == (full_sweep if name != "pool_v5_ft" else full_sweep[:2]) and cfg.train["n_layer"] == 4
     experts = {e.name for e in load_pool(ROOT / cfg.pool).experts}
     assert not cfg.cap_expert or cfg.cap_expert in experts
     assert not cfg.train.get("init_weights") or (ROOT / cfg.train["init_weights"]).exists()
     assert set(cfg.rating_opponents) <= experts
     assert all((ROOT / w).exists() for w in cfg.trained_models.values())
+
+
+def test_fine_tune_config_of_attempt_6b_loads() -> None:
+    from training.train import TrainConfig
+
+    cfg = TrainConfig.load(str(ROOT / "bench" / "experiments" / "pool_v5_ft_train.toml"), [])
+    assert cfg.board_encoding == "squares" and (ROOT / cfg.init_weights).exists()
+    assert cfg.model_config().board_encoding == "squares"
 
 
 @pytest.mark.slow
