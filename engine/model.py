@@ -31,6 +31,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 
+import chess
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -154,14 +155,13 @@ class Block(nn.Module):
         return x, kv
 
 
-def _move_squares() -> tuple[torch.Tensor, torch.Tensor]:
-    """For every move id: from-square * 64 + to-square, and to-square * 5 + promotion (0 none, 1..4 q r b n)."""
-    names = [f + r for r in "12345678" for f in "abcdefgh"]  # index = chess square, a1 = 0
-    sq = {n: i for i, n in enumerate(names)}
+def move_squares() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For every move id [M]: its from-square, its to-square (a1 = 0, python-chess's numbering)
+    and its promotion (0 none, 1..4 q r b n)."""
     promo = {"": 0, "q": 1, "r": 2, "b": 3, "n": 4}
-    pair = torch.tensor([sq[m[:2]] * 64 + sq[m[2:4]] for m in MOVES])
-    to_promo = torch.tensor([sq[m[2:4]] * 5 + promo[m[4:]] for m in MOVES])
-    return pair, to_promo
+    frm = torch.tensor([chess.parse_square(m[:2]) for m in MOVES])
+    to = torch.tensor([chess.parse_square(m[2:4]) for m in MOVES])
+    return frm, to, torch.tensor([promo[m[4:]] for m in MOVES])
 
 
 def square_pieces(anchor: torch.Tensor) -> torch.Tensor:
@@ -182,9 +182,9 @@ class AttentionPolicy(nn.Module):
         self.query = nn.Linear(cfg.n_embd, cfg.n_embd)
         self.key = nn.Linear(cfg.n_embd, cfg.n_embd)
         self.promotion = nn.Linear(cfg.n_embd, 5)  # per to-square: none, q, r, b, n
-        pair, to_promo = _move_squares()
-        self.register_buffer("pair_index", pair, persistent=False)  # [M] into the flattened 64 x 64 scores
-        self.register_buffer("promo_index", to_promo, persistent=False)  # [M] into the flattened 64 x 5 biases
+        frm, to, promo = move_squares()
+        self.register_buffer("pair_index", frm * 64 + to, persistent=False)  # [M] into the flattened 64 x 64 scores
+        self.register_buffer("promo_index", to * 5 + promo, persistent=False)  # [M] into the flattened 64 x 5 biases
 
     def forward(self, squares: torch.Tensor) -> torch.Tensor:
         q, k = self.query(squares), self.key(squares)  # [B, 64, C]
@@ -202,7 +202,8 @@ class ChessFormer(nn.Module):
         if self.squares:
             self.piece_emb = nn.Embedding(13, cfg.n_embd)  # 0 empty, 1 + piece kind (tokenizer order)
             self.square_emb = nn.Embedding(SQUARE_TOKENS, cfg.n_embd)  # 64 squares, then the global token's slot
-            # global features (side to move, castling, en passant); piece-square rows are never read
+            # global features (side to move, castling, en passant); piece-square rows are never read.
+            # Declared per branch: the declaration order is the seeded init order of trained models.
             self.feat_emb = nn.Embedding(N_FEATURES, cfg.n_embd, padding_idx=PAD_FEATURE)
         else:
             self.tok_emb = nn.Embedding(VOCAB_SIZE, cfg.n_embd)

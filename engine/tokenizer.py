@@ -158,6 +158,11 @@ class TokenSequence:
         return self.anchor == other.anchor and len(other.moves) >= n and other.moves[:n] == self.moves
 
 
+def anchor_stride(block_size: int) -> int:
+    """Plies between re-anchorings of a long game: half a window (every ply for block_size 1)."""
+    return max(1, block_size // 2)
+
+
 def anchor_ply(n_moves: int, block_size: int) -> int:
     """How many plies after the root the anchor sits, for a game of ``n_moves`` plies.
 
@@ -169,7 +174,7 @@ def anchor_ply(n_moves: int, block_size: int) -> int:
     overflow = n_moves + 1 - block_size
     if overflow <= 0:
         return 0
-    stride = max(1, block_size // 2)  # block_size 1: the anchor is the current board
+    stride = anchor_stride(block_size)
     return -(-overflow // stride) * stride  # ceil to a multiple of stride
 
 

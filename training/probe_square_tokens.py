@@ -33,21 +33,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.model import move_squares
 from engine.tokenizer import MOVES, N_FEATURES, PAD_FEATURE
 from training.data import GameIndex
 from training.mirror import MIRROR_FEATURE, MIRROR_MOVE
-
-_SQUARE_NAMES = [f + r for r in "12345678" for f in "abcdefgh"]  # index = chess square (a1 = 0)
-_PROMO = {"": 0, "q": 1, "r": 2, "b": 3, "n": 4}
-
-
-def _move_parts() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """From-square, to-square and promotion index (0 none, 1..4 q r b n) of every move id."""
-    sq = {n: i for i, n in enumerate(_SQUARE_NAMES)}
-    frm = torch.tensor([sq[m[:2]] for m in MOVES])
-    to = torch.tensor([sq[m[2:4]] for m in MOVES])
-    promo = torch.tensor([_PROMO[m[4:]] for m in MOVES])
-    return frm, to, promo
 
 
 class SquareTokenNet(nn.Module):
@@ -69,7 +58,7 @@ class SquareTokenNet(nn.Module):
         self.promo = nn.Linear(n_embd, 5)  # a promotion's extra logit, from the to-square's token
         # The engine's head: all 1968 move logits from one vector (here the global token's).
         self.linear_head = nn.Linear(n_embd, len(MOVES)) if policy == "linear" else None
-        frm, to, promo = _move_parts()
+        frm, to, promo = move_squares()
         self.register_buffer("move_from", frm, persistent=False)
         self.register_buffer("move_to", to, persistent=False)
         self.promo_idx = promo

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from engine.model import BOARD_ENCODINGS, SQUARE_TOKENS, ChessFormer, ModelConfig
 from engine.perf import measure_matmul_peak
+from engine.tokenizer import anchor_stride
 
 try:
     import tomllib
@@ -295,7 +296,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     peak = measure_matmul_peak(dtype, device)
     manifest = Path(cfg.data) / "manifest.json"
     every = json.loads(manifest.read_text()).get("anchor_every") if manifest.exists() else None
-    stride = max(1, cfg.block_size // 2)  # the engine re-anchors long games every stride plies
+    stride = anchor_stride(cfg.block_size)  # the engine re-anchors long games every stride plies
     if master and every and every > stride:  # windows anchored there would never have been trained
         print(
             f"warning: the data has a board anchor every {every} plies, but a {cfg.block_size}-token window is "
