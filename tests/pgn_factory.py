@@ -10,6 +10,17 @@ import chess
 Chooser = Callable[[chess.Board, list[chess.Move], random.Random], chess.Move]
 
 
+def random_walk(rng: random.Random, plies: int) -> chess.Board:
+    """The board after up to ``plies`` uniformly random legal moves from the start (fewer if the game ends)."""
+    b = chess.Board()
+    for _ in range(plies):
+        moves = list(b.legal_moves)
+        if not moves:
+            break
+        b.push(rng.choice(moves))
+    return b
+
+
 def lowest_squares_after_opening(b: chess.Board, legal: list[chess.Move], rng: random.Random) -> chess.Move:
     """A learnable player: random for 6 plies (diverse games), then the move with the lowest (from, to) squares."""
     if b.ply() < 6:

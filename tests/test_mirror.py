@@ -8,6 +8,7 @@ import chess
 import numpy as np
 
 from engine.tokenizer import board_features, move_id
+from tests.pgn_factory import random_walk
 from training.mirror import MIRROR_FEATURE, MIRROR_MOVE, mirror_features
 
 
@@ -15,13 +16,7 @@ def _random_boards(n: int, seed: int = 7) -> list[chess.Board]:
     rng = random.Random(seed)
     boards = []
     for _ in range(n):
-        b = chess.Board()
-        for _ in range(rng.randrange(0, 80)):
-            moves = list(b.legal_moves)
-            if not moves:
-                break
-            b.push(rng.choice(moves))
-        boards.append(b)
+        boards.append(random_walk(rng, rng.randrange(0, 80)))
     # castling rights on both wings and a legal en-passant capture
     boards.append(chess.Board("r3k2r/pppq1ppp/8/3pP3/8/8/PPPQ1PPP/R3K2R w KQkq d6 0 1"))
     return boards

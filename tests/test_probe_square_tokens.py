@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.pgn_factory import random_walk
 from training.data import GameIndex
 from training.filters import FilterConfig
 from training.prepare import PrepareConfig, prepare
@@ -23,12 +24,7 @@ def _one_move_games(path: Path, n: int, seed: int) -> list[tuple[chess.Board, ch
     out = []
     with open(path, "w") as f:
         while len(out) < n:
-            b = chess.Board()
-            for _ in range(rng.randrange(4, 60)):
-                moves = list(b.legal_moves)
-                if not moves:
-                    break
-                b.push(rng.choice(moves))
+            b = random_walk(rng, rng.randrange(4, 60))
             moves = list(b.legal_moves)
             if not moves:
                 continue

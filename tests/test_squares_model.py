@@ -21,21 +21,14 @@ from engine.model import ChessFormer, ModelConfig, square_pieces
 from engine.player import Player
 from engine.tokenizer import MOVE_TO_ID, encode_board
 from engine.weights import load_weights, save_weights
+from tests.pgn_factory import random_walk
 
 TOL = 1e-4  # fp32 logits, as tests/test_backends.py
 
 
 def _random_boards(n: int, seed: int) -> list[chess.Board]:
     rng = random.Random(seed)
-    out = []
-    for _ in range(n):
-        b = chess.Board()
-        for _ in range(rng.randint(0, 60)):
-            if b.is_game_over():
-                break
-            b.push(rng.choice(list(b.legal_moves)))
-        out.append(b)
-    return out
+    return [random_walk(rng, rng.randint(0, 60)) for _ in range(n)]
 
 
 @pytest.fixture(scope="module")
