@@ -13,7 +13,7 @@ from tests.test_engine_subprocess import STOCKFISH
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("name", ["pool_v1", "pool_v2", "pool_v3", "pool_v4", "pool_v5", "pool_v5_ft"])
+@pytest.mark.parametrize("name", ["pool_v1", "pool_v2", "pool_v3", "pool_v4", "pool_v5", "pool_v5_ft", "pool_v6"])
 def test_experiment_config_loads(name: str) -> None:
     from training.generate import load_pool
 
