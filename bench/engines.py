@@ -6,7 +6,8 @@ Specs are written on the command line as short strings:
   ``nodes=1000``, ``depth=3``, ``movetime=0.1`` (seconds), combinable with commas.
 - ``random``: the uniformly random mover (bench/random_mover.py).
 - ``noisy:depth=1,random=0.2,name=X``: a noisy expert (bench/noisy_engine.py), Stockfish at
-  Skill Level ``skill`` (default 20) that plays a random legal move with probability ``random``.
+  Skill Level ``skill`` (default 20) that plays a random legal move with probability ``random``
+  (with ``habit=PIECE``, its habit's move instead: training/habits.py).
 - ``chessformer:temperature=0.3,weights=PATH``: this project's engine.
 - ``cmd=PATH [ARGS];Option=value;...``: any UCI engine with options.
 """
@@ -104,6 +105,8 @@ def parse_engine_spec(text: str) -> EngineSpec:
         skill, random_p = kv.pop("skill", "20"), kv.pop("random", "0")
         name = kv.pop("name", f"Noisy s{skill} d{depth} n{nodes} r{random_p}")
         command = (sys.executable, "-m", "bench.noisy_engine", "--skill", skill, "--random", random_p)
+        if "habit" in kv:
+            command += ("--habit", kv.pop("habit"))
         if depth is not None:
             command += ("--depth", str(depth))
         if nodes is not None:

@@ -1,8 +1,8 @@
 """``python -m bench.noisy_engine``: a noisy expert as a UCI engine, for rating expert pools.
 
-It forwards every command to Stockfish, except that before answering a ``go`` it plays
-a uniformly random legal move with probability ``--random``, as the experts of
-``training generate`` do. The random draw depends only on (Seed option, position), so a
+It forwards every command to Stockfish, except that before answering a ``go`` it errs
+with probability ``--random``, as the experts of ``training generate`` do: a uniformly
+random legal move, or with ``--habit`` its habit's move (training/habits.py). The random draw depends only on (Seed option, position), so a
 game against the same replies is replayed exactly; bench sets Seed per game.
 
     python -m bench.noisy_engine --depth 1 --random 0.2
@@ -21,6 +21,7 @@ import threading
 import chess
 
 from bench.engines import stockfish_path
+from training.habits import check_habit, habit_move
 
 
 def _draw(seed: int, board: chess.Board) -> random.Random:
@@ -34,8 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--depth", type=int, default=None)
     p.add_argument("--nodes", type=int, default=None)
     p.add_argument("--random", type=float, default=0.0, help="probability of a uniformly random legal move")
+    p.add_argument("--habit", default="", help="err by this habit (training/habits.py) instead of uniformly")
     p.add_argument("--stockfish", default=None)
     a = p.parse_args(argv)
+    try:
+        check_habit(a.habit)
+    except ValueError as e:
+        p.error(str(e))
     sf = subprocess.Popen(
         [a.stockfish or stockfish_path()], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
     )
@@ -54,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         for line in sf.stdout:
             line = line.rstrip("\n")
             if line.startswith("id name"):
-                line = f"id name NoisyExpert(skill {a.skill}, depth {a.depth}, nodes {a.nodes}, random {a.random:g})"
+                line = f"id name NoisyExpert(skill {a.skill}, depth {a.depth}, nodes {a.nodes}, random {a.random:g}"
+                line += f", habit {a.habit})" if a.habit else ")"
             elif line == "uciok":
                 send("option name Seed type spin default 0 min 0 max 2147483647")
             send(line)
@@ -88,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
             legal = list(board.legal_moves)
             rng = _draw(seed, board)
             if legal and rng.random() < a.random:
-                send(f"bestmove {rng.choice(legal).uci()}")
+                habitual = habit_move(board, a.habit) if a.habit else None
+                send(f"bestmove {(habitual or rng.choice(legal)).uci()}")
                 continue
             limits = " ".join(f"{k} {v}" for k, v in (("depth", a.depth), ("nodes", a.nodes)) if v is not None)
             line = f"go {limits}" if limits else line

@@ -51,6 +51,9 @@ class TranscendConfig:
     cap: float = 1000.0  # experts rated at most this form the diverse dataset (Elo)
     cap_expert: str = ""  # if set, the cap is this expert's measured rating instead of ``cap``
     single_expert: str = ""  # the ablation's expert; default: the best expert under the cap
+    # the diverse data's experts (names); default: every expert rated at most the cap. Given
+    # without cap_expert, the cap is the best of them (``cap`` is not used)
+    data_experts: tuple[str, ...] = ()
     temperatures: tuple[float, ...] = (0.001, 0.1, 0.3, 0.5, 0.75, 1.0)
     games_per_point: int = 100  # model games per temperature, spread over the experts (count)
     movetime: float = 0.05  # per-move time for the model's games (seconds); experts use their own limits
@@ -68,7 +71,7 @@ class TranscendConfig:
     def load(cls, path: Path) -> TranscendConfig:
         with open(path, "rb") as f:
             raw = tomllib.load(f)
-        for key in ("temperatures", "init_temperatures", "rating_opponents"):
+        for key in ("temperatures", "init_temperatures", "rating_opponents", "data_experts"):
             if key in raw:
                 raw[key] = tuple(raw[key])
         known = {f.name for f in dataclasses.fields(cls)}
@@ -87,6 +90,8 @@ def expert_specs(pool: Any) -> list[EngineSpec]:
             parts.append(f"depth={e.depth}")
         if e.nodes is not None:
             parts.append(f"nodes={e.nodes}")
+        if e.habit:
+            parts.append(f"habit={e.habit}")
         specs.append(parse_engine_spec("noisy:" + ",".join(parts)))
     return specs
 
@@ -111,9 +116,10 @@ def run_transcend(cfg: TranscendConfig, progress: bool = True, config_path: str 
     if unknown:
         raise ValueError(f"trained_models labels must be 'diverse' or 'single', got {sorted(unknown)}")
     opponents = [sp for sp in specs if not cfg.rating_opponents or sp.name in cfg.rating_opponents]
-    missing = set(cfg.rating_opponents) - {sp.name for sp in specs}
-    if missing:
-        raise ValueError(f"rating_opponents {sorted(missing)} are not in the pool {names}")
+    for key, chosen in (("rating_opponents", cfg.rating_opponents), ("data_experts", cfg.data_experts)):
+        missing = set(chosen) - set(names)
+        if missing:
+            raise ValueError(f"{key} {sorted(missing)} are not in the pool {names}")
     from training.prepare import PrepareConfig
 
     bad = set(cfg.prepare) - {f.name for f in dataclasses.fields(PrepareConfig)} | ({"filters"} & set(cfg.prepare))
@@ -137,8 +143,14 @@ def run_transcend(cfg: TranscendConfig, progress: bool = True, config_path: str 
     intervals = {n: (float(pool_table[n]["elo"]["low"]), float(pool_table[n]["elo"]["high"])) for n in names}  # type: ignore[index]
     if cfg.cap_expert and cfg.cap_expert not in ratings:
         raise ValueError(f"cap_expert {cfg.cap_expert!r} is not in the pool {names}")
-    cap = ratings[cfg.cap_expert] if cfg.cap_expert else cfg.cap
-    diverse = tuple(n for n in names if ratings[n] <= cap)
+    if cfg.cap_expert:
+        cap = ratings[cfg.cap_expert]
+    else:
+        cap = max(ratings[n] for n in cfg.data_experts) if cfg.data_experts else cfg.cap
+    above = [n for n in cfg.data_experts if ratings[n] > cap]
+    if above:
+        raise ValueError(f"data_experts {above} are rated above the cap {cap:.0f}: {ratings}")
+    diverse = cfg.data_experts or tuple(n for n in names if ratings[n] <= cap)
     if len(diverse) < 2:
         raise ValueError(f"fewer than two experts are rated at most the cap {cap:.0f}: {ratings}")
     best = max(diverse, key=lambda n: ratings[n])

@@ -13,7 +13,9 @@ from tests.test_engine_subprocess import STOCKFISH
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("name", ["pool_v1", "pool_v2", "pool_v3", "pool_v4", "pool_v5", "pool_v5_ft", "pool_v6"])
+@pytest.mark.parametrize(
+    "name", ["pool_v1", "pool_v2", "pool_v3", "pool_v4", "pool_v5", "pool_v5_ft", "pool_v6", "pool_v7"]
+)
 def test_experiment_config_loads(name: str) -> None:
     from training.generate import load_pool
 
@@ -23,7 +25,7 @@ def test_experiment_config_loads(name: str) -> None:
     experts = {e.name for e in load_pool(ROOT / cfg.pool).experts}
     assert not cfg.cap_expert or cfg.cap_expert in experts
     assert not cfg.train.get("init_weights") or (ROOT / cfg.train["init_weights"]).exists()
-    assert set(cfg.rating_opponents) <= experts
+    assert set(cfg.rating_opponents) <= experts and set(cfg.data_experts) <= experts
     assert all((ROOT / w).exists() for w in cfg.trained_models.values())
 
 
@@ -52,7 +54,7 @@ def test_toy_transcend_run(tmp_path: Path) -> None:
         expert_games=30,
         rating_games=4,
         anchor="weak=1000",
-        cap_expert="strong",
+        data_experts=("weak", "strong"),  # the cap is the best of them; mid's games are left out
         temperatures=(0.0, 1.0),
         games_per_point=6,
         movetime=0.01,
@@ -78,8 +80,7 @@ def test_toy_transcend_run(tmp_path: Path) -> None:
     s = run_transcend(cfg, progress=False)
     assert set(s["ratings"]) == {"weak", "mid", "strong"}
     assert s["games"]["single"] == s["games"]["diverse"] > 0
-    cap = s["ratings"]["strong"]
-    assert set(s["diverse"]) == {n for n, r in s["ratings"].items() if r <= cap}
+    assert list(s["diverse"]) == ["weak", "strong"] and s["best_in_data"] == "strong"
     players = set(re.findall(r'\[(?:White|Black) "([^"]+)"\]', (tmp_path / "run" / "experts.pgn").read_text()))
     assert players <= set(s["diverse"])  # only the capped experts' games are generated
     assert {(r["model"], r["temperature"]) for r in s["rows"]} == {
@@ -118,6 +119,8 @@ def test_toy_transcend_run(tmp_path: Path) -> None:
     assert "trained in an earlier attempt" in (tmp_path / "rerun" / "report.md").read_text()
     for bad, match in (
         ({"rating_opponents": ("nobody",)}, "not in the pool"),
+        ({"data_experts": ("weak", "nobody")}, "data_experts \\['nobody'\\] are not in the pool"),
+        ({"data_experts": ("weak", "strong"), "cap_expert": "weak", "trained_models": {}}, "rated above the cap"),
         ({"prepare": {"anchor_evry": 1}}, "not PrepareConfig options"),
         ({"prepare": {"filters": None}}, "not PrepareConfig options"),
         ({"trained_models": {"other": "x"}}, "must be 'diverse' or 'single'"),

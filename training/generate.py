@@ -3,7 +3,8 @@
 An expert is a named UCI engine configuration (Stockfish 15.1 at a Skill Level, with a
 node or depth limit) that, before each of its moves, plays a uniformly random legal
 move with probability ``random_move_prob``: the noise that makes experts err
-independently, as the paper's theory asks. Pools are TOML files::
+independently, as the paper's theory asks. An expert with a ``habit`` errs systematically
+instead (training/habits.py). Pools are TOML files::
 
     seed = 7
     opening_plies = 6          # random legal plies before the experts take over
@@ -41,6 +42,8 @@ import chess
 import chess.engine
 import chess.pgn
 
+from training.habits import check_habit, habit_move
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -56,7 +59,8 @@ class Expert:
     depth: int | None = None  # search depth per move (plies)
     nodes: int | None = None  # node limit per move (count)
     movetime: float | None = None  # seconds per move, if neither depth nor nodes
-    random_move_prob: float = 0.0  # probability of a uniformly random legal move instead (0..1)
+    random_move_prob: float = 0.0  # probability of an error instead of the engine's move (0..1)
+    habit: str = ""  # the error: "" a uniformly random legal move; a piece name its habit (training/habits.py)
     command: str = ""  # engine binary; empty: Debian's Stockfish
 
     def limit(self) -> chess.engine.Limit:
@@ -72,7 +76,14 @@ class Expert:
             if v is not None
         ]
         parts.append(f"random {self.random_move_prob:g}")
+        if self.habit:
+            parts.append(f"habit {self.habit}")
         return ", ".join(parts)
+
+    def error_move(self, board: chess.Board, rng: random.Random) -> chess.Move:
+        """The move this expert plays when it errs: its habit's move, else a uniformly random one."""
+        move = habit_move(board, self.habit) if self.habit else None
+        return move if move is not None else rng.choice(list(board.legal_moves))
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,10 @@ def load_pool(path: Path) -> Pool:
     for e in experts:
         if not 0 <= e.random_move_prob <= 1:
             raise ValueError(f"{path}: {e.name}: random_move_prob must be within 0..1")
+        try:
+            check_habit(e.habit)
+        except ValueError as err:
+            raise ValueError(f"{path}: {e.name}: {err}") from None
     return Pool(experts=experts, **raw)
 
 
@@ -126,7 +141,7 @@ def play_expert_game(pool: Pool, number: int, engines: dict[str, chess.engine.Si
     while board.outcome(claim_draw=True) is None and board.ply() < pool.max_plies:
         expert = white if board.turn == chess.WHITE else black
         if rng.random() < expert.random_move_prob:
-            move = rng.choice(list(board.legal_moves))
+            move = expert.error_move(board, rng)
         else:
             played = engines[expert.name].play(board, expert.limit(), game=number).move
             if played is None or played not in board.legal_moves:

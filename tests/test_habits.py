@@ -1,0 +1,107 @@
+"""Habits: the systematic errors of experts (training/habits.py), in generate and in the UCI noisy expert."""
+
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import chess
+import chess.pgn
+import pytest
+
+from tests.pgn_factory import random_walk
+from tests.test_engine_subprocess import STOCKFISH
+from training.generate import Expert, Pool, generate, load_pool
+from training.habits import HABITS, habit_move
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_habit_moves_on_known_boards() -> None:
+    start = chess.Board()
+    assert habit_move(start, "pawn") == chess.Move.from_uci("a2a4")  # furthest forward, then lowest file
+    assert habit_move(start, "knight") == chess.Move.from_uci("b1a3")
+    assert all(habit_move(start, h) is None for h in ("bishop", "rook", "queen", "king"))  # no legal move
+    start.push_san("e4")
+    assert habit_move(start, "pawn") == chess.Move.from_uci("a7a5")  # forward from Black's side
+    # the king walks up the board; the queen takes the most advanced square it can reach
+    b = chess.Board("4k3/8/8/8/8/8/3P4/Q3K3 w - - 0 1")
+    assert habit_move(b, "king") == chess.Move.from_uci("e1e2")
+    assert habit_move(b, "queen") == chess.Move.from_uci("a1a8")
+    # promotion: to a queen
+    p = chess.Board("8/1P2k3/8/8/8/8/8/4K3 w - - 0 1")
+    assert habit_move(p, "pawn") == chess.Move.from_uci("b7b8q")
+
+
+def test_habits_are_legal_and_the_same_under_colour_mirroring() -> None:
+    """A model trained with colour-mirrored samples must see the same rule from both sides."""
+
+    def mirrored(m: chess.Move) -> chess.Move:
+        return chess.Move(chess.square_mirror(m.from_square), chess.square_mirror(m.to_square), m.promotion)
+
+    rng = random.Random(4)
+    seen = 0
+    for _ in range(200):
+        b = random_walk(rng, rng.randrange(1, 80))
+        for h, piece in HABITS.items():
+            m = habit_move(b, h)
+            if m is None:
+                assert not any(b.piece_type_at(x.from_square) == piece for x in b.legal_moves)
+                continue
+            seen += 1
+            assert m in b.legal_moves and b.piece_type_at(m.from_square) == piece
+            assert habit_move(b.mirror(), h) == mirrored(m)
+    assert seen > 300
+
+
+def test_unknown_habit_is_a_clear_error(tmp_path: Path) -> None:
+    pool = tmp_path / "p.toml"
+    pool.write_text('[[expert]]\nname = "a"\nhabit = "castle"\n[[expert]]\nname = "b"\n')
+    with pytest.raises(ValueError, match="a: unknown habit 'castle'"):
+        load_pool(pool)
+    r = subprocess.run(
+        [sys.executable, "-m", "bench.noisy_engine", "--habit", "castle"], capture_output=True, text=True, timeout=30
+    )
+    assert r.returncode == 2 and "unknown habit 'castle'" in r.stderr
+
+
+@pytest.mark.skipif(STOCKFISH is None, reason="Stockfish not installed")
+def test_generated_expert_errs_by_its_habit(tmp_path: Path) -> None:
+    """An expert that always errs (random_move_prob 1) plays its habit's move wherever it has one."""
+    pool = Pool(
+        experts=(Expert("kingwalker", depth=1, random_move_prob=1.0, habit="king"), Expert("sf", depth=1)),
+        seed=2,
+        opening_plies=2,
+        max_plies=40,
+    )
+    out = tmp_path / "g.pgn"
+    generate(pool, 2, out, concurrency=1, progress=False)
+    checked = 0
+    with open(out) as f:
+        for game in iter(lambda: chess.pgn.read_game(f), None):
+            assert "habit king" in (game.headers["WhiteExpert"] + game.headers["BlackExpert"])
+            walker = chess.WHITE if game.headers["White"] == "kingwalker" else chess.BLACK
+            board = game.board()
+            for move in game.mainline_moves():
+                if board.turn == walker and board.ply() >= 2:
+                    expected = habit_move(board, "king")
+                    if expected is not None:
+                        assert move == expected
+                        checked += 1
+                board.push(move)
+    assert checked >= 10
+
+
+@pytest.mark.skipif(STOCKFISH is None, reason="Stockfish not installed (the noisy expert wraps it)")
+def test_noisy_uci_expert_errs_by_its_habit() -> None:
+    fen = "4k3/8/8/8/8/8/3P4/Q3K3 w - - 0 1"
+    script = f"uci\nsetoption name Seed value 3\nposition fen {fen}\ngo depth 1\nquit\n"
+    r = subprocess.run(
+        [sys.executable, "-m", "bench.noisy_engine", "--depth", "1", "--random", "1", "--habit", "queen"],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "id name NoisyExpert(skill 20, depth 1, nodes None, random 1, habit queen)" in r.stdout
+    assert "bestmove a1a8" in r.stdout

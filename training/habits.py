@@ -1,0 +1,58 @@
+"""Systematic errors for experts: a habit is a fixed, learnable rule an expert follows when it errs.
+
+The paper's theory separates two kinds of expert error. Independent noise (a uniformly random
+legal move, ``random_move_prob`` alone) averages out: even one such expert's most likely move
+is its clean one, so a model trained on it alone gains from low temperature as much as one
+trained on many. A systematic error does not average out within one expert: if an expert
+errs by always making the same kind of move, that move is as likely in its games as its good
+ones, and low temperature sharpens whichever of the two the model learned better. Only many
+experts with *different* habits spread their errors so that the shared good move is the mode:
+the diversity the paper's ablation is about.
+
+A habit names a piece type. When the expert errs and that piece has a legal move, it plays the
+one that lands furthest forward (seen from the mover's side), then on the lowest file, then
+from the rearmost square, promoting to a queen: a rule read off the board and the same
+under colour mirroring (files are unchanged, ranks counted from the mover's side), so a model
+can learn it. Without a legal move of that piece the error is a uniformly random legal move.
+"""
+
+from __future__ import annotations
+
+import chess
+
+HABITS: dict[str, chess.PieceType] = {
+    "pawn": chess.PAWN,
+    "knight": chess.KNIGHT,
+    "bishop": chess.BISHOP,
+    "rook": chess.ROOK,
+    "queen": chess.QUEEN,
+    "king": chess.KING,
+}
+
+
+def check_habit(habit: str) -> None:
+    """Raise ValueError unless ``habit`` is empty (uniform random errors) or a known habit."""
+    if habit and habit not in HABITS:
+        raise ValueError(f"unknown habit {habit!r}: expected one of {sorted(HABITS)} or empty")
+
+
+def habit_move(board: chess.Board, habit: str) -> chess.Move | None:
+    """The move ``habit`` makes in ``board``, or None if its piece has no legal move."""
+    piece = HABITS[habit]
+    white = board.turn == chess.WHITE
+
+    def forward(square: chess.Square) -> int:  # rank counted from the mover's side (0..7)
+        rank = chess.square_rank(square)
+        return rank if white else 7 - rank
+
+    def preference(m: chess.Move) -> tuple[int, int, int, int, int]:
+        return (
+            forward(m.to_square),
+            -chess.square_file(m.to_square),
+            -forward(m.from_square),
+            -chess.square_file(m.from_square),
+            m.promotion or 0,  # queen (5) first
+        )
+
+    moves = [m for m in board.legal_moves if board.piece_type_at(m.from_square) == piece]
+    return max(moves, key=preference) if moves else None
