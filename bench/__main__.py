@@ -271,10 +271,14 @@ def _transcend(argv: list[str]) -> int:
         prog="python -m bench transcend", description="The transcendence experiment on a pool of noisy experts."
     )
     p.add_argument("--config", type=Path, required=True)
+    p.add_argument(
+        "--data-only", action="store_true", help="stop after rating the pool and preparing the datasets (steps 1-2)"
+    )
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
     try:
-        summary = run_transcend(TranscendConfig.load(a.config), progress=not a.no_progress, config_path=str(a.config))
+        cfg = TranscendConfig.load(a.config)
+        summary = run_transcend(cfg, progress=not a.no_progress, config_path=str(a.config), data_only=a.data_only)
     except (ValueError, FileNotFoundError) as e:
         print(f"transcend: {e}", file=sys.stderr)
         return 2

@@ -100,7 +100,11 @@ def _log(msg: str) -> None:
     print(f"transcend: {msg}", file=sys.stderr, flush=True)
 
 
-def run_transcend(cfg: TranscendConfig, progress: bool = True, config_path: str = "") -> dict[str, Any]:
+def run_transcend(
+    cfg: TranscendConfig, progress: bool = True, config_path: str = "", data_only: bool = False
+) -> dict[str, Any]:
+    """The whole experiment (steps 1-5), or with ``data_only`` steps 1-2: the pool's ratings and
+    the prepared datasets, so the CPU-bound training can wait for a free machine."""
     from training.export import export
     from training.generate import load_pool
     from training.train import TrainConfig, train
@@ -162,6 +166,9 @@ def run_transcend(cfg: TranscendConfig, progress: bool = True, config_path: str 
     man_b: dict[str, Any] = {}
     if len(models) < 2:
         man_a, man_b = _datasets(cfg, pool, out, diverse, single, progress)
+    if data_only:
+        _log("stopping after the datasets (data only)")
+        return {"ratings": ratings, "best_in_data": best, "single_expert": single, "rows": [], "diverse": diverse}
     for label, data in (("diverse", out / "data_diverse"), ("single", out / "data_single")):
         if label in models:
             continue

@@ -77,6 +77,9 @@ def test_toy_transcend_run(tmp_path: Path) -> None:
         },
         prepare={"anchor_every": 1},
     )
+    first = run_transcend(cfg, progress=False, data_only=True)  # steps 1-2: nothing trained yet
+    assert first["rows"] == [] and not (tmp_path / "run" / "run_diverse").exists()
+    assert (tmp_path / "run" / "data_single" / "manifest.json").exists()
     s = run_transcend(cfg, progress=False)
     assert set(s["ratings"]) == {"weak", "mid", "strong"}
     assert s["games"]["single"] == s["games"]["diverse"] > 0
