@@ -193,6 +193,9 @@ def _analyse(argv: list[str]) -> int:
     ag.add_argument("--depth", type=int, default=1, help="the experts' shared policy (pool_v2: depth 1)")
     ag.add_argument("--skip-plies", type=int, default=6, help="leave out the random opening plies")
     ag.add_argument("--json", type=Path)
+    ag.add_argument(
+        "--habit", action="append", default=[], help="also count top-1 = this habit's move (training/habits.py)"
+    )
     rl = sub.add_parser(
         "relabel",
         help="one sample of positions as two PGNs: the experts' moves and Stockfish's (noise vs learnability)",
@@ -212,7 +215,7 @@ def _analyse(argv: list[str]) -> int:
         elif a.what == "agreement":
             from bench.agreement import agreement_report, run_agreement
 
-            rows_ag = run_agreement(a.weights, a.pgn, a.positions, a.depth, a.skip_plies, a.json)
+            rows_ag = run_agreement(a.weights, a.pgn, a.positions, a.depth, a.skip_plies, a.json, tuple(a.habit))
             print(agreement_report(rows_ag, a.depth))
         elif a.what == "table1":
             rows = run_table1(a.pgn, a.weights, a.player, a.positions, a.sf_time, a.json)

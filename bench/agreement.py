@@ -9,12 +9,17 @@ move. This measures it directly, on positions the model was not trained on:
 - p(ref): the mean probability the model gives that move at temperature 1 (a perfect
   imitator of an expert with random-move rate r gives about ``1 - r + r / legal moves``);
 - uniform: the same probability for a uniformly random legal move, the floor.
+
+With ``habits`` (experts that err systematically, training/habits.py) it also counts, per
+habit, how often the model's most likely move is that habit's move (over the positions
+where the habit has one): whether low temperature would play the experts' shared move or
+one expert's habit.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import chess
@@ -22,6 +27,7 @@ import chess.engine
 
 from bench.analyse import model_positions
 from bench.engines import stockfish_path
+from training.habits import check_habit, habit_move
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,8 @@ class AgreementRow:
     top1: float  # model's most likely move == reference move (fraction)
     p_ref: float  # mean model probability of the reference move at temperature 1 (probability)
     uniform: float  # mean 1 / legal moves: a uniform random mover's p_ref (probability)
+    habit_top1: dict[str, float] = field(default_factory=dict)  # habit -> model's top-1 == its move (fraction)
+    habit_positions: dict[str, int] = field(default_factory=dict)  # habit -> positions where it has a move (count)
 
 
 def sample_positions(pgn: Path, limit: int, skip_plies: int, max_games: int = 300, seed: int = 0) -> list[chess.Board]:
@@ -58,36 +66,59 @@ def reference_moves(
     return moves
 
 
-def agreement(weights: str, boards: list[chess.Board], refs: list[chess.Move]) -> AgreementRow:
+def agreement(
+    weights: str, boards: list[chess.Board], refs: list[chess.Move], habits: tuple[str, ...] = ()
+) -> AgreementRow:
     from engine.loader import load_model
 
+    for h in habits:
+        check_habit(h)
     player = load_model(weights, "cpu-fast", 1, 256).player
     top1 = p_ref = uniform = 0.0
+    habit_hits = dict.fromkeys(habits, 0)
+    habit_seen = dict.fromkeys(habits, 0)
     for b, ref in zip(boards, refs, strict=True):
         ev = player.evaluate(b)
         top1 += ev.moves[0] == ref  # moves are most probable first
         p_ref += float(ev.probs[ev.moves.index(ref)])
         uniform += 1.0 / len(ev.moves)
+        for h in habits:
+            move = habit_move(b, h)
+            if move is not None:
+                habit_seen[h] += 1
+                habit_hits[h] += ev.moves[0] == move
     n = len(boards)
-    return AgreementRow(weights, n, top1 / n, p_ref / n, uniform / n)
+    habit_top1 = {h: habit_hits[h] / habit_seen[h] if habit_seen[h] else 0.0 for h in habits}
+    return AgreementRow(weights, n, top1 / n, p_ref / n, uniform / n, habit_top1, habit_seen)
 
 
 def run_agreement(
-    weights: list[str], pgn: Path, positions: int, depth: int, skip_plies: int, out_json: Path | None
+    weights: list[str],
+    pgn: Path,
+    positions: int,
+    depth: int,
+    skip_plies: int,
+    out_json: Path | None,
+    habits: tuple[str, ...] = (),
 ) -> list[AgreementRow]:
     boards = sample_positions(pgn, positions, skip_plies)
     refs = reference_moves(boards, depth)
-    rows = [agreement(w, boards, refs) for w in weights]
+    rows = [agreement(w, boards, refs, habits) for w in weights]
     if out_json is not None:
         out_json.write_text(json.dumps([asdict(r) for r in rows], indent=1) + "\n")
     return rows
 
 
 def agreement_report(rows: list[AgreementRow], depth: int) -> str:
+    habits = list(rows[0].habit_top1) if rows else []
     lines = [
-        f"| model | positions | top-1 = depth-{depth} move | p(depth-{depth} move) | uniform legal |",
-        "|---|---|---|---|---|",
+        f"| model | positions | top-1 = depth-{depth} move | p(depth-{depth} move) | uniform legal |"
+        + "".join(f" top-1 = {h} habit |" for h in habits),
+        "|---|---|---|---|---|" + "---|" * len(habits),
     ]
     for r in rows:
-        lines.append(f"| {r.model} | {r.positions} | {r.top1:.1%} | {r.p_ref:.3f} | {r.uniform:.3f} |")
+        lines.append(
+            f"| {r.model} | {r.positions} | {r.top1:.1%} | {r.p_ref:.3f} | {r.uniform:.3f} |"
+            + "".join(f" {r.habit_top1[h]:.1%} of {r.habit_positions[h]} |" for h in habits)
+        )
     return "\n".join(lines)

@@ -94,6 +94,18 @@ def test_agreement_counts_the_models_mode_against_a_reference(tiny_weights, tmp_
     assert miss.top1 == pytest.approx(np.mean([len(e.moves) == 1 for e in evs])) and miss.p_ref < hit.p_ref
     with pytest.raises(ValueError, match="no positions"):
         sample_positions(pgn, 10, skip_plies=10_000)
+    # habits: the model's mode against each habit's move, where the habit has one
+    from training.habits import habit_move
+
+    with_habits = agreement(str(tiny_weights), boards, mode, ("pawn", "king"))
+    for h in ("pawn", "king"):
+        pairs = [(e.moves[0], habit_move(b, h)) for b, e in zip(boards, evs, strict=True)]
+        seen = [(m, hm) for m, hm in pairs if hm is not None]
+        assert with_habits.habit_positions[h] == len(seen)
+        assert with_habits.habit_top1[h] == pytest.approx(sum(m == hm for m, hm in seen) / max(1, len(seen)))
+    assert with_habits.habit_positions["pawn"] > 0
+    with pytest.raises(ValueError, match="unknown habit"):
+        agreement(str(tiny_weights), boards, mode, ("castle",))
 
 
 @pytest.mark.skipif(STOCKFISH is None, reason="Stockfish not installed")
