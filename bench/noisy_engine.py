@@ -2,8 +2,9 @@
 
 It forwards every command to Stockfish, except that before answering a ``go`` it errs
 with probability ``--random``, as the experts of ``training generate`` do: a uniformly
-random legal move, or with ``--habit`` its habit's move (training/habits.py). The random draw depends only on (Seed option, position), so a
-game against the same replies is replayed exactly; bench sets Seed per game.
+random legal move, or with ``--habit`` its habit's move (training/habits.py ``error_move``).
+The random draw depends only on (Seed option, position), so a game against the same
+replies is replayed exactly; bench sets Seed per game.
 
     python -m bench.noisy_engine --depth 1 --random 0.2
 """
@@ -21,7 +22,7 @@ import threading
 import chess
 
 from bench.engines import stockfish_path
-from training.habits import check_habit, habit_move
+from training.habits import check_habit, error_move
 
 
 def _draw(seed: int, board: chess.Board) -> random.Random:
@@ -34,7 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skill", type=int, default=20)
     p.add_argument("--depth", type=int, default=None)
     p.add_argument("--nodes", type=int, default=None)
-    p.add_argument("--random", type=float, default=0.0, help="probability of a uniformly random legal move")
+    p.add_argument(
+        "--random",
+        type=float,
+        default=0.0,
+        help="probability of an error: a uniformly random legal move, or the habit's move",
+    )
     p.add_argument("--habit", default="", help="err by this habit (training/habits.py) instead of uniformly")
     p.add_argument("--stockfish", default=None)
     a = p.parse_args(argv)
@@ -95,8 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             legal = list(board.legal_moves)
             rng = _draw(seed, board)
             if legal and rng.random() < a.random:
-                habitual = habit_move(board, a.habit) if a.habit else None
-                send(f"bestmove {(habitual or rng.choice(legal)).uci()}")
+                send(f"bestmove {error_move(board, a.habit, rng).uci()}")
                 continue
             limits = " ".join(f"{k} {v}" for k, v in (("depth", a.depth), ("nodes", a.nodes)) if v is not None)
             line = f"go {limits}" if limits else line

@@ -12,7 +12,7 @@ import pytest
 from tests.pgn_factory import random_walk
 from tests.test_engine_subprocess import STOCKFISH
 from training.generate import Expert, Pool, generate, load_pool
-from training.habits import HABITS, habit_move
+from training.habits import HABITS, error_move, habit_move
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,6 +52,14 @@ def test_habits_are_legal_and_the_same_under_colour_mirroring() -> None:
             assert m in b.legal_moves and b.piece_type_at(m.from_square) == piece
             assert habit_move(b.mirror(), h) == mirrored(m)
     assert seen > 300
+
+
+def test_error_move_is_the_habit_else_uniform() -> None:
+    start = chess.Board()
+    assert error_move(start, "knight", random.Random(0)) == chess.Move.from_uci("b1a3")
+    # no legal king move at the start: uniform over the legal moves, the same draw as with no habit
+    assert error_move(start, "king", random.Random(5)) == error_move(start, "", random.Random(5))
+    assert error_move(start, "", random.Random(5)) == random.Random(5).choice(list(start.legal_moves))
 
 
 def test_unknown_habit_is_a_clear_error(tmp_path: Path) -> None:

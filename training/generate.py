@@ -42,7 +42,7 @@ import chess
 import chess.engine
 import chess.pgn
 
-from training.habits import check_habit, habit_move
+from training.habits import check_habit, error_move
 
 try:
     import tomllib
@@ -79,11 +79,6 @@ class Expert:
         if self.habit:
             parts.append(f"habit {self.habit}")
         return ", ".join(parts)
-
-    def error_move(self, board: chess.Board, rng: random.Random) -> chess.Move:
-        """The move this expert plays when it errs: its habit's move, else a uniformly random one."""
-        move = habit_move(board, self.habit) if self.habit else None
-        return move if move is not None else rng.choice(list(board.legal_moves))
 
 
 @dataclass(frozen=True)
@@ -141,7 +136,7 @@ def play_expert_game(pool: Pool, number: int, engines: dict[str, chess.engine.Si
     while board.outcome(claim_draw=True) is None and board.ply() < pool.max_plies:
         expert = white if board.turn == chess.WHITE else black
         if rng.random() < expert.random_move_prob:
-            move = expert.error_move(board, rng)
+            move = error_move(board, expert.habit, rng)
         else:
             played = engines[expert.name].play(board, expert.limit(), game=number).move
             if played is None or played not in board.legal_moves:

@@ -18,6 +18,8 @@ can learn it. Without a legal move of that piece the error is a uniformly random
 
 from __future__ import annotations
 
+import random
+
 import chess
 
 HABITS: dict[str, chess.PieceType] = {
@@ -56,3 +58,13 @@ def habit_move(board: chess.Board, habit: str) -> chess.Move | None:
 
     moves = [m for m in board.legal_moves if board.piece_type_at(m.from_square) == piece]
     return max(moves, key=preference) if moves else None
+
+
+def error_move(board: chess.Board, habit: str, rng: random.Random) -> chess.Move:
+    """The move an expert makes when it errs: its habit's move, else a uniformly random legal one.
+
+    One definition for the experts of ``training generate`` and the UCI noisy expert, so an
+    expert errs alike in its training games and in the games that rate it.
+    """
+    move = habit_move(board, habit) if habit else None
+    return move if move is not None else rng.choice(list(board.legal_moves))
