@@ -37,6 +37,7 @@ class ThroughputRow:
     latency_ms: float  # median wall time of one step (milliseconds)
     moves_per_s: float  # batch / latency
     peak_fraction: float  # 2 * parameters * moves/s / measured peak (fp32 or bf16 as the backend computes)
+    single_step: str = "-"  # how the backend runs a batch of one: native (C), trace, eager; "-" if it has no such path
 
 
 class PlainEagerBackend(Backend):
@@ -136,15 +137,17 @@ def run_throughput(
                 continue  # these evaluate one sequence at a time: large batches only repeat batch 1
             lat = measure(be, batch, steps, scattered=scattered, plies=plies)
             mps = batch / lat
-            rows.append(ThroughputRow(name, batch, lat * 1000, mps, flops_per_move * mps / peaks[precision]))
+            step = getattr(be, "single_step", "-")
+            rows.append(ThroughputRow(name, batch, lat * 1000, mps, flops_per_move * mps / peaks[precision], step))
     return rows, peaks
 
 
 def format_rows(rows: list[ThroughputRow]) -> str:
-    lines = [f"{'backend':<12} {'batch':>5} {'latency ms':>11} {'moves/s':>10} {'of peak':>8}"]
+    lines = [f"{'backend':<12} {'batch':>5} {'latency ms':>11} {'moves/s':>10} {'of peak':>8}  batch-1 step"]
     for r in rows:
         lines.append(
             f"{r.backend:<12} {r.batch:>5} {r.latency_ms:>11.3f} {r.moves_per_s:>10.0f} {100 * r.peak_fraction:>7.2f}%"
+            f"  {r.single_step if r.batch == 1 else ''}"
         )
     return "\n".join(lines)
 

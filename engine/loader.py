@@ -124,5 +124,8 @@ def load_model(weights: str, backend: str, threads: int, hash_mb: int) -> Loaded
     model, info = load_weights(path)
     n = model.num_parameters()
     be = make_backend(backend, model, info.sha256, hash_mb)
-    log.info("loaded %s: %s parameters, config %s, backend %s", path, f"{n:,}", info.config, be.name)
-    return LoadedModel(player=Player(be), info=info, parameters=n, backend_name=be.name)
+    label = be.name
+    if isinstance(step := getattr(be, "single_step", None), str):  # cpu-fast, cpu-int8: how batch 1 runs
+        label += f", batch-1 step {step}"
+    log.info("loaded %s: %s parameters, config %s, backend %s", path, f"{n:,}", info.config, label)
+    return LoadedModel(player=Player(be), info=info, parameters=n, backend_name=label)

@@ -23,7 +23,8 @@ TOL = 1e-4
 
 
 def _backends(model: ChessFormer, tmp_path):
-    yield "cpu-fast", CpuFastBackend(copy.deepcopy(model), slots=16)
+    yield "cpu-fast", CpuFastBackend(copy.deepcopy(model), slots=16)  # batch 1 in C
+    yield "cpu-fast-trace", CpuFastBackend(copy.deepcopy(model), slots=16, native=False)  # batch 1 traced
     yield "cuda-graph", CudaGraphBackend(copy.deepcopy(model), slots=16)
     yield "onnx", GraphBackend(copy.deepcopy(model), OrtRunner(copy.deepcopy(model), tmp_path / "onnx"), slots=16)
 
@@ -62,7 +63,8 @@ def test_parity_single_games_with_forks_and_reanchoring(tiny_model: ChessFormer,
         assert check.batches > 100
         assert check.max_policy_diff < TOL and check.max_value_diff < TOL, (name, check.max_policy_diff)
         if isinstance(be, CpuFastBackend):
-            assert be.traced_calls > 50  # the game's own plies went through the batch-1 trace
+            assert be.single_step == ("trace" if name.endswith("trace") else "native")
+            assert be.traced_calls > 50  # the game's own plies went through the batch-1 C step or trace
 
 
 def test_parity_batched_games_of_different_lengths(tiny_model: ChessFormer, tmp_path) -> None:
@@ -249,6 +251,11 @@ def test_throughput_command_reports_every_backend(tiny_weights) -> None:
         (name, b) for name in ("plain-eager", "torch", "cpu-fast") for b in (1, 4)
     }
     assert all(r["latency_ms"] > 0 and r["moves_per_s"] > 0 for r in summary["rows"])
+    assert {r["backend"]: r["single_step"] for r in summary["rows"]} == {
+        "plain-eager": "-",
+        "torch": "-",
+        "cpu-fast": "native",
+    }
     assert summary["plies"] == 20
 
 
@@ -278,19 +285,21 @@ INT8_LOGIT_TOL = 0.6  # int8 weights: logits of the bundled model move by up to 
 INT8_PROB_TOL = 0.1  # ... and legal-move probabilities by up to ~0.055
 
 
-def test_cpu_int8_parity_with_torch_on_the_bundled_model() -> None:
+@pytest.mark.parametrize("native", [True, False], ids=["batch-1-in-C", "batch-1-traced"])
+def test_cpu_int8_parity_with_torch_on_the_bundled_model(native: bool) -> None:
     """Quantisation error is judged on real weights (a random tiny model's logits are all near 0)."""
     from engine.backends.cpu_fast import CpuInt8Backend
     from engine.weights import load_weights
 
     model, _ = load_weights("engine/models/default.safetensors")
-    be = CpuInt8Backend(copy.deepcopy(model), slots=32)
+    be = CpuInt8Backend(copy.deepcopy(model), slots=32, native=native)
+    assert be.single_step == ("native" if native else "trace")
     assert not any(type(m) is torch.nn.Linear for m in be.model.modules())  # every linear layer is int8
     q, ref = Player(be), Player(TorchBackend(copy.deepcopy(model), device="cpu"))
     boards = _games(12, 50, seed=5)
     same = 0
     for _ply in range(4):
-        singles = [q.evaluate(boards[0])]  # batch 1: the traced step
+        singles = [q.evaluate(boards[0])]  # batch 1: the C step or the trace
         got, want = singles + q.evaluate_many(boards[1:]), ref.evaluate_many(boards)  # batched: eager
         for g, w in zip(got, want, strict=True):
             gl, wl = dict(zip(g.moves, g.logits, strict=True)), dict(zip(w.moves, w.logits, strict=True))

@@ -6,22 +6,28 @@ backend is fp32 by default; ``dtype`` selects bf16 where it wins (AMX CPUs).
 
 Batched steps run eagerly over only the cache positions some row has filled: their time
 is matmuls, and attention cost grows with the positions read. A batch of one (the engine
-thinking about one game) is dominated instead by per-operator Python dispatch, so it runs
-a TorchScript trace of the same decode step over the slot's whole cache (static shapes,
-traced in ~0.1 s while the model loads, far inside a GUI's readyok limit; torch.compile's tens of
-seconds are not).
+thinking about one game) is dominated instead by per-operator dispatch, so it runs the
+same decode step in C (engine/backends/native_step.py: compiled once per machine in about
+a second, then loaded from a cache). Where that cannot be built (no C compiler) it runs a
+TorchScript trace of the step over the slot's whole cache (static shapes, traced in ~0.1 s
+while the model loads, far inside a GUI's readyok limit; torch.compile's tens of seconds
+are not). ``single_step`` says which.
 """
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 import torch
 
+from engine.backends.native_step import NativeDecodeStep, NativeUnavailable
 from engine.backends.slots import SlotBackend
 from engine.backends.static_step import decode_step
 from engine.model import ChessFormer
 from engine.tokenizer import MAX_FEATURES
+
+log = logging.getLogger("chessformer")
 
 
 class _DecodeStep(torch.nn.Module):
@@ -39,6 +45,7 @@ class _DecodeStep(torch.nn.Module):
 
 class CpuFastBackend(SlotBackend):
     name = "cpu-fast"
+    native_int8 = False  # the C step's weights: fp32 (exact to ~1e-5) or int8
 
     def __init__(
         self,
@@ -47,13 +54,27 @@ class CpuFastBackend(SlotBackend):
         dtype: torch.dtype = torch.float32,
         device: str = "cpu",
         trace_single: bool = True,
+        native: bool = True,
+        native_weights: ChessFormer | None = None,
     ) -> None:
+        """``trace_single``: run batch-1 steps outside eager torch (C, else a trace); ``native``:
+        try C first. ``native_weights``: the float model the C step reads, when ``model`` is not one."""
         dev = torch.device(device)
         super().__init__(model.to(dev, dtype).eval(), slots, dev, dtype)
-        # batch-1 steps run this trace; built while loading (isready), so the first go does not pay for it
+        # built while loading (isready), so the first go does not pay for it
         # (a squares model has no decode step: every position is a prefill)
-        self._traced = self._trace_single_step() if trace_single and not model.squares else None
-        self.traced_calls = 0  # batch-1 steps run by the trace (stats and tests)
+        self._native: NativeDecodeStep | None = None
+        self._traced: torch.jit.ScriptModule | None = None
+        if trace_single and not model.squares:
+            if native:
+                try:
+                    self._native = NativeDecodeStep(native_weights or self.model, self.cache, self.native_int8)
+                except NativeUnavailable as e:
+                    log.info("batch-1 steps run a TorchScript trace, not C: %s", e)
+            if self._native is None:
+                self._traced = self._trace_single_step()
+        self.single_step = "native" if self._native else "trace" if self._traced else "eager"  # the batch-1 path
+        self.traced_calls = 0  # batch-1 steps run by the C step or the trace (stats and tests)
 
     def _trace_single_step(self) -> torch.jit.ScriptModule:
         k, v = self.cache.gather(torch.zeros(1, dtype=torch.long))  # [L, 1, H, Tmax, D]: the traced shapes
@@ -72,6 +93,9 @@ class CpuFastBackend(SlotBackend):
     def _decode(
         self, slots: torch.Tensor, tokens: torch.Tensor, anchors: torch.Tensor, pos: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._native is not None and slots.shape[0] == 1:
+            self.traced_calls += 1
+            return self._native(int(slots[0]), int(tokens[0]), anchors[0].contiguous(), int(pos[0]))  # writes the cache
         if self._traced is not None and slots.shape[0] == 1:
             k, v = self.cache.gather(slots)  # a view of the slot's whole cache
             policy, value, k_new, v_new = self._traced(tokens, anchors, pos, k, v)
@@ -85,7 +109,7 @@ class CpuFastBackend(SlotBackend):
 
 
 def quantize_linear_int8(model: ChessFormer) -> ChessFormer:
-    """``model`` (in place) with every nn.Linear replaced by a dynamically quantised one:
+    """A copy of ``model`` with every nn.Linear replaced by a dynamically quantised one:
     int8 weights (per output channel), activations quantised per batch on the fly, fp32 out.
 
     Why: at batch 1 a decode step streams every weight once (~14 MB in fp32 for the bundled
@@ -102,10 +126,13 @@ class CpuInt8Backend(CpuFastBackend):
 
     Not exact: the policy logits differ from fp32 by up to a few tenths (parity test:
     tests/test_backends.py states the tolerance on move probabilities), so it is a choice
-    (Backend cpu-int8), never what auto picks.
+    (Backend cpu-int8), never what auto picks. Its batch-1 C step quantises the same way
+    (int8 weights per output row, each layer's input per call), from the float weights.
     """
 
     name = "cpu-int8"
+    native_int8 = True
 
-    def __init__(self, model: ChessFormer, slots: int = 64, trace_single: bool = True) -> None:
-        super().__init__(quantize_linear_int8(model), slots, torch.float32, "cpu", trace_single)
+    def __init__(self, model: ChessFormer, slots: int = 64, trace_single: bool = True, native: bool = True) -> None:
+        model = model.float().eval()
+        super().__init__(quantize_linear_int8(model), slots, torch.float32, "cpu", trace_single, native, model)
