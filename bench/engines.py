@@ -7,7 +7,8 @@ Specs are written on the command line as short strings:
 - ``random``: the uniformly random mover (bench/random_mover.py).
 - ``noisy:depth=1,random=0.2,name=X``: a noisy expert (bench/noisy_engine.py), Stockfish at
   Skill Level ``skill`` (default 20) that plays a random legal move with probability ``random``
-  (with ``habit=PIECE``, its habit's move instead: training/habits.py).
+  (with ``habit=PIECE``, its habit's move instead: training/habits.py; with ``habit_prob=P`` as
+  well, the habit's move for a fraction P of its errors and a uniformly random one otherwise).
 - ``chessformer:temperature=0.3,weights=PATH``: this project's engine.
 - ``cmd=PATH [ARGS];Option=value;...``: any UCI engine with options.
 """
@@ -107,6 +108,8 @@ def parse_engine_spec(text: str) -> EngineSpec:
         command = (sys.executable, "-m", "bench.noisy_engine", "--skill", skill, "--random", random_p)
         if "habit" in kv:
             command += ("--habit", kv.pop("habit"))
+        if "habit_prob" in kv:
+            command += ("--habit-prob", kv.pop("habit_prob"))
         if depth is not None:
             command += ("--depth", str(depth))
         if nodes is not None:

@@ -42,12 +42,17 @@ def main(argv: list[str] | None = None) -> int:
         help="probability of an error: a uniformly random legal move, or the habit's move",
     )
     p.add_argument("--habit", default="", help="err by this habit (training/habits.py) instead of uniformly")
+    p.add_argument(
+        "--habit-prob", type=float, default=1.0, help="of the errors, the fraction that are the habit's move (0..1)"
+    )
     p.add_argument("--stockfish", default=None)
     a = p.parse_args(argv)
     try:
         check_habit(a.habit)
     except ValueError as e:
         p.error(str(e))
+    if not 0 <= a.habit_prob <= 1:
+        p.error(f"--habit-prob must be within 0..1, got {a.habit_prob}")
     sf = subprocess.Popen(
         [a.stockfish or stockfish_path()], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
     )
@@ -67,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
             line = line.rstrip("\n")
             if line.startswith("id name"):
                 line = f"id name NoisyExpert(skill {a.skill}, depth {a.depth}, nodes {a.nodes}, random {a.random:g}"
-                line += f", habit {a.habit})" if a.habit else ")"
+                if a.habit:
+                    line += f", habit {a.habit}" + (f" {a.habit_prob:g}" if a.habit_prob < 1 else "")
+                line += ")"
             elif line == "uciok":
                 send("option name Seed type spin default 0 min 0 max 2147483647")
             send(line)
@@ -101,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             legal = list(board.legal_moves)
             rng = _draw(seed, board)
             if legal and rng.random() < a.random:
-                send(f"bestmove {error_move(board, a.habit, rng).uci()}")
+                send(f"bestmove {error_move(board, a.habit, rng, a.habit_prob).uci()}")
                 continue
             limits = " ".join(f"{k} {v}" for k, v in (("depth", a.depth), ("nodes", a.nodes)) if v is not None)
             line = f"go {limits}" if limits else line

@@ -92,6 +92,8 @@ def expert_specs(pool: Any) -> list[EngineSpec]:
             parts.append(f"nodes={e.nodes}")
         if e.habit:
             parts.append(f"habit={e.habit}")
+            if e.habit_prob < 1:
+                parts.append(f"habit_prob={e.habit_prob}")
         specs.append(parse_engine_spec("noisy:" + ",".join(parts)))
     return specs
 

@@ -62,6 +62,47 @@ def test_error_move_is_the_habit_else_uniform() -> None:
     assert error_move(start, "", random.Random(5)) == random.Random(5).choice(list(start.legal_moves))
 
 
+def test_habit_prob_splits_errors_between_the_habit_and_uniform() -> None:
+    start, habit = chess.Board(), chess.Move.from_uci("b1a3")
+    rng = random.Random(1)
+    share = sum(error_move(start, "knight", rng, habit_prob=0.3) == habit for _ in range(4000)) / 4000
+    assert abs(share - (0.3 + 0.7 / 20)) < 0.03  # the habit, plus its share of the uniform errors
+    rng = random.Random(1)
+    assert sum(error_move(start, "knight", rng, habit_prob=0.0) == habit for _ in range(4000)) < 4000 * 0.08
+    # habit_prob 1 draws nothing extra: the same stream as before the option existed
+    a, b = random.Random(9), random.Random(9)
+    assert [error_move(start, "king", a, 1.0) for _ in range(5)] == [error_move(start, "king", b) for _ in range(5)]
+    assert a.random() == b.random()
+
+
+def test_habit_prob_reaches_both_kinds_of_expert(tmp_path: Path) -> None:
+    from bench.engines import parse_engine_spec
+    from bench.transcend import expert_specs
+
+    pool = tmp_path / "p.toml"
+    pool.write_text('[[expert]]\nname = "a"\nhabit = "king"\nhabit_prob = 0.3\n[[expert]]\nname = "b"\n')
+    loaded = load_pool(pool)
+    assert loaded.experts[0].habit_prob == 0.3 and "habit king 0.3" in loaded.experts[0].describe()
+    spec = expert_specs(loaded)[0]
+    assert spec.command[-4:] == ("--habit", "king", "--habit-prob", "0.3")
+    assert parse_engine_spec("noisy:depth=1,random=0.5,habit=rook,habit_prob=0.25").command[-4:] == (
+        "--habit-prob",
+        "0.25",
+        "--depth",
+        "1",
+    )
+    pool.write_text('[[expert]]\nname = "a"\nhabit = "king"\nhabit_prob = 1.5\n[[expert]]\nname = "b"\n')
+    with pytest.raises(ValueError, match="a: habit_prob must be within 0..1"):
+        load_pool(pool)
+    r = subprocess.run(
+        [sys.executable, "-m", "bench.noisy_engine", "--habit", "king", "--habit-prob", "2"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert r.returncode == 2 and "--habit-prob must be within 0..1" in r.stderr
+
+
 def test_unknown_habit_is_a_clear_error(tmp_path: Path) -> None:
     pool = tmp_path / "p.toml"
     pool.write_text('[[expert]]\nname = "a"\nhabit = "castle"\n[[expert]]\nname = "b"\n')

@@ -4,7 +4,8 @@ An expert is a named UCI engine configuration (Stockfish 15.1 at a Skill Level, 
 node or depth limit) that, before each of its moves, plays a uniformly random legal
 move with probability ``random_move_prob``: the noise that makes experts err
 independently, as the paper's theory asks. An expert with a ``habit`` errs systematically
-instead (training/habits.py). Pools are TOML files::
+instead (training/habits.py), or, with ``habit_prob`` below 1, that fraction of its errors
+systematically and the rest uniformly. Pools are TOML files::
 
     seed = 7
     opening_plies = 6          # random legal plies before the experts take over
@@ -61,6 +62,7 @@ class Expert:
     movetime: float | None = None  # seconds per move, if neither depth nor nodes
     random_move_prob: float = 0.0  # probability of an error instead of the engine's move (0..1)
     habit: str = ""  # the error: "" a uniformly random legal move; a piece name its habit (training/habits.py)
+    habit_prob: float = 1.0  # of its errors, the fraction that are its habit's move; the rest uniform (0..1)
     command: str = ""  # engine binary; empty: Debian's Stockfish
 
     def limit(self) -> chess.engine.Limit:
@@ -77,7 +79,7 @@ class Expert:
         ]
         parts.append(f"random {self.random_move_prob:g}")
         if self.habit:
-            parts.append(f"habit {self.habit}")
+            parts.append(f"habit {self.habit}" + (f" {self.habit_prob:g}" if self.habit_prob < 1 else ""))
         return ", ".join(parts)
 
 
@@ -101,6 +103,8 @@ def load_pool(path: Path) -> Pool:
     for e in experts:
         if not 0 <= e.random_move_prob <= 1:
             raise ValueError(f"{path}: {e.name}: random_move_prob must be within 0..1")
+        if not 0 <= e.habit_prob <= 1:
+            raise ValueError(f"{path}: {e.name}: habit_prob must be within 0..1")
         try:
             check_habit(e.habit)
         except ValueError as err:
@@ -136,7 +140,7 @@ def play_expert_game(pool: Pool, number: int, engines: dict[str, chess.engine.Si
     while board.outcome(claim_draw=True) is None and board.ply() < pool.max_plies:
         expert = white if board.turn == chess.WHITE else black
         if rng.random() < expert.random_move_prob:
-            move = error_move(board, expert.habit, rng)
+            move = error_move(board, expert.habit, rng, expert.habit_prob)
         else:
             played = engines[expert.name].play(board, expert.limit(), game=number).move
             if played is None or played not in board.legal_moves:

@@ -60,11 +60,14 @@ def habit_move(board: chess.Board, habit: str) -> chess.Move | None:
     return max(moves, key=preference) if moves else None
 
 
-def error_move(board: chess.Board, habit: str, rng: random.Random) -> chess.Move:
-    """The move an expert makes when it errs: its habit's move, else a uniformly random legal one.
+def error_move(board: chess.Board, habit: str, rng: random.Random, habit_prob: float = 1.0) -> chess.Move:
+    """The move an expert makes when it errs: with probability ``habit_prob`` its habit's move,
+    otherwise (or without a habit move here) a uniformly random legal one.
 
     One definition for the experts of ``training generate`` and the UCI noisy expert, so an
-    expert errs alike in its training games and in the games that rate it.
+    expert errs alike in its training games and in the games that rate it. ``habit_prob`` 1
+    draws nothing extra from ``rng``, so such experts' games are those of earlier versions.
     """
-    move = habit_move(board, habit) if habit else None
+    use_habit = bool(habit) and (habit_prob >= 1.0 or rng.random() < habit_prob)
+    move = habit_move(board, habit) if use_habit else None
     return move if move is not None else rng.choice(list(board.legal_moves))
