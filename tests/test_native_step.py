@@ -117,3 +117,29 @@ def test_without_a_compiler_the_backend_falls_back_to_the_trace(
     monkeypatch.delenv("CC")
     monkeypatch.setenv("CHESSFORMER_NATIVE", "0")
     assert CpuFastBackend(copy.deepcopy(tiny_model), slots=4).single_step == "trace"
+
+
+@pytest.mark.parametrize("int8", [False, True], ids=["fp32", "int8"])
+def test_threads_split_rows_without_changing_a_bit(int8: bool) -> None:
+    """The pool gives each thread whole rows, so 1, 2 or 3 threads compute the same numbers;
+    the pool follows torch's thread count (the Threads option) between steps."""
+    model = _bundled()
+    cache = StaticKVCache(model, 2, model.cfg.block_size, torch.float32, torch.device("cpu"))
+    native = NativeDecodeStep(model, cache, int8=int8)
+    anchor = torch.tensor(encode_board(__import__("chess").Board(), model.cfg.block_size).anchor)
+    before = torch.get_num_threads()
+    results = {}
+    try:
+        for threads in (1, 2, 3):
+            torch.set_num_threads(threads)
+            steps = []
+            for pos in range(40):
+                policy, value = native(1, POS_ID if pos == 0 else 100 + pos, anchor, pos)
+                steps.append(torch.cat([policy[0], value[0]]).clone())
+            assert native.threads == threads
+            results[threads] = torch.stack(steps)
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(results[1], results[2]) and torch.equal(results[1], results[3])
+    native.close()
+    assert native.threads == 1

@@ -35,8 +35,8 @@ from engine.tokenizer import POS_ID
 
 log = logging.getLogger("chessformer")
 
-ABI_VERSION = 2  # cf_abi_version() of the C file this wrapper speaks to
-CFLAGS = ("-O3", "-march=native", "-fopenmp-simd", "-fno-math-errno", "-shared", "-fPIC")
+ABI_VERSION = 3  # cf_abi_version() of the C file this wrapper speaks to
+CFLAGS = ("-O3", "-march=native", "-fopenmp-simd", "-fno-math-errno", "-pthread", "-shared", "-fPIC")
 SOURCE = "decode_step.c"
 
 
@@ -96,7 +96,13 @@ def _load(path: Path) -> ctypes.CDLL:
     lib.cf_scratch_floats.argtypes = [ctypes.c_void_p]
     ptr, i64 = ctypes.c_void_p, ctypes.c_int64
     lib.cf_decode.restype = ctypes.c_int
-    lib.cf_decode.argtypes = [ptr, ptr, i64, ptr, ctypes.c_int, i64, ptr, ptr, i64, ptr, ptr, ptr]
+    lib.cf_decode.argtypes = [ptr, ptr, ptr, i64, ptr, ctypes.c_int, i64, ptr, ptr, i64, ptr, ptr, ptr]
+    lib.cf_pool_create.restype = ptr
+    lib.cf_pool_create.argtypes = [ctypes.c_int]
+    lib.cf_pool_destroy.restype = None
+    lib.cf_pool_destroy.argtypes = [ptr]
+    lib.cf_pool_threads.restype = ctypes.c_int
+    lib.cf_pool_threads.argtypes = [ptr]
     return lib
 
 
@@ -113,6 +119,8 @@ class NativeDecodeStep:
     inputs quantised per call, as cpu-int8's torch.ao dynamic quantisation."""
 
     def __init__(self, model: ChessFormer, cache: StaticKVCache, int8: bool = False) -> None:
+        self._pool: int | None = None  # the C thread pool, sized to torch's thread count (the Threads option)
+        self._pool_for = 0  # the thread count it was made for (0: none yet)
         if model.squares:
             raise NativeUnavailable("a squares model has no decode step")
         if cache.k.dtype != torch.float32 or cache.k.device.type != "cpu" or not cache.k.is_contiguous():
@@ -175,6 +183,28 @@ class NativeDecodeStep:
         self.value = torch.zeros(1, 3)  # [1, 3]
         self._args = (self._dims.ctypes.data, ctypes.addressof(self._weights))
 
+    @property
+    def threads(self) -> int:
+        """Threads the last step ran on (the caller's and the pool's workers)."""
+        return int(self._lib.cf_pool_threads(self._pool)) if self._pool else 1
+
+    def _pool_now(self) -> int | None:
+        want = torch.get_num_threads()
+        if want != self._pool_for:  # Threads changed (or the first step): a pool of that size
+            self.close()
+            self._pool = self._lib.cf_pool_create(want) if want > 1 else None
+            self._pool_for = want
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the pool's threads (they sleep between steps; this frees them)."""
+        if self._pool:
+            self._lib.cf_pool_destroy(self._pool)
+        self._pool, self._pool_for = None, 0
+
+    def __del__(self) -> None:
+        self.close()
+
     def __call__(self, slot: int, token: int, anchor: torch.Tensor, pos: int) -> tuple[torch.Tensor, torch.Tensor]:
         """One step for ``slot`` (anchor [F] int64, contiguous): returns (policy [1, M], value [1, 3]).
 
@@ -183,6 +213,7 @@ class NativeDecodeStep:
             raise ValueError(f"slot {slot} is outside the cache's {self._cache.slots} slots")
         offset = slot * self._slot_stride * 4  # bytes: float32
         status = self._lib.cf_decode(
+            self._pool_now(),
             *self._args,
             token,
             anchor.data_ptr(),
