@@ -143,3 +143,43 @@ def test_threads_split_rows_without_changing_a_bit(int8: bool) -> None:
     assert torch.equal(results[1], results[2]) and torch.equal(results[1], results[3])
     native.close()
     assert native.threads == 1
+
+
+def test_a_forked_child_steps_without_its_parents_threads(tiny_model: ChessFormer) -> None:
+    """A pool's workers do not survive fork: the child makes its own instead of waiting on them."""
+    import os
+
+    cache = StaticKVCache(tiny_model, 2, tiny_model.cfg.block_size, torch.float32, torch.device("cpu"))
+    native = NativeDecodeStep(tiny_model.float().eval(), cache)
+    anchor = torch.full((MAX_FEATURES,), PAD_FEATURE, dtype=torch.long)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        want = native(0, POS_ID, anchor, 0)[0].clone()
+        assert native.threads == 2
+        read_end, write_end = os.pipe()
+        child = os.fork()
+        if child == 0:  # the child: one step, its logits down the pipe, then out without cleanup
+            os.close(read_end)
+            os.write(write_end, native(0, POS_ID, anchor, 0)[0].numpy().tobytes())
+            os._exit(0)
+        os.close(write_end)
+        import select
+        import signal
+        import time
+
+        deadline, status = time.monotonic() + 60, None
+        while status is None and time.monotonic() < deadline:  # a child waiting on missing workers hangs
+            pid, st = os.waitpid(child, os.WNOHANG)
+            status = st if pid else None
+            time.sleep(0.05)
+        if status is None:
+            os.kill(child, signal.SIGKILL)
+            os.waitpid(child, 0)
+        data = os.read(read_end, 1 << 20) if select.select([read_end], [], [], 0)[0] else b""
+        os.close(read_end)
+    finally:
+        torch.set_num_threads(before)
+    assert status is not None, "the forked child hung in its step"
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert torch.equal(torch.frombuffer(bytearray(data), dtype=torch.float32), want[0])  # want: [1, M]

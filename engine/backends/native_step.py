@@ -121,6 +121,7 @@ class NativeDecodeStep:
     def __init__(self, model: ChessFormer, cache: StaticKVCache, int8: bool = False) -> None:
         self._pool: int | None = None  # the C thread pool, sized to torch's thread count (the Threads option)
         self._pool_for = 0  # the thread count it was made for (0: none yet)
+        self._pool_pid = 0  # the process that made it: a forked child has none of its threads
         if model.squares:
             raise NativeUnavailable("a squares model has no decode step")
         if cache.k.dtype != torch.float32 or cache.k.device.type != "cpu" or not cache.k.is_contiguous():
@@ -190,6 +191,8 @@ class NativeDecodeStep:
 
     def _pool_now(self) -> int | None:
         want = torch.get_num_threads()
+        if self._pool_pid != os.getpid():  # first step, or a forked child: the parent's workers are not here
+            self._pool, self._pool_for, self._pool_pid = None, 0, os.getpid()
         if want != self._pool_for:  # Threads changed (or the first step): a pool of that size
             self.close()
             self._pool = self._lib.cf_pool_create(want) if want > 1 else None
@@ -198,7 +201,7 @@ class NativeDecodeStep:
 
     def close(self) -> None:
         """Stop the pool's threads (they sleep between steps; this frees them)."""
-        if self._pool:
+        if self._pool and self._pool_pid == os.getpid():
             self._lib.cf_pool_destroy(self._pool)
         self._pool, self._pool_for = None, 0
 
