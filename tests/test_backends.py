@@ -64,7 +64,7 @@ def test_parity_single_games_with_forks_and_reanchoring(tiny_model: ChessFormer,
         assert check.max_policy_diff < TOL and check.max_value_diff < TOL, (name, check.max_policy_diff)
         if isinstance(be, CpuFastBackend):
             assert be.single_step == ("trace" if name.endswith("trace") else "native")
-            assert be.traced_calls > 50  # the game's own plies went through the batch-1 C step or trace
+            assert be.single_step_calls > 50  # the game's own plies went through the batch-1 C step or trace
 
 
 def test_parity_batched_games_of_different_lengths(tiny_model: ChessFormer, tmp_path) -> None:
@@ -311,4 +311,4 @@ def test_cpu_int8_parity_with_torch_on_the_bundled_model(native: bool) -> None:
             if not b.is_game_over():
                 b.push(next(iter(b.legal_moves)))
     assert same >= 0.85 * 4 * len(boards)
-    assert be.traced_calls >= 3  # plies 2-4 of the first game extend its cached sequence
+    assert be.single_step_calls >= 3  # plies 2-4 of the first game extend its cached sequence

@@ -88,6 +88,15 @@ def test_bad_slot_and_position_are_errors(tiny_model: ChessFormer) -> None:
         native(2, POS_ID, anchor, 0)
     with pytest.raises(ValueError, match="position"):
         native(0, 5, anchor, tiny_model.cfg.block_size)
+    with pytest.raises(ValueError, match="token 99999"):
+        native(0, 99999, anchor, 1)
+    with pytest.raises(ValueError, match="token -1"):
+        native(0, -1, anchor, 1)
+    bad_board = anchor.clone()
+    bad_board[0] = 10**6
+    with pytest.raises(ValueError, match="feature id"):
+        native(0, POS_ID, bad_board, 0)
+    native(0, 5, bad_board, 1)  # a move token does not read the board
     with pytest.raises(NativeUnavailable, match="float32"):
         NativeDecodeStep(tiny_model, StaticKVCache(tiny_model, 2, 8, torch.bfloat16, torch.device("cpu")))
 

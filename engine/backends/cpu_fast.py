@@ -7,7 +7,7 @@ backend is fp32 by default; ``dtype`` selects bf16 where it wins (AMX CPUs).
 Batched steps run eagerly over only the cache positions some row has filled: their time
 is matmuls, and attention cost grows with the positions read. A batch of one (the engine
 thinking about one game) is dominated instead by per-operator dispatch, so it runs the
-same decode step in C (engine/backends/native_step.py: compiled once per machine in about
+same decode step in C (engine/backends/native_step.py: compiled once per machine in under
 a second, then loaded from a cache). Where that cannot be built (no C compiler) it runs a
 TorchScript trace of the step over the slot's whole cache (static shapes, traced in ~0.1 s
 while the model loads, far inside a GUI's readyok limit; torch.compile's tens of seconds
@@ -74,7 +74,7 @@ class CpuFastBackend(SlotBackend):
             if self._native is None:
                 self._traced = self._trace_single_step()
         self.single_step = "native" if self._native else "trace" if self._traced else "eager"  # the batch-1 path
-        self.traced_calls = 0  # batch-1 steps run by the C step or the trace (stats and tests)
+        self.single_step_calls = 0  # batch-1 steps run by the C step or the trace (stats and tests)
 
     def _trace_single_step(self) -> torch.jit.ScriptModule:
         k, v = self.cache.gather(torch.zeros(1, dtype=torch.long))  # [L, 1, H, Tmax, D]: the traced shapes
@@ -94,12 +94,12 @@ class CpuFastBackend(SlotBackend):
         self, slots: torch.Tensor, tokens: torch.Tensor, anchors: torch.Tensor, pos: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         if self._native is not None and slots.shape[0] == 1:
-            self.traced_calls += 1
+            self.single_step_calls += 1
             return self._native(int(slots[0]), int(tokens[0]), anchors[0].contiguous(), int(pos[0]))  # writes the cache
         if self._traced is not None and slots.shape[0] == 1:
             k, v = self.cache.gather(slots)  # a view of the slot's whole cache
             policy, value, k_new, v_new = self._traced(tokens, anchors, pos, k, v)
-            self.traced_calls += 1
+            self.single_step_calls += 1
         else:
             # eager: attend only to the positions some row has filled (shapes may vary per step)
             k, v = self.cache.gather(slots, int(pos.max()) + 1 if pos.numel() else 1)

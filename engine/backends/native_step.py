@@ -35,7 +35,7 @@ from engine.tokenizer import POS_ID
 
 log = logging.getLogger("chessformer")
 
-ABI_VERSION = 3  # cf_abi_version() of the C file this wrapper speaks to
+ABI_VERSION = 4  # cf_abi_version() of the C file this wrapper speaks to
 CFLAGS = ("-O3", "-march=native", "-fopenmp-simd", "-fno-math-errno", "-pthread", "-shared", "-fPIC")
 SOURCE = "decode_step.c"
 
@@ -173,6 +173,8 @@ class NativeDecodeStep:
             cache.max_len,
             POS_ID,
             int(int8),
+            model.tok_emb.num_embeddings,
+            model.feat_emb.num_embeddings,
         ]
         expected = (self._lib.cf_dims_count(), self._lib.cf_weights_count(cfg.n_layer))
         if (len(dims), len(ptrs)) != expected:
@@ -229,6 +231,8 @@ class NativeDecodeStep:
             self.value.data_ptr(),
             self._scratch.ctypes.data,
         )
-        if status != 0:
+        if status == -1:
             raise ValueError(f"position {pos} is outside the cache of {self._cache.max_len}")
+        if status != 0:
+            raise ValueError(f"token {token} or a feature id of its board is outside the model's tables")
         return self.policy, self.value
