@@ -214,6 +214,8 @@ class NativeDecodeStep:
         """One step for ``slot`` (anchor [F] int64, contiguous): returns (policy [1, M], value [1, 3]).
 
         The returned tensors are this object's buffers, overwritten by the next call: copy to keep."""
+        if anchor.dtype != torch.int64 or anchor.dim() != 1 or not anchor.is_contiguous():
+            raise ValueError(f"anchor must be a contiguous 1-D int64 tensor, got {anchor.dtype} {tuple(anchor.shape)}")
         if not 0 <= slot < self._cache.slots:
             raise ValueError(f"slot {slot} is outside the cache's {self._cache.slots} slots")
         offset = slot * self._slot_stride * 4  # bytes: float32
