@@ -194,3 +194,16 @@ def test_a_forked_child_steps_without_its_parents_threads(tiny_model: ChessForme
     assert status is not None, "the forked child hung in its step"
     assert os.waitstatus_to_exitcode(status) == 0
     assert torch.equal(torch.frombuffer(bytearray(data), dtype=torch.float32), want[0])  # want: [1, M]
+
+
+def test_compiled_steps_and_tensorrt_plans_share_one_cache_root(tmp_path, monkeypatch) -> None:
+    from engine.backends.build_cache import build_cache_root
+    from engine.backends.tensorrt_backend import default_cache_dir
+
+    monkeypatch.delenv("CHESSFORMER_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert build_cache_root() == tmp_path / "xdg" / "chessformer"
+    assert default_cache_dir() == tmp_path / "xdg" / "chessformer" / "tensorrt"
+    monkeypatch.setenv("CHESSFORMER_CACHE", str(tmp_path / "mine"))
+    assert default_cache_dir() == tmp_path / "mine" / "tensorrt"
+    assert build_library().parent == tmp_path / "mine"

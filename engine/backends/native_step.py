@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.backends.build_cache import build_cache_root
 from engine.backends.static_step import StaticKVCache
 from engine.model import Block, ChessFormer
 from engine.tokenizer import POS_ID
@@ -54,25 +55,19 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def _cache_dir() -> Path:
-    root = os.environ.get("CHESSFORMER_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "chessformer"
-    )
-    return Path(root)
-
-
 def build_library() -> Path:
     """The compiled step for this machine: built once, then found in the cache."""
     if os.environ.get("CHESSFORMER_NATIVE", "1") == "0":
         raise NativeUnavailable("switched off by CHESSFORMER_NATIVE=0")
     source = resources.files("engine.backends").joinpath("native").joinpath(SOURCE).read_bytes()
     compiler = os.environ.get("CC") or next((c for c in ("cc", "gcc", "clang") if shutil.which(c)), None)
-    if compiler is None or shutil.which(compiler) is None:
+    compiler_path = shutil.which(compiler) if compiler else None
+    if compiler is None or compiler_path is None:
         raise NativeUnavailable("no C compiler found (set CC, or install gcc)")
     key = hashlib.sha256(
-        b"\0".join([source, " ".join(CFLAGS).encode(), str(shutil.which(compiler)).encode(), _cpu_model().encode()])
+        b"\0".join([source, " ".join(CFLAGS).encode(), compiler_path.encode(), _cpu_model().encode()])
     ).hexdigest()[:16]
-    target = _cache_dir() / f"decode_step-{key}.so"
+    target = build_cache_root() / f"decode_step-{key}.so"
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

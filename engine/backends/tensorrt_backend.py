@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Protocol
@@ -26,6 +25,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from engine.backends.build_cache import build_cache_root
 from engine.backends.onnx_graphs import export_onnx, graph_names
 from engine.backends.slots import SQUARES_PREFILL_MAX_BATCH, SlotBackend
 from engine.model import ChessFormer, ModelConfig
@@ -42,8 +42,7 @@ class GraphRunner(Protocol):
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "chessformer" / "tensorrt"
+    return build_cache_root() / "tensorrt"
 
 
 def profiles(cfg: ModelConfig) -> dict[str, dict[str, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]]]:
