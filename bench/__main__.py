@@ -196,6 +196,9 @@ def _analyse(argv: list[str]) -> int:
     ag.add_argument(
         "--habit", action="append", default=[], help="also count top-1 = this habit's move (training/habits.py)"
     )
+    ag.add_argument(
+        "--player", default="", help="only positions where a player whose name starts with this is to move (e.g. mix-)"
+    )
     rl = sub.add_parser(
         "relabel",
         help="one sample of positions as two PGNs: the experts' moves and Stockfish's (noise vs learnability)",
@@ -215,7 +218,9 @@ def _analyse(argv: list[str]) -> int:
         elif a.what == "agreement":
             from bench.agreement import agreement_report, run_agreement
 
-            rows_ag = run_agreement(a.weights, a.pgn, a.positions, a.depth, a.skip_plies, a.json, tuple(a.habit))
+            rows_ag = run_agreement(
+                a.weights, a.pgn, a.positions, a.depth, a.skip_plies, a.json, tuple(a.habit), a.player
+            )
             print(agreement_report(rows_ag, a.depth))
         elif a.what == "table1":
             rows = run_table1(a.pgn, a.weights, a.player, a.positions, a.sf_time, a.json)

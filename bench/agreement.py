@@ -41,11 +41,15 @@ class AgreementRow:
     habit_positions: dict[str, int] = field(default_factory=dict)  # habit -> positions where it has a move (count)
 
 
-def sample_positions(pgn: Path, limit: int, skip_plies: int, max_games: int = 300, seed: int = 0) -> list[chess.Board]:
-    """Up to ``limit`` positions (with history) from the first ``max_games`` games, past ``skip_plies``."""
-    boards = model_positions(pgn, "", limit, seed, max_games=max_games, skip_plies=skip_plies)
+def sample_positions(
+    pgn: Path, limit: int, skip_plies: int, max_games: int = 300, seed: int = 0, player: str = ""
+) -> list[chess.Board]:
+    """Up to ``limit`` positions (with history) past ``skip_plies``, where a player whose name
+    starts with ``player`` is to move (empty: any), from the first ``max_games`` such games."""
+    boards = model_positions(pgn, player, limit, seed, max_games=max_games, skip_plies=skip_plies)
     if not boards:
-        raise ValueError(f"{pgn}: no positions past ply {skip_plies}")
+        who = f" with a player named {player}* to move" if player else ""
+        raise ValueError(f"{pgn}: no positions past ply {skip_plies}{who}")
     return boards
 
 
@@ -100,8 +104,9 @@ def run_agreement(
     skip_plies: int,
     out_json: Path | None,
     habits: tuple[str, ...] = (),
+    player: str = "",
 ) -> list[AgreementRow]:
-    boards = sample_positions(pgn, positions, skip_plies)
+    boards = sample_positions(pgn, positions, skip_plies, player=player)
     refs = reference_moves(boards, depth)
     rows = [agreement(w, boards, refs, habits) for w in weights]
     if out_json is not None:

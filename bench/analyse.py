@@ -58,7 +58,8 @@ def positions_with_next_moves(
 ) -> list[tuple[chess.Board, chess.Move]]:
     """Up to ``limit`` boards where a player whose name starts with the prefix is to move
     (an empty prefix: every position), each with the move played there, from the first
-    ``max_games`` games (all if None), leaving out each game's first ``skip_plies`` plies.
+    ``max_games`` games that have such a player (all if None), leaving out each game's first
+    ``skip_plies`` plies.
     A seeded uniform sample, in game order. ``with_history``: the boards keep their move
     stacks (what a transcript model reads; ~1 kB per ply, so leave it off for large samples)."""
     games: list[tuple[chess.Board, list[chess.Move]]] = []
@@ -66,11 +67,11 @@ def positions_with_next_moves(
     with open(pgn, encoding="utf-8", errors="replace") as f:
         read = 0
         while (max_games is None or read < max_games) and (game := chess.pgn.read_game(f)) is not None:
-            read += 1
             white = game.headers.get("White", "").startswith(engine_name_prefix)
             black = game.headers.get("Black", "").startswith(engine_name_prefix)
             if not (white or black):
                 continue
+            read += 1  # counts games with such a player: a filtered file's first games may have none
             root = game.board()
             moves = list(game.mainline_moves())
             turn = root.turn

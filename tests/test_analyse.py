@@ -151,3 +151,26 @@ def test_relabel_writes_the_same_positions_with_both_labels(tmp_path: Path) -> N
     assert man["games"] == 60
     sh = load_shard(tmp_path / "data", list_shards(tmp_path / "data")[0])
     assert (sh.games["fen_anchor"] >= 0).all() and (sh.games["length"] == 1).all()
+
+
+def test_agreement_positions_can_be_limited_to_one_players_moves(tmp_path: Path) -> None:
+    import chess.pgn
+
+    from bench.agreement import sample_positions
+    from tests.pgn_factory import make_pgn
+
+    pgn = tmp_path / "g.pgn"
+    pgn.write_text(make_pgn(random.Random(3), 20))  # players w0..w19 (white) and b0..b19 (black)
+    plies = {}
+    with open(pgn) as f:
+        while (g := chess.pgn.read_game(f)) is not None:
+            plies[g.headers["White"]] = len(list(g.mainline_moves()))
+    # "w1" matches w1 and w10..w19, all white: only white-to-move boards of those games
+    boards = sample_positions(pgn, 10_000, skip_plies=0, player="w1")
+    assert all(b.turn == chess.WHITE for b in boards)
+    assert len(boards) == sum((n + 1) // 2 for w, n in plies.items() if w.startswith("w1"))
+    # max_games counts the games that have such a player, not the games read (w0 comes first)
+    first = sample_positions(pgn, 10_000, skip_plies=0, max_games=1, player="w1")
+    assert len(first) == (plies["w1"] + 1) // 2
+    with pytest.raises(ValueError, match="nobody"):
+        sample_positions(pgn, 10, skip_plies=0, player="nobody")
