@@ -20,6 +20,7 @@ import dataclasses
 import json
 import sys
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,6 +55,9 @@ class TranscendConfig:
     # the diverse data's experts (names); default: every expert rated at most the cap. Given
     # without cap_expert, the cap is the best of them (``cap`` is not used)
     data_experts: tuple[str, ...] = ()
+    # how the diverse data's games mix the experts: "game" (two experts play each game) or
+    # "move" (each move by an expert drawn for it: a committee, training/generate.py)
+    diverse_mixing: str = "game"
     temperatures: tuple[float, ...] = (0.001, 0.1, 0.3, 0.5, 0.75, 1.0)
     games_per_point: int = 100  # model games per temperature, spread over the experts (count)
     movetime: float = 0.05  # per-move time for the model's games (seconds); experts use their own limits
@@ -108,7 +112,7 @@ def run_transcend(
     """The whole experiment (steps 1-5), or with ``data_only`` steps 1-2: the pool's ratings and
     the prepared datasets, so the CPU-bound training can wait for a free machine."""
     from training.export import export
-    from training.generate import load_pool
+    from training.generate import MIXINGS, load_pool
     from training.train import TrainConfig, train
 
     t0 = time.time()
@@ -121,6 +125,8 @@ def run_transcend(
     unknown = set(cfg.trained_models) - {"diverse", "single"}
     if unknown:
         raise ValueError(f"trained_models labels must be 'diverse' or 'single', got {sorted(unknown)}")
+    if cfg.diverse_mixing not in MIXINGS:
+        raise ValueError(f"diverse_mixing must be one of {MIXINGS}, got {cfg.diverse_mixing!r}")
     opponents = [sp for sp in specs if not cfg.rating_opponents or sp.name in cfg.rating_opponents]
     for key, chosen in (("rating_opponents", cfg.rating_opponents), ("data_experts", cfg.data_experts)):
         missing = set(chosen) - set(names)
@@ -167,7 +173,7 @@ def run_transcend(
     man_a: dict[str, Any] = {}
     man_b: dict[str, Any] = {}
     if len(models) < 2:
-        man_a, man_b = _datasets(cfg, pool, out, diverse, single, progress)
+        man_a, man_b = _datasets(cfg, pool, out, diverse, single, progress, skip=set(models))
     if data_only:
         _log("stopping after the datasets (data only)")
         return {"ratings": ratings, "best_in_data": best, "single_expert": single, "rows": [], "diverse": diverse}
@@ -265,18 +271,31 @@ def run_transcend(
 
 
 def _datasets(
-    cfg: TranscendConfig, pool: Any, out: Path, diverse: tuple[str, ...], single: str, progress: bool
+    cfg: TranscendConfig,
+    pool: Any,
+    out: Path,
+    diverse: tuple[str, ...],
+    single: str,
+    progress: bool,
+    skip: Collection[str] = (),
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Step 2: generate and prepare the diverse and the single-expert games; their manifests."""
+    """Step 2: generate and prepare the diverse and the single-expert games; their manifests
+    (empty for a label in ``skip``: its model is given)."""
     from training.filters import FilterConfig
-    from training.generate import Pool, generate
+    from training.generate import COMMITTEE, Pool, generate
     from training.prepare import PrepareConfig, prepare
 
-    _log(f"2/5 datasets: {cfg.expert_games} games among {diverse}")
-    data_pool = dataclasses.replace(pool, experts=tuple(e for e in pool.experts if e.name in diverse))
-    generate(data_pool, cfg.expert_games, out / "experts.pgn", cfg.concurrency, progress)
-    pcfg = PrepareConfig(filters=FilterConfig(players=diverse), **cfg.prepare)
-    man_a = prepare([out / "experts.pgn"], out / "data_diverse", pcfg, progress=progress)
+    man_a: dict[str, Any] = {}
+    if "diverse" not in skip:
+        _log(f"2/5 datasets: {cfg.expert_games} games among {diverse}, mixed by {cfg.diverse_mixing}")
+        members = tuple(e for e in pool.experts if e.name in diverse)
+        data_pool = dataclasses.replace(pool, experts=members, mixing=cfg.diverse_mixing)
+        generate(data_pool, cfg.expert_games, out / "experts.pgn", cfg.concurrency, progress)
+        players = (COMMITTEE,) if cfg.diverse_mixing == "move" else diverse
+        pcfg = PrepareConfig(filters=FilterConfig(players=players), **cfg.prepare)
+        man_a = prepare([out / "experts.pgn"], out / "data_diverse", pcfg, progress=progress)
+    if "single" in skip:
+        return man_a, {}
     solo = next(e for e in pool.experts if e.name == single)
     solo_pool = Pool(
         experts=(solo, dataclasses.replace(solo, name=solo.name + "-self")),
@@ -284,7 +303,7 @@ def _datasets(
         opening_plies=pool.opening_plies,
         max_plies=pool.max_plies,
     )
-    generate(solo_pool, man_a["games"], out / "single.pgn", cfg.concurrency, progress)
+    generate(solo_pool, man_a.get("games", cfg.expert_games), out / "single.pgn", cfg.concurrency, progress)
     man_b = prepare([out / "single.pgn"], out / "data_single", PrepareConfig(**cfg.prepare), progress=progress)
     return man_a, man_b
 

@@ -54,3 +54,56 @@ def test_generate_resume_reproducible_and_filter(tmp_path: Path) -> None:
     )
     kept = sum(1 for g in games if {g.headers["White"], g.headers["Black"]} <= {"a", "c"})
     assert m["games"] == kept and m["removed"]["players"] == 8 - kept
+
+
+@pytest.mark.skipif(STOCKFISH is None, reason="Stockfish not installed")
+def test_committee_games_draw_an_expert_for_every_move(tmp_path: Path) -> None:
+    from training.generate import COMMITTEE
+    from training.habits import habit_move
+
+    # two experts that always err by their habit: each move shows which of them made it
+    experts = (
+        Expert("kings", depth=1, random_move_prob=1.0, habit="king"),
+        Expert("knights", depth=1, random_move_prob=1.0, habit="knight"),
+    )
+    by_move = Pool(experts=experts, seed=5, opening_plies=0, max_plies=40, mixing="move")
+    by_game = Pool(experts=experts, seed=5, opening_plies=0, max_plies=40)
+
+    def sides_with_both_habits(pool: Pool, out: Path) -> tuple[int, list[chess.pgn.Game]]:
+        generate(pool, 6, out, concurrency=1, progress=False)
+        with open(out) as f:
+            games = list(iter(lambda: chess.pgn.read_game(f), None))
+        both = 0
+        for g in games:
+            board, seen = g.board(), {chess.WHITE: set(), chess.BLACK: set()}
+            for move in g.mainline_moves():
+                king, knight = habit_move(board, "king"), habit_move(board, "knight")
+                if king is not None and knight is not None and king != knight:  # the move tells who moved
+                    seen[board.turn].add("king" if move == king else "knight" if move == knight else "?")
+                board.push(move)
+            both += sum({"king", "knight"} <= s for s in seen.values())
+        return both, games
+
+    mixed, games = sides_with_both_habits(by_move, tmp_path / "committee.pgn")
+    assert mixed >= 6  # most sides of most games had moves of both experts
+    assert all(g.headers["White"] == g.headers["Black"] == COMMITTEE for g in games)
+    assert "kings, knights" in games[0].headers["WhiteExpert"]
+    plain, _ = sides_with_both_habits(by_game, tmp_path / "pairs.pgn")
+    assert plain == 0  # two experts per game: each side keeps one habit
+    # the committee's games pass the players filter under the committee's name
+    m = prepare(
+        [tmp_path / "committee.pgn"],
+        tmp_path / "d",
+        PrepareConfig(workers=1, filters=FilterConfig(players=(COMMITTEE,))),
+        progress=False,
+    )
+    assert m["games"] == 6
+
+
+def test_pool_mixing_must_be_known(tmp_path: Path) -> None:
+    pool = tmp_path / "p.toml"
+    pool.write_text('mixing = "ply"\n[[expert]]\nname = "a"\n[[expert]]\nname = "b"\n')
+    with pytest.raises(ValueError, match="mixing must be one of"):
+        load_pool(pool)
+    pool.write_text('mixing = "move"\n[[expert]]\nname = "a"\n[[expert]]\nname = "b"\n')
+    assert load_pool(pool).mixing == "move"

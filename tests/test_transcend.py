@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize(
-    "name", ["pool_v1", "pool_v2", "pool_v3", "pool_v4", "pool_v5", "pool_v5_ft", "pool_v6", "pool_v7"]
+    "name",
+    ["pool_v1", "pool_v2", "pool_v3", "pool_v4", "pool_v5", "pool_v5_ft", "pool_v6", "pool_v7", "pool_v8", "pool_v9"],
 )
 def test_experiment_config_loads(name: str) -> None:
     from training.generate import load_pool
@@ -131,3 +132,18 @@ def test_toy_transcend_run(tmp_path: Path) -> None:
     ):
         with pytest.raises((ValueError, FileNotFoundError), match=match):
             run_transcend(dataclasses.replace(rerun, out=str(tmp_path / "bad"), **bad), progress=False)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="diverse_mixing must be one of"):
+        run_transcend(dataclasses.replace(rerun, out=str(tmp_path / "bad"), diverse_mixing="ply"), progress=False)
+
+    # the committee design with a given single model: only the diverse data is generated
+    half = dataclasses.replace(
+        cfg,
+        out=str(tmp_path / "half"),
+        diverse_mixing="move",
+        trained_models={"single": str(tmp_path / "run" / "model_single.safetensors")},
+    )
+    h = run_transcend(half, progress=False, data_only=True)
+    assert h["diverse"] == ("weak", "strong") and not (tmp_path / "half" / "single.pgn").exists()
+    committee = (tmp_path / "half" / "experts.pgn").read_text()
+    assert set(re.findall(r'\[(?:White|Black) "([^"]+)"\]', committee)) == {"committee"}
+    assert json.loads((tmp_path / "half" / "data_diverse" / "manifest.json").read_text())["games"] == 30

@@ -16,6 +16,11 @@ systematically and the rest uniformly. Pools are TOML files::
     depth = 1
     random_move_prob = 0.2
 
+With ``mixing = "move"`` a game is played by the pool as a committee: every move is made by
+an expert drawn uniformly at random for that move, so the position carries no mark of who
+moves next, and the data's policy at each position is the experts' average (the mixture
+the paper's theory has the model learn). Both players are then named ``committee``.
+
 Game i is reproducible from (seed, i): its pairing, colours, opening and every random
 move come from one generator seeded by both, and Stockfish at Skill Level 20 with a
 depth or node limit on one thread is deterministic. (Below Skill Level 20 Stockfish
@@ -89,6 +94,11 @@ class Pool:
     seed: int = 1  # base seed of every game
     opening_plies: int = 6  # random plies from the start position before the experts play (plies)
     max_plies: int = 400  # games still running are adjudicated drawn (plies)
+    mixing: str = "game"  # "game": two experts play a game; "move": each move by a random expert
+
+
+MIXINGS = ("game", "move")
+COMMITTEE = "committee"  # the player name of games played with mixing = "move"
 
 
 def load_pool(path: Path) -> Pool:
@@ -109,7 +119,10 @@ def load_pool(path: Path) -> Pool:
             check_habit(e.habit)
         except ValueError as err:
             raise ValueError(f"{path}: {e.name}: {err}") from None
-    return Pool(experts=experts, **raw)
+    pool = Pool(experts=experts, **raw)
+    if pool.mixing not in MIXINGS:
+        raise ValueError(f"{path}: mixing must be one of {MIXINGS}, got {pool.mixing!r}")
+    return pool
 
 
 def pairing(pool: Pool, number: int) -> tuple[Expert, Expert, random.Random]:
@@ -138,7 +151,8 @@ def play_expert_game(pool: Pool, number: int, engines: dict[str, chess.engine.Si
         board.push(rng.choice(legal))
     opening_plies = board.ply()
     while board.outcome(claim_draw=True) is None and board.ply() < pool.max_plies:
-        expert = white if board.turn == chess.WHITE else black
+        mover = white if board.turn == chess.WHITE else black
+        expert = rng.choice(pool.experts) if pool.mixing == "move" else mover  # "move": a committee
         if rng.random() < expert.random_move_prob:
             move = error_move(board, expert.habit, rng, expert.habit_prob)
         else:
@@ -153,8 +167,13 @@ def play_expert_game(pool: Pool, number: int, engines: dict[str, chess.engine.Si
     h["Event"] = "chessformer expert pool"
     h["Site"] = f"generate:{pool.seed}:{number}"
     h["Round"] = str(number + 1)
-    h["White"], h["Black"] = white.name, black.name
-    h["WhiteExpert"], h["BlackExpert"] = white.describe(), black.describe()
+    if pool.mixing == "move":
+        h["White"] = h["Black"] = COMMITTEE
+        members = "each move by one of (uniformly): " + ", ".join(e.name for e in pool.experts)
+        h["WhiteExpert"] = h["BlackExpert"] = members
+    else:
+        h["White"], h["Black"] = white.name, black.name
+        h["WhiteExpert"], h["BlackExpert"] = white.describe(), black.describe()
     h["Result"] = outcome.result() if outcome else "1/2-1/2"
     h["Termination"] = outcome.termination.name.lower() if outcome else f"adjudication: {pool.max_plies} plies"
     h["OpeningPlies"] = str(opening_plies)
