@@ -55,6 +55,7 @@ def run_batched_match(
     from tqdm import tqdm
 
     temperature = float(cfg.engine.options.get("Temperature", DEFAULT_TEMPERATURE))
+    avoid_draws = str(cfg.engine.options.get("DrawAvoidance", "false")).lower() == "true"
     done = finished_games(pgn)
     todo: queue.Queue[Job] = queue.Queue()
     for j in _jobs(cfg, done):
@@ -91,7 +92,9 @@ def run_batched_match(
             # the model's turn in every game that waits for it: one batched evaluation
             mine = [g for g in live if g.result is None and g.board.turn == g.engine_color]
             if mine:
-                for g, ev in zip(mine, player.evaluate_many([g.board for g in mine]), strict=True):
+                for g, ev in zip(
+                    mine, player.evaluate_many([g.board for g in mine], avoid_draws=avoid_draws), strict=True
+                ):
                     g.board.push(ev.moves[sample_index(ev.logits, temperature, g.rng)])
                     _check_end(g, cfg)
             # the opponents' turns: each in its own thread

@@ -9,7 +9,8 @@ Specs are written on the command line as short strings:
   Skill Level ``skill`` (default 20) that plays a random legal move with probability ``random``
   (with ``habit=PIECE``, its habit's move instead: training/habits.py; with ``habit_prob=P`` as
   well, the habit's move for a fraction P of its errors and a uniformly random one otherwise).
-- ``chessformer:temperature=0.3,weights=PATH``: this project's engine.
+- ``chessformer:temperature=0.3,weights=PATH``: this project's engine (also ``backend=NAME``,
+  ``draw_avoidance=true``: the DrawAvoidance option, engine/player.py).
 - ``cmd=PATH [ARGS];Option=value;...``: any UCI engine with options.
 """
 
@@ -129,6 +130,12 @@ def parse_engine_spec(text: str) -> EngineSpec:
             name += f" {Path(str(options['WeightsFile'])).stem}"
         if "backend" in kv:
             options["Backend"] = kv.pop("backend")
+        if "draw_avoidance" in kv:
+            value = kv.pop("draw_avoidance").lower()
+            if value not in ("true", "false"):
+                raise ValueError(f"draw_avoidance must be true or false, got {value!r}")
+            options["DrawAvoidance"] = value
+            name += " draw-avoidance" if value == "true" else ""
         command = chessformer_command()
     else:
         raise ValueError(f"unknown engine {head!r}: use stockfish:..., random, chessformer:... or cmd=...")

@@ -70,6 +70,7 @@ class TranscendConfig:
     init_temperatures: tuple[float, ...] = (0.001, 1.0)  # with train.init_weights: the start model is rated too
     trained_models: dict[str, str] = field(default_factory=dict)  # label -> weights of an earlier attempt, rated as is
     rating_opponents: tuple[str, ...] = ()  # experts the models play (names); default: every expert
+    draw_avoidance: bool = False  # the models play with the DrawAvoidance option (engine/player.py)
 
     @classmethod
     def load(cls, path: Path) -> TranscendConfig:
@@ -213,7 +214,8 @@ def run_transcend(
     rows: list[dict[str, Any]] = []
     for label, weights, temps in plan:
         for t in temps:
-            base = parse_engine_spec(f"chessformer:temperature={t:g},weights={weights}")
+            draws = ",draw_avoidance=true" if cfg.draw_avoidance else ""
+            base = parse_engine_spec(f"chessformer:temperature={t:g},weights={weights}{draws}")
             eng = EngineSpec(f"CF-{label} T={t:g}", base.command, base.options)
             mc = MatchConfig(eng, opponents, per_opp, movetime=cfg.movetime, max_moves=cfg.max_moves, seed=pool.seed)
             if cfg.batched:
@@ -348,7 +350,8 @@ def report_markdown(cfg: TranscendConfig, s: dict[str, Any]) -> str:
         f"Round robin: {cfg.rating_games} games per expert pair. Model ratings: {cfg.games_per_point} games per "
         f"temperature, spread evenly over {', '.join(s.get('rating_opponents') or sorted(s['ratings']))}, "
         f"{cfg.movetime:g} s per move for the "
-        f"model, draws adjudicated after {cfg.max_moves} moves. Elo is maximum likelihood with the experts "
+        f"model{' (with DrawAvoidance on)' if cfg.draw_avoidance else ''}, draws adjudicated after "
+        f"{cfg.max_moves} moves. Elo is maximum likelihood with the experts "
         "fixed at their round-robin ratings; intervals are 95% (Fisher information).",
         "",
         "## Experts (round robin, max-likelihood Elo)",

@@ -106,6 +106,14 @@ def _declare() -> tuple[OptionSpec, ...]:
             uci_default=str(DEFAULT_TEMPERATURE),
         ),
         OptionSpec(
+            "DrawAvoidance",
+            "check",
+            False,
+            "When the value head expects at least 0.6 (W + D/2), leave out moves after which the game can end drawn"
+            " by rule (stalemate, a repeated position, insufficient material, fifty moves), unless no other move is"
+            " left. A board-reading model cannot see its own repetitions; off plays the paper's plain sampling.",
+        ),
+        OptionSpec(
             "Seed",
             "spin",
             0,
@@ -222,3 +230,7 @@ class OptionValues:
     @property
     def temperature(self) -> float:
         return float(self.values["Temperature"])
+
+    @property
+    def draw_avoidance(self) -> bool:
+        return bool(self.values["DrawAvoidance"])

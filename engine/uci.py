@@ -283,7 +283,7 @@ class UciEngine:
             return "0000", None
         player = self.loaded.player
         allowed = self._searchmoves(board, params.searchmoves)
-        ev = player.evaluate(board, allowed)
+        ev = player.evaluate(board, allowed, avoid_draws=self.options.draw_avoidance)
         chosen = ev.moves[sample_index(ev.logits, self.options.temperature, self._rng_for_game())]
         k = min(int(self.options["MultiPV"]), len(ev.moves))
         lines = [chosen] + [m for m in ev.moves if m != chosen][: k - 1]

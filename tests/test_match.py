@@ -26,6 +26,11 @@ def test_engine_spec_parsing() -> None:
         parse_engine_spec("nonsense:x=1")
     with pytest.raises(ValueError):
         parse_engine_spec("random:bogus=1")
+    cf = parse_engine_spec("chessformer:temperature=0,draw_avoidance=true")
+    assert cf.options["DrawAvoidance"] == "true" and cf.name.endswith("draw-avoidance")
+    assert "DrawAvoidance" not in parse_engine_spec("chessformer:temperature=0").options
+    with pytest.raises(ValueError, match="draw_avoidance must be true or false"):
+        parse_engine_spec("chessformer:draw_avoidance=yes")
 
 
 def test_openings_from_epd_and_pgn(tmp_path: Path) -> None:
@@ -197,3 +202,24 @@ def test_opponents_get_a_seed_per_game_so_a_deterministic_engine_meets_varied_ga
         movetexts = {str(g.mainline_moves()) for g in games}
         assert len(movetexts) >= 6, (name, len(movetexts))  # 8 games, 4 per colour: all alike before the fix
         assert len({g.headers["OpponentSeed"] for g in games}) == 8
+
+
+def test_batched_match_passes_draw_avoidance_to_the_player(tiny_model, tiny_weights: Path, tmp_path: Path) -> None:
+    import copy
+
+    from bench.batched_match import run_batched_match
+    from engine.backends.torch_backend import TorchBackend
+    from engine.player import Player
+
+    class Recording(Player):
+        def evaluate_many(self, boards, searchmoves=None, avoid_draws=False):  # noqa: ANN001, ANN201
+            self.seen.add(avoid_draws)
+            return super().evaluate_many(boards, searchmoves, avoid_draws)
+
+    for flag, expected in ((",draw_avoidance=true", {True}), ("", {False})):
+        spec = parse_engine_spec(f"chessformer:temperature=0,weights={tiny_weights}{flag}")
+        cfg = MatchConfig(spec, [parse_engine_spec("random")], games=2, movetime=0.01, max_moves=10)
+        player = Recording(TorchBackend(copy.deepcopy(tiny_model), device="cpu"))
+        player.seen = set()  # type: ignore[attr-defined]
+        run_batched_match(cfg, player, tmp_path / f"d{len(flag)}.pgn", concurrency=2, progress=False)
+        assert player.seen == expected  # type: ignore[attr-defined]

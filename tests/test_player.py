@@ -85,3 +85,52 @@ def test_wdl_helpers() -> None:
     assert wdl_to_cp(np.array([1.0, 0.0, 0.0])) == 2000
     w = wdl_permille(np.array([0.3334, 0.3333, 0.3333]))
     assert sum(w) == 1000 and all(x >= 0 for x in w)
+
+
+class _FixedBackend:
+    """Prefers the given moves (by vocabulary id) and reports a fixed win/draw/loss."""
+
+    name = "fixed"
+    block_size = 64
+
+    def __init__(self, preferred: dict[int, float], wdl: tuple[float, float, float]) -> None:
+        self.preferred, self.wdl = preferred, wdl
+
+    def evaluate(self, sequences):  # noqa: ANN001, ANN201 - the Backend interface
+        from engine.backends.base import Evaluation
+        from engine.tokenizer import N_MOVES
+
+        logits = np.zeros(N_MOVES, dtype=np.float32)
+        for i, v in self.preferred.items():
+            logits[i] = v
+        return [Evaluation(logits.copy(), np.log(np.array(self.wdl, dtype=np.float32))) for _ in sequences]
+
+
+def test_draw_avoidance_leaves_out_drawing_moves_only_when_ahead() -> None:
+    from engine.player import allows_draw_by_rule
+    from engine.tokenizer import move_id
+
+    # Qf7 stalemates, Qf8 mates: a model that loves Qf7
+    board = chess.Board("7k/8/6K1/8/8/8/8/5Q2 w - - 0 1")
+    stalemate, mate = chess.Move.from_uci("f1f7"), chess.Move.from_uci("f1f8")
+    assert allows_draw_by_rule(board, stalemate) and not allows_draw_by_rule(board, mate)
+    prefs = {move_id(board, stalemate): 9.0, move_id(board, mate): 5.0}
+    ahead = Player(_FixedBackend(prefs, (0.9, 0.05, 0.05)))  # type: ignore[arg-type]
+    behind = Player(_FixedBackend(prefs, (0.1, 0.2, 0.7)))  # type: ignore[arg-type]
+    assert ahead.evaluate(board).moves[0] == stalemate  # off by default: the paper's plain sampling
+    ev = ahead.evaluate(board, avoid_draws=True)
+    assert ev.moves[0] == mate and stalemate not in ev.moves and ev.probs.sum() == pytest.approx(1.0)
+    assert len(ev.moves) == board.legal_moves.count() - sum(allows_draw_by_rule(board, m) for m in board.legal_moves)
+    assert behind.evaluate(board, avoid_draws=True).moves[0] == stalemate  # behind, a draw is welcome
+    # when every candidate draws, they all stay
+    assert ahead.evaluate(board, [stalemate], avoid_draws=True).moves == (stalemate,)
+    assert ahead.choose(board, 0.0, np.random.default_rng(0), avoid_draws=True) == mate
+
+    # a repetition in the making: after 1.Nf3 Nf6 2.Ng1 Ng8, 3.Nf3 repeats a position
+    game = chess.Board()
+    for uci in ("g1f3", "g8f6", "f3g1", "f6g8"):
+        game.push_uci(uci)
+    nf3 = chess.Move.from_uci("g1f3")
+    assert allows_draw_by_rule(game, nf3) and len(game.move_stack) == 4  # the stack is left as it was
+    rep = Player(_FixedBackend({move_id(game, nf3): 9.0}, (0.9, 0.05, 0.05)))  # type: ignore[arg-type]
+    assert rep.evaluate(game).moves[0] == nf3 and nf3 not in rep.evaluate(game, avoid_draws=True).moves

@@ -221,3 +221,26 @@ def test_quit_and_unknown_commands(s: Session) -> None:
     assert s.send("xyzzy foo") is True
     assert s.send("") is True
     assert s.send("quit") is False
+
+
+def test_draw_avoidance_option_reaches_the_player(s: Session) -> None:
+    import chess
+
+    from engine.tokenizer import move_id
+    from tests.test_player import _FixedBackend
+
+    s.send("isready")
+    s.expect("^readyok")
+    board = chess.Board("7k/8/6K1/8/8/8/8/5Q2 w - - 0 1")  # f1f7 stalemates, f1f8 mates
+    prefs = {move_id(board, chess.Move.from_uci("f1f7")): 9.0, move_id(board, chess.Move.from_uci("f1f8")): 5.0}
+    assert s.engine.loaded is not None
+    s.engine.loaded.player.backend = _FixedBackend(prefs, (0.9, 0.05, 0.05))  # type: ignore[assignment]
+    s.send(f"position fen {board.fen()}")
+    s.send("setoption name Temperature value 0")
+    s.send("go depth 1")
+    assert s.expect("^bestmove").split()[1] == "f1f7"  # off by default
+    s.send("setoption name DrawAvoidance value true")
+    s.send("go depth 1")
+    assert s.expect("^bestmove").split()[1] == "f1f8"
+    s.send("setoption name DrawAvoidance value maybe")
+    assert "DrawAvoidance must be true or false" in s.expect("^info string")
