@@ -15,14 +15,27 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.mark.parametrize(
     "name",
-    ["pool_v1", "pool_v2", "pool_v3", "pool_v4", "pool_v5", "pool_v5_ft", "pool_v6", "pool_v7", "pool_v8", "pool_v9"],
+    [
+        "pool_v1",
+        "pool_v2",
+        "pool_v3",
+        "pool_v4",
+        "pool_v5",
+        "pool_v5_ft",
+        "pool_v6",
+        "pool_v7",
+        "pool_v8",
+        "pool_v8_draws",
+        "pool_v9",
+    ],
 )
 def test_experiment_config_loads(name: str) -> None:
     from training.generate import load_pool
 
     cfg = TranscendConfig.load(ROOT / "bench" / "experiments" / f"{name}.toml")
     full_sweep = (0.001, 0.1, 0.3, 0.5, 0.75, 1.0)
-    assert cfg.temperatures == (full_sweep if name != "pool_v5_ft" else full_sweep[:2]) and cfg.train["n_layer"] == 4
+    expected = {"pool_v5_ft": full_sweep[:2], "pool_v8_draws": full_sweep[:3]}.get(name, full_sweep)
+    assert cfg.temperatures == expected and cfg.train["n_layer"] == 4
     experts = {e.name for e in load_pool(ROOT / cfg.pool).experts}
     assert not cfg.cap_expert or cfg.cap_expert in experts
     assert not cfg.train.get("init_weights") or (ROOT / cfg.train["init_weights"]).exists()
