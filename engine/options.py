@@ -109,7 +109,7 @@ def _declare() -> tuple[OptionSpec, ...]:
             "DrawAvoidance",
             "check",
             False,
-            "When the value head expects at least 0.6 (W + D/2), leave out moves after which the game can end drawn"
+            "When the value head expects at least an even game (W + D/2 >= 0.5), leave out moves after which the game can end drawn"
             " by rule (stalemate, a repeated position, insufficient material, fifty moves), unless no other move is"
             " left. A board-reading model cannot see its own repetitions; off plays the paper's plain sampling.",
         ),
