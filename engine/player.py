@@ -15,7 +15,7 @@ transcendence experiment, 207 of the diverse model's 330 games at tau 0.001 ende
 threefold repetition, 177 of them with the model three or more points of material up. With
 the option on and the value head's expected score at least ``DRAW_AVOIDANCE_MIN_SCORE`` (0.5),
 the candidates lose every move after which the game can end drawn by rule (stalemate,
-insufficient material, a position seen before, the fifty-move claim), unless no other move
+insufficient material, a position seen before, a claim the opponent's reply allows), unless no other move
 is left; the distribution and the sampling are then over the rest, as usual.
 """
 
@@ -87,14 +87,14 @@ def sample_index(logits: np.ndarray, temperature: float, rng: np.random.Generato
 
 def allows_draw_by_rule(board: chess.Board, move: chess.Move) -> bool:
     """After ``move``, can the game end drawn by rule: stalemate, insufficient material, a
-    position that occurred before (a repetition in the making), or the fifty-move claim?"""
+    position that occurred before (a repetition in the making), or a draw the opponent can
+    claim, now or with its reply (threefold repetition, fifty moves)? The reply matters: a
+    model that never repeats its own positions still lets a shuffling opponent king
+    complete the third occurrence."""
     board.push(move)
     try:
         return (
-            board.is_stalemate()
-            or board.is_insufficient_material()
-            or board.is_repetition(2)
-            or board.halfmove_clock >= 100
+            board.is_stalemate() or board.is_insufficient_material() or board.is_repetition(2) or board.can_claim_draw()
         )
     finally:
         board.pop()

@@ -132,5 +132,14 @@ def test_draw_avoidance_leaves_out_drawing_moves_only_when_ahead() -> None:
         game.push_uci(uci)
     nf3 = chess.Move.from_uci("g1f3")
     assert allows_draw_by_rule(game, nf3) and len(game.move_stack) == 4  # the stack is left as it was
+    # a new position whose reply lets the opponent claim: its king goes back to g8 a third time
+    shuffle = chess.Board("7k/8/8/8/8/8/8/R3K3 w - - 0 1")
+    for uci in "a1b1 h8g8 b1a1 g8h8 a1b1 h8g8 e1d1 g8h8 d1c1 h8g7 c1d2 g7f8".split():
+        shuffle.push_uci(uci)
+    back = chess.Move.from_uci("d2e1")
+    shuffle.push(back)
+    assert not shuffle.is_repetition(2) and not shuffle.is_repetition(3)
+    shuffle.pop()
+    assert allows_draw_by_rule(shuffle, back) and not allows_draw_by_rule(shuffle, chess.Move.from_uci("d2d3"))
     rep = Player(_FixedBackend({move_id(game, nf3): 9.0}, (0.9, 0.05, 0.05)))  # type: ignore[arg-type]
     assert rep.evaluate(game).moves[0] == nf3 and nf3 not in rep.evaluate(game, avoid_draws=True).moves
