@@ -365,7 +365,12 @@ def report_markdown(cfg: TranscendConfig, s: dict[str, Any]) -> str:
     tokens = s.get("tokens", {})
     lines += [
         "",
-        f"Best expert in the diverse data: {s['best_in_data']} ({best:.0f}). Ablation expert: {s['single_expert']}.",
+        f"Best expert in the diverse data: {s['best_in_data']} ({best:.0f}). Ablation expert: {s['single_expert']}."
+        + (
+            " The diverse games were played by the experts as a committee (each move by one drawn for it)."
+            if cfg.diverse_mixing == "move"
+            else ""
+        ),
     ]
     if s["games"]["diverse"] is not None or s["games"]["single"] is not None:
         lines.append(
