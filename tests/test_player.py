@@ -134,7 +134,7 @@ def test_draw_avoidance_leaves_out_drawing_moves_only_when_ahead() -> None:
     assert allows_draw_by_rule(game, nf3) and len(game.move_stack) == 4  # the stack is left as it was
     # a new position whose reply lets the opponent claim: its king goes back to g8 a third time
     shuffle = chess.Board("7k/8/8/8/8/8/8/R3K3 w - - 0 1")
-    for uci in "a1b1 h8g8 b1a1 g8h8 a1b1 h8g8 e1d1 g8h8 d1c1 h8g7 c1d2 g7f8".split():
+    for uci in ["a1b1", "h8g8", "b1a1", "g8h8", "a1b1", "h8g8", "e1d1", "g8h8", "d1c1", "h8g7", "c1d2", "g7f8"]:
         shuffle.push_uci(uci)
     back = chess.Move.from_uci("d2e1")
     shuffle.push(back)
