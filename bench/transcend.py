@@ -198,7 +198,8 @@ def run_transcend(
 
     _log("4/5 rating the models at each temperature")
     per_opp = max(2, cfg.games_per_point // len(opponents))
-    plan = [(label, w, cfg.temperatures) for label, w in models.items()]
+    # the diverse model first, also when the single one is given: it is the experiment's question
+    plan = [(label, w, cfg.temperatures) for label, w in sorted(models.items())]
     if cfg.train.get("init_weights"):  # the control: what the start model alone scores in this pool
         plan.append(("init", Path(cfg.train["init_weights"]), cfg.init_temperatures))
     players: dict[str, Player] = {}
