@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
         "pool_v8",
         "pool_v8_draws",
         "pool_v9",
+        "pool_v9_draws",
     ],
 )
 def test_experiment_config_loads(name: str) -> None:
@@ -34,7 +35,8 @@ def test_experiment_config_loads(name: str) -> None:
 
     cfg = TranscendConfig.load(ROOT / "bench" / "experiments" / f"{name}.toml")
     full_sweep = (0.001, 0.1, 0.3, 0.5, 0.75, 1.0)
-    expected = {"pool_v5_ft": full_sweep[:2], "pool_v8_draws": full_sweep[:1]}.get(name, full_sweep)
+    short = {"pool_v5_ft": full_sweep[:2], "pool_v8_draws": full_sweep[:1], "pool_v9_draws": full_sweep[:1]}
+    expected = short.get(name, full_sweep)
     assert cfg.temperatures == expected and cfg.train["n_layer"] == 4
     experts = {e.name for e in load_pool(ROOT / cfg.pool).experts}
     assert not cfg.cap_expert or cfg.cap_expert in experts
