@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import queue
 from dataclasses import dataclass, field
+from typing import Any
 
 import chess
 import chess.engine
@@ -119,6 +120,7 @@ def run_batched_match(
                 if g.termination.startswith("forfeit"):
                     g.opponent.discard()
                 idle.setdefault(g.job.opponent, []).append(g.opponent)
+                trim_idle(idle, keep=concurrency)
                 bar.update(1)
     finally:
         pool.shutdown(wait=True)
@@ -129,6 +131,17 @@ def run_batched_match(
         for g in live:
             g.opponent.close()
     return summarize(pgn, cfg)
+
+
+def trim_idle(idle: dict[int, list[Any]], keep: int) -> None:
+    """Close idle opponent processes beyond ``keep`` in all, from the opponents with the most.
+
+    Without this every opponent kept as many processes as games were ever in flight against
+    it: up to 11 experts x 16 games = 176 idle engines (a Python wrapper and a Stockfish
+    each) in one transcend rating, and three such runs at once ran this 24 GB machine out of
+    memory (the kernel killed them)."""
+    while sum(len(v) for v in idle.values()) > keep:
+        max(idle.values(), key=len).pop().close()
 
 
 def _seed_opponent(opp: _Engine, seed: int) -> None:

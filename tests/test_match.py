@@ -223,3 +223,21 @@ def test_batched_match_passes_draw_avoidance_to_the_player(tiny_model, tiny_weig
         player.seen = set()  # type: ignore[attr-defined]
         run_batched_match(cfg, player, tmp_path / f"d{len(flag)}.pgn", concurrency=2, progress=False)
         assert player.seen == expected  # type: ignore[attr-defined]
+
+
+def test_idle_opponents_are_trimmed_to_the_concurrency() -> None:
+    from bench.batched_match import trim_idle
+
+    class Proc:
+        def __init__(self) -> None:
+            self.closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    procs = [Proc() for _ in range(9)]
+    idle: dict[int, list[Proc]] = {0: procs[:5], 1: procs[5:8], 2: procs[8:]}
+    trim_idle(idle, keep=4)  # type: ignore[arg-type]
+    assert sum(len(v) for v in idle.values()) == 4 and sum(p.closed for p in procs) == 5
+    assert sorted(len(v) for v in idle.values()) == [1, 1, 2]  # the longest lists gave them up
+    assert all(not p.closed for v in idle.values() for p in v)
