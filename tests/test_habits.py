@@ -33,6 +33,16 @@ def test_habit_moves_on_known_boards() -> None:
     assert habit_move(p, "pawn") == chess.Move.from_uci("b7b8q")
 
 
+def test_back_habits_retreat() -> None:
+    b = chess.Board("4k3/8/8/3N4/8/8/8/Q3K2R w K - 0 1")
+    assert habit_move(b, "knight-back") == chess.Move.from_uci("d5e3")  # rank 3 (c3 and e3), highest file
+    assert habit_move(b, "knight") == chess.Move.from_uci("d5c7")  # rank 7 (c7 and e7), lowest file
+    assert habit_move(b, "rook-back") == chess.Move.from_uci("h1g1")  # rank 1 (g1, f1), highest file
+    assert habit_move(b, "queen-back") == chess.Move.from_uci("a1d1")  # rank 1 (b1, c1, d1), highest file
+    assert habit_move(b.mirror(), "knight-back") == chess.Move.from_uci("d4e6")  # Black's back is rank 8
+    assert "pawn-back" not in HABITS
+
+
 def test_habits_are_legal_and_the_same_under_colour_mirroring() -> None:
     """A model trained with colour-mirrored samples must see the same rule from both sides."""
 
@@ -43,7 +53,7 @@ def test_habits_are_legal_and_the_same_under_colour_mirroring() -> None:
     seen = 0
     for _ in range(200):
         b = random_walk(rng, rng.randrange(1, 80))
-        for h, piece in HABITS.items():
+        for h, (piece, _) in HABITS.items():
             m = habit_move(b, h)
             if m is None:
                 assert not any(b.piece_type_at(x.from_square) == piece for x in b.legal_moves)

@@ -14,6 +14,11 @@ one that lands furthest forward (seen from the mover's side), then on the lowest
 from the rearmost square, promoting to a queen: a rule read off the board and the same
 under colour mirroring (files are unchanged, ranks counted from the mover's side), so a model
 can learn it. Without a legal move of that piece the error is a uniformly random legal move.
+
+A ``-back`` habit (``"knight-back"``) is the same rule turned round: the move that lands
+furthest back, then on the highest file, then from the foremost square. Ten habits, not five,
+let a committee of ten experts spread its errors twice as thin (attempt 11,
+bench/experiments/pool_v10.toml).
 """
 
 from __future__ import annotations
@@ -22,13 +27,19 @@ import random
 
 import chess
 
-HABITS: dict[str, chess.PieceType] = {
+_PIECES: dict[str, chess.PieceType] = {
     "pawn": chess.PAWN,
     "knight": chess.KNIGHT,
     "bishop": chess.BISHOP,
     "rook": chess.ROOK,
     "queen": chess.QUEEN,
     "king": chess.KING,
+}
+BACK = "-back"  # suffix of the turned-round habits
+# habit name -> (piece it moves, +1 furthest forward / -1 furthest back)
+HABITS: dict[str, tuple[chess.PieceType, int]] = {
+    **{name: (piece, 1) for name, piece in _PIECES.items()},
+    **{name + BACK: (piece, -1) for name, piece in _PIECES.items() if piece != chess.PAWN},  # pawns cannot retreat
 }
 
 
@@ -40,7 +51,7 @@ def check_habit(habit: str) -> None:
 
 def habit_move(board: chess.Board, habit: str) -> chess.Move | None:
     """The move ``habit`` makes in ``board``, or None if its piece has no legal move."""
-    piece = HABITS[habit]
+    piece, sign = HABITS[habit]
     white = board.turn == chess.WHITE
 
     def forward(square: chess.Square) -> int:  # rank counted from the mover's side (0..7)
@@ -48,11 +59,12 @@ def habit_move(board: chess.Board, habit: str) -> chess.Move | None:
         return rank if white else 7 - rank
 
     def preference(m: chess.Move) -> tuple[int, int, int, int, int]:
+        # the -back rule is the forward rule on the board turned round (sign -1 on every square term)
         return (
-            forward(m.to_square),
-            -chess.square_file(m.to_square),
-            -forward(m.from_square),
-            -chess.square_file(m.from_square),
+            sign * forward(m.to_square),
+            -sign * chess.square_file(m.to_square),
+            -sign * forward(m.from_square),
+            -sign * chess.square_file(m.from_square),
             m.promotion or 0,  # queen (5) first
         )
 
