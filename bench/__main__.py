@@ -166,7 +166,8 @@ def _analyse(argv: list[str]) -> int:
     from bench.analyse import entropy_report, run_table1, table1_report
 
     p = argparse.ArgumentParser(
-        prog="python -m bench analyse", description="The paper's Table 1 and entropy figure; expert-pool agreement."
+        prog="python -m bench analyse",
+        description="The paper's Table 1 and entropy figure; expert-pool agreement; mate-in-one conversion.",
     )
     sub = p.add_subparsers(dest="what", required=True)
     t1 = sub.add_parser(
@@ -199,6 +200,12 @@ def _analyse(argv: list[str]) -> int:
     ag.add_argument(
         "--player", default="", help="only positions where a player whose name starts with this is to move (e.g. mix-)"
     )
+    mt = sub.add_parser("mates", help="does a player take a mate in one, and how likely do models make it?")
+    mt.add_argument("pgn", type=Path)
+    mt.add_argument("--player", required=True, help="the player's exact name in the PGN")
+    mt.add_argument("--weights", action="append", default=[], help="repeatable; none: only the games' count")
+    mt.add_argument("--positions", type=int, default=1000, help="at most this many, in game order")
+    mt.add_argument("--json", type=Path)
     rl = sub.add_parser(
         "relabel",
         help="one sample of positions as two PGNs: the experts' moves and Stockfish's (noise vs learnability)",
@@ -222,6 +229,11 @@ def _analyse(argv: list[str]) -> int:
                 a.weights, a.pgn, a.positions, a.depth, a.skip_plies, a.json, tuple(a.habit), a.player
             )
             print(agreement_report(rows_ag, a.depth))
+        elif a.what == "mates":
+            from bench.mates import mates_report, run_mates
+
+            n, played, rows_mt = run_mates(a.pgn, a.player, a.weights, a.positions, a.json)
+            print(mates_report(a.player, n, played, rows_mt))
         elif a.what == "table1":
             rows = run_table1(a.pgn, a.weights, a.player, a.positions, a.sf_time, a.json)
             print(table1_report(rows))

@@ -174,3 +174,32 @@ def test_agreement_positions_can_be_limited_to_one_players_moves(tmp_path: Path)
     assert len(first) == (plies["w1"] + 1) // 2
     with pytest.raises(ValueError, match="nobody"):
         sample_positions(pgn, 10, skip_plies=0, player="nobody")
+
+
+def test_mates_counts_conversion_and_the_models_probability(tiny_weights, tmp_path: Path) -> None:
+    from bench.mates import mate_positions, mates_report, model_mates, played_mates, run_mates
+    from engine.loader import load_model
+
+    # Fool's mate: after 1. f3 e5 2. g4 Black mates with Qh4 (the only mate). In game 1 Black
+    # ("M") takes it; in game 2 "M" plays Black and misses it; game 3 has no player "M".
+    pgn = tmp_path / "m.pgn"
+    pgn.write_text(
+        game_text({"White": "W", "Black": "M"}, "1. f3 e5 2. g4 Qh4# 0-1", "0-1")
+        + game_text({"White": "W", "Black": "M"}, "1. f3 e5 2. g4 Nc6 1/2-1/2", "1/2-1/2")
+        + game_text({"White": "M", "Black": "W"}, "1. f3 e5 2. g4 Qh4# 0-1", "0-1")
+    )
+    positions = mate_positions(pgn, "M", 10)
+    assert len(positions) == 2 and all(p.mates == (chess.Move.from_uci("d8h4"),) for p in positions)
+    assert played_mates(positions) == 1
+    assert len(positions[0].board.move_stack) == 3  # f3 e5 g4: the history a transcript model reads
+    row = model_mates(str(tiny_weights), positions)
+    ev = load_model(str(tiny_weights), "torch", 1, 64).player.evaluate(positions[0].board)
+    expected = float(ev.probs[ev.moves.index(chess.Move.from_uci("d8h4"))])
+    assert row.p_mate == pytest.approx(expected, rel=1e-3)  # cpu-fast against the reference backend
+    assert row.top1_mates == float(ev.moves[0] == chess.Move.from_uci("d8h4"))
+    assert row.uniform == pytest.approx(1 / len(ev.moves))
+    n, played, rows = run_mates(pgn, "M", [str(tiny_weights)], 10, tmp_path / "m.json")
+    assert (n, played, len(rows)) == (2, 1, 1)
+    assert "2 positions with a mate in one; a mating move was played in 1 (50.0%)" in mates_report("M", n, played, rows)
+    with pytest.raises(ValueError, match="no position"):
+        mate_positions(pgn, "nobody", 10)
