@@ -154,6 +154,29 @@ def test_mirrored_sample_is_the_colour_flipped_position(legal_shards: Path) -> N
     assert ((b.legal == b.policy_targets.unsqueeze(-1)).any(-1) | ~rows).all()  # every target among its legal moves
 
 
+def test_end_game_samples_come_from_a_decisive_games_last_plies(legal_shards: Path) -> None:
+    index = GameIndex(legal_shards, val_permille=100, legal=True)
+    decisive = drawn = 0
+    for ref in index.train[:60]:
+        sh = index.shards[ref[0]]
+        game = sh.games[ref[1]]
+        n, result = int(game["length"]), int(game["result"])
+        rows = sh.anchors[sh.anchors["game"] == ref[1]]
+        late = {tuple(r["features"].tolist()) for r in rows if r["ply"] >= n - 4}
+        for k in range(4):
+            plain = index.sample(ref, 1, random.Random(k), 0.5)
+            end = index.sample(ref, 1, random.Random(k), 0.5, end_game_fraction=1.0, end_game_plies=4)
+            if result == 0:  # a draw is sampled as before, with the same draws from the rng
+                drawn += 1
+                assert end[0].tolist() == plain[0].tolist() and end[1].tolist() == plain[1].tolist()
+            else:
+                decisive += 1
+                assert tuple(end[1].tolist()) in late and len(end[0]) == 1
+    assert decisive > 20 and drawn > 0
+    with pytest.raises(SystemExit, match="end_game_fraction"):
+        _tiny_cfg(legal_shards, Path("unused"), "--end_game_fraction", "1.5")
+
+
 def test_legal_loss_training_learns(legal_shards: Path, shards: Path, tmp_path: Path) -> None:
     cfg = _tiny_cfg(
         legal_shards,

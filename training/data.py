@@ -87,16 +87,29 @@ class GameIndex:
         rng: random.Random,
         mid_game_fraction: float,
         mirror_fraction: float = 0.0,
+        end_game_fraction: float = 0.0,
+        end_game_plies: int = 0,
     ) -> Sample:
         """(moves, anchor features, result for the anchor's side to move: +1/0/-1, legal move ids
         of each move's position or None); colour-mirrored (training/mirror.py) with
-        probability ``mirror_fraction``."""
+        probability ``mirror_fraction``.
+
+        With probability ``end_game_fraction``, a decisive game's sample starts from an anchor in
+        its last ``end_game_plies`` plies (where it is won: mates, conversions), if it has one."""
         s, g = ref
         sh = self.shards[s]
         game = sh.games[g]
         off, n = int(game["offset"]), int(game["length"])
         lo, hi = int(self.mid_lo[s][g]), int(self.mid_hi[s][g])
-        if hi > lo and rng.random() < mid_game_fraction:
+        end_lo = hi
+        # rng is drawn only when the option is on, so earlier configs see the same batches
+        if end_game_fraction > 0 and int(game["result"]) != 0 and hi > lo and rng.random() < end_game_fraction:
+            plies = sh.anchors["ply"][self.mid_rows[s][lo:hi]]  # ascending within a game
+            end_lo = lo + int(np.searchsorted(plies, n - end_game_plies))
+        if end_lo < hi:
+            row = sh.anchors[self.mid_rows[s][end_lo + rng.randrange(hi - end_lo)]]
+            ply, feats = int(row["ply"]), row["features"].astype(np.int64)
+        elif hi > lo and rng.random() < mid_game_fraction:
             row = sh.anchors[self.mid_rows[s][lo + rng.randrange(hi - lo)]]
             ply, feats = int(row["ply"]), row["features"].astype(np.int64)
         else:
@@ -192,10 +205,13 @@ class BatchStream:
         mid_game_fraction: float,
         pool_batches: int = 64,
         mirror_fraction: float = 0.0,
+        end_game_fraction: float = 0.0,
+        end_game_plies: int = 0,
     ) -> None:
         self.index, self.block_size, self.batch_tokens = index, block_size, batch_tokens
         self.seed, self.mid, self.pool_batches = seed, mid_game_fraction, pool_batches
         self.mirror = mirror_fraction
+        self.end_fraction, self.end_plies = end_game_fraction, end_game_plies
         self._pool_id = -1
         self._pool: list[list[Sample]] = []
 
@@ -205,7 +221,15 @@ class BatchStream:
         avg = max(8, self.index.tokens // max(1, len(train) + len(self.index.val)))
         n = max(1, self.pool_batches * self.batch_tokens // min(avg + 1, self.block_size))
         samples = [
-            self.index.sample(train[rng.randrange(len(train))], self.block_size, rng, self.mid, self.mirror)
+            self.index.sample(
+                train[rng.randrange(len(train))],
+                self.block_size,
+                rng,
+                self.mid,
+                self.mirror,
+                self.end_fraction,
+                self.end_plies,
+            )
             for _ in range(n)
         ]
         batches = bucket_by_length(samples, self.batch_tokens, self.block_size)

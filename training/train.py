@@ -59,6 +59,8 @@ class TrainConfig:
     value_weight: float = 0.5  # weight of the value loss next to the policy loss
     policy_loss: str = "all"  # "all": softmax over all 1968 moves (the paper's); "legal": over the position's legal moves only, as the engine plays and lc0 trains (needs data prepared with legal_moves)
     mid_game_fraction: float = 0.25  # samples starting mid-game from a POS anchor (fraction)
+    end_game_fraction: float = 0.0  # of decisive games' samples, those from their last end_game_plies (fraction)
+    end_game_plies: int = 10  # how near the end those samples start (plies); needs anchors there (anchor_every 1)
     mirror_fraction: float = (
         0.0  # training samples colour-mirrored, board and moves (fraction; training/mirror.py); validation never
     )
@@ -88,6 +90,10 @@ class TrainConfig:
             raise SystemExit(f"train: policy_loss must be all or legal, got {self.policy_loss!r}")
         if not 0.0 <= self.mirror_fraction <= 1.0:
             raise SystemExit(f"train: mirror_fraction must be within [0, 1], got {self.mirror_fraction}")
+        if not 0.0 <= self.end_game_fraction <= 1.0:
+            raise SystemExit(f"train: end_game_fraction must be within [0, 1], got {self.end_game_fraction}")
+        if self.end_game_plies < 1:
+            raise SystemExit(f"train: end_game_plies must be at least 1, got {self.end_game_plies}")
 
     @classmethod
     def load(cls, toml_path: str | None, overrides: list[str]) -> TrainConfig:
@@ -290,7 +296,14 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
 
     index = GameIndex(Path(cfg.data), cfg.val_permille, legal=cfg.policy_loss == "legal")
     stream = BatchStream(
-        index, cfg.block_size, cfg.batch_tokens, cfg.seed, cfg.mid_game_fraction, mirror_fraction=cfg.mirror_fraction
+        index,
+        cfg.block_size,
+        cfg.batch_tokens,
+        cfg.seed,
+        cfg.mid_game_fraction,
+        mirror_fraction=cfg.mirror_fraction,
+        end_game_fraction=cfg.end_game_fraction,
+        end_game_plies=cfg.end_game_plies,
     )
     val = validation_batches(index, cfg.block_size, cfg.batch_tokens, cfg.val_games) if master else []
     peak = measure_matmul_peak(dtype, device)
