@@ -101,16 +101,15 @@ class GameIndex:
         game = sh.games[g]
         off, n = int(game["offset"]), int(game["length"])
         lo, hi = int(self.mid_lo[s][g]), int(self.mid_hi[s][g])
-        end_lo = hi
+        first = hi  # the sample starts at an anchor in mid_rows[s][first:hi]; none if first == hi
         # rng is drawn only when the option is on, so earlier configs see the same batches
         if end_game_fraction > 0 and int(game["result"]) != 0 and hi > lo and rng.random() < end_game_fraction:
             plies = sh.anchors["ply"][self.mid_rows[s][lo:hi]]  # ascending within a game
-            end_lo = lo + int(np.searchsorted(plies, n - end_game_plies))
-        if end_lo < hi:
-            row = sh.anchors[self.mid_rows[s][end_lo + rng.randrange(hi - end_lo)]]
-            ply, feats = int(row["ply"]), row["features"].astype(np.int64)
-        elif hi > lo and rng.random() < mid_game_fraction:
-            row = sh.anchors[self.mid_rows[s][lo + rng.randrange(hi - lo)]]
+            first = lo + int(np.searchsorted(plies, n - end_game_plies))
+        if first == hi and hi > lo and rng.random() < mid_game_fraction:
+            first = lo
+        if first < hi:
+            row = sh.anchors[self.mid_rows[s][first + rng.randrange(hi - first)]]
             ply, feats = int(row["ply"]), row["features"].astype(np.int64)
         else:
             ply = 0
