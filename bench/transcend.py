@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import re
 import sys
 import time
 from collections.abc import Collection
@@ -68,7 +69,9 @@ class TranscendConfig:
     train: dict[str, Any] = field(default_factory=dict)  # TrainConfig overrides (model size, minutes, ...)
     prepare: dict[str, Any] = field(default_factory=dict)  # PrepareConfig overrides (anchor_every, workers, ...)
     init_temperatures: tuple[float, ...] = (0.001, 1.0)  # with train.init_weights: the start model is rated too
-    trained_models: dict[str, str] = field(default_factory=dict)  # label -> weights of an earlier attempt, rated as is
+    # label -> weights of an earlier attempt, rated as is. "diverse" and "single" stand in for the
+    # models this run would train; any other label (a-z, 0-9, '-') is a further model rated beside them
+    trained_models: dict[str, str] = field(default_factory=dict)
     rating_opponents: tuple[str, ...] = ()  # experts the models play (names); default: every expert
     draw_avoidance: bool = False  # the models play with the DrawAvoidance option (engine/player.py)
 
@@ -123,9 +126,9 @@ def run_transcend(
     specs = expert_specs(pool)
     names = [e.name for e in pool.experts]
     # checked before any long step, so a typo fails in seconds, not after the training
-    unknown = set(cfg.trained_models) - {"diverse", "single"}
-    if unknown:
-        raise ValueError(f"trained_models labels must be 'diverse' or 'single', got {sorted(unknown)}")
+    bad_labels = [k for k in cfg.trained_models if k == "init" or not re.fullmatch(r"[a-z][a-z0-9-]*", k)]
+    if bad_labels:
+        raise ValueError(f"trained_models labels must be lower-case words other than 'init', got {bad_labels}")
     if cfg.diverse_mixing not in MIXINGS:
         raise ValueError(f"diverse_mixing must be one of {MIXINGS}, got {cfg.diverse_mixing!r}")
     opponents = [sp for sp in specs if not cfg.rating_opponents or sp.name in cfg.rating_opponents]
@@ -143,6 +146,10 @@ def run_transcend(
     for path in cfg.trained_models.values():
         if not Path(path).exists():
             raise FileNotFoundError(f"trained_models weights {path} do not exist")
+    # a match is identified by the engine's command and options, not its name: two labels with the
+    # same weights would share one set of games, filed under the first label only
+    if len({Path(p).resolve() for p in cfg.trained_models.values()}) < len(cfg.trained_models):
+        raise ValueError(f"trained_models gives the same weights twice: {cfg.trained_models}")
 
     _log("1/5 rating the pool (round robin)")
     for i, spec in enumerate(specs[:-1]):
@@ -173,7 +180,7 @@ def run_transcend(
     models: dict[str, Path] = {label: Path(w) for label, w in cfg.trained_models.items()}
     man_a: dict[str, Any] = {}
     man_b: dict[str, Any] = {}
-    if len(models) < 2:
+    if not {"diverse", "single"} <= set(models):
         man_a, man_b = _datasets(cfg, pool, out, diverse, single, progress, skip=set(models))
     if data_only:
         _log("stopping after the datasets (data only)")
@@ -318,12 +325,20 @@ def plot_transcend(rows: list[dict[str, Any]], best_rating: float, best_name: st
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for label, color in (("diverse", "tab:blue"), ("single", "tab:red"), ("init", "tab:gray")):
+    fixed = {"diverse": "tab:blue", "single": "tab:red", "init": "tab:gray"}
+    extra = iter(("tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive"))
+    labels = list(fixed) + sorted({r["model"] for r in rows} - set(fixed))
+    for label in labels:
         pts = [r for r in rows if r["model"] == label]
         if not pts:
             continue
+        color = fixed.get(label) or next(extra, "black")
         ts = [r["temperature"] for r in pts]
-        name = "start model (before fine-tuning)" if label == "init" else f"{label}-expert data"
+        name = {
+            "init": "start model (before fine-tuning)",
+            "diverse": "diverse-expert data",
+            "single": "single-expert data",
+        }.get(label, f"{label} model")
         ax.plot(ts, [r["elo"] for r in pts], "o-", color=color, label=name)
         ax.fill_between(ts, [r["low"] for r in pts], [r["high"] for r in pts], color=color, alpha=0.2)
     ax.axhline(best_rating, color="gray", linestyle="--", label=f"best expert in data ({best_name}, {best_rating:.0f})")
