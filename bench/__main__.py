@@ -103,9 +103,14 @@ def _rate(argv: list[str]) -> int:
         "--anchor", action="append", default=[], help="NAME=RATING (repeatable); 'paper' = the paper's Stockfish table"
     )
     p.add_argument("--json", type=Path, help="also write the table as JSON here")
+    p.add_argument(
+        "--record-dir",
+        type=Path,
+        help="also write each PGN's result record here (same file name): headers and results, no moves",
+    )
     a = p.parse_args(argv)
     try:
-        print(cli_rate(a.pgn, a.anchor, a.json))
+        print(cli_rate(a.pgn, a.anchor, a.json, a.record_dir))
     except (ValueError, FileNotFoundError) as e:
         print(f"rate: {e}", file=sys.stderr)
         return 2

@@ -35,6 +35,36 @@ def read_results(paths: Iterable[Path], skip_forfeits: bool = False) -> list[Gam
     return out
 
 
+# the headers a result record keeps: enough to rate (players, result, forfeits) and to resume a
+# match (match id and game number: bench/match.py finished_games)
+RECORD_HEADERS = ("White", "Black", "Result", "Termination", "MatchId", "GameNumber", "BenchEngineColor")
+
+
+def write_result_record(pgn: Path, out: Path) -> int:
+    """Copy every finished game of ``pgn`` to ``out`` as headers and result only, no moves; the
+    number of games written.
+
+    A record is about a tenth of the PGN. It rates as the PGN does (``read_results``) and, copied
+    back into a run folder, lets a match or a transcend run resume without replaying the games.
+    The moves are gone: analyses that replay positions need the full PGN."""
+    if out.resolve() == pgn.resolve():
+        raise ValueError(f"the record would overwrite its own PGN {pgn}")
+    n = 0
+    tmp = out.with_name(out.name + ".part")  # a cut-off copy never passes for a whole record
+    with open(pgn, encoding="utf-8", errors="replace") as f, open(tmp, "w", encoding="utf-8") as w:
+        while (h := chess.pgn.read_headers(f)) is not None:
+            res = h.get("Result", "*")
+            if res not in SCORES:
+                continue
+            for key in RECORD_HEADERS:
+                if key in h:  # as python-chess writes and reads them: not escaped
+                    w.write(f'[{key} "{h[key]}"]\n')
+            w.write(f"\n{res}\n\n")
+            n += 1
+    tmp.replace(out)
+    return n
+
+
 def parse_anchors(items: list[str]) -> dict[str, float]:
     """``NAME=RATING`` strings; ``paper`` adds the paper's Stockfish Skill Level anchors."""
     anchors: dict[str, float] = {}
@@ -85,10 +115,14 @@ def format_table(table: dict[str, dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
-def cli_rate(pgns: list[Path], anchor_items: list[str], out_json: Path | None) -> str:
+def cli_rate(pgns: list[Path], anchor_items: list[str], out_json: Path | None, record_dir: Path | None = None) -> str:
     games = read_results(pgns)
     if not games:
         raise ValueError("no finished games in the PGN files")
+    if record_dir:
+        record_dir.mkdir(parents=True, exist_ok=True)
+        for pgn in pgns:
+            write_result_record(pgn, record_dir / pgn.name)
     table = rate(games, parse_anchors(anchor_items))
     if out_json:
         out_json.write_text(json.dumps(table, indent=1) + "\n")

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from bench.batched_match import run_batched_match
 from bench.engines import EngineSpec, parse_engine_spec
 from bench.match import MatchConfig, run_match
-from bench.rate import parse_anchors, rate, read_results
+from bench.rate import parse_anchors, rate, read_results, write_result_record
 
 if TYPE_CHECKING:
     from engine.player import Player
@@ -253,6 +253,11 @@ def run_transcend(
             )
 
     _log("5/5 report")
+    # the games' results without their moves (~a tenth of the size): small enough to keep with the
+    # report, and copied back into a run folder they let a later run resume instead of replaying
+    (out / "records").mkdir(exist_ok=True)
+    for pgn in pgns:
+        write_result_record(pgn, out / "records" / pgn.name)
     with open(out / "transcend.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()

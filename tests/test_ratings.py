@@ -79,3 +79,33 @@ def test_rate_cli_on_a_pgn(tmp_path) -> None:
     assert table["Stockfish skill 1"]["anchor"] and table["model"]["elo"]["rating"] > 1554
     assert table["model"]["glicko2"]["rating"] > 1554
     assert table["Stockfish skill 0"]["elo"]["rating"] < 1554
+
+
+def test_result_record_rates_and_resumes_like_its_pgn(tmp_path) -> None:
+    from bench.__main__ import main
+    from bench.match import finished_games
+    from bench.rate import read_results, write_result_record
+
+    games = []
+    for i in range(12):
+        res = ("1-0", "0-1", "1/2-1/2")[i % 3]
+        term = '[Termination "forfeit: illegal move"]\n' if i == 4 else ""
+        games.append(
+            f'[Event "m"]\n[Site "?"]\n[White "CF-x T=0.1"]\n[Black "say "hi""]\n[Result "{res}"]\n{term}'
+            f'[MatchId "abc123"]\n[GameNumber "{i}"]\n[BenchEngineColor "white"]\n\n1. e4 e5 2. Nf3 Nc6 {res}\n\n'
+        )
+    games.append('[White "a"]\n[Black "b"]\n[Result "*"]\n[MatchId "abc123"]\n[GameNumber "99"]\n\n1. d4 *\n\n')
+    pgn = tmp_path / "models.pgn"
+    pgn.write_text("".join(games))
+    record = tmp_path / "record.pgn"
+    assert write_result_record(pgn, record) == 12  # the unfinished game is left out
+    assert "Nf3" not in record.read_text() and "Event" not in record.read_text()
+    for skip in (False, True):
+        assert read_results([record], skip_forfeits=skip) == read_results([pgn], skip_forfeits=skip)
+    assert len(read_results([record], skip_forfeits=True)) == 11
+    assert read_results([record])[0].opponent == 'say "hi"'
+    assert finished_games(record) == finished_games(pgn) == {("abc123", i) for i in range(12)}
+    with pytest.raises(ValueError, match="overwrite its own PGN"):
+        write_result_record(pgn, pgn)
+    assert main(["rate", str(pgn), "--record-dir", str(tmp_path / "records")]) == 0
+    assert (tmp_path / "records" / "models.pgn").read_text() == record.read_text()
