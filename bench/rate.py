@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
@@ -33,6 +34,37 @@ def read_results(paths: Iterable[Path], skip_forfeits: bool = False) -> list[Gam
                 if res in SCORES:
                     out.append(GameResult(h.get("White", "?"), h.get("Black", "?"), SCORES[res]))
     return out
+
+
+# how a game ended, from its Termination header (bench/match.py, bench/batched_match.py)
+END_KINDS = {
+    "checkmate": "mate",
+    "stalemate": "stalemate",
+    "threefold_repetition": "repetition",
+    "fivefold_repetition": "repetition",
+    "fifty_moves": "fifty moves",
+    "seventyfive_moves": "fifty moves",
+    "insufficient_material": "material",
+}
+
+
+def game_ends(paths: Iterable[Path]) -> dict[str, Counter[str]]:
+    """Per player, its finished games by result and how they ended, e.g. ``"win: mate"``,
+    ``"draw: stalemate"``, ``"draw: move limit"``, ``"loss: forfeit"``: where a rating comes from."""
+    ends: dict[str, Counter[str]] = {}
+    for p in paths:
+        with open(p, encoding="utf-8", errors="replace") as f:
+            while (h := chess.pgn.read_headers(f)) is not None:
+                res = h.get("Result", "*")
+                if res not in SCORES:
+                    continue
+                term = h.get("Termination", "")
+                kind = term.partition(":")[0]  # "normal", "adjudication", "forfeit", ...
+                how = END_KINDS.get(term.removeprefix("normal: "), "move limit" if kind == "adjudication" else kind)
+                for player, score in ((h.get("White", "?"), SCORES[res]), (h.get("Black", "?"), 1 - SCORES[res])):
+                    view = "win" if score == 1 else "loss" if score == 0 else "draw"
+                    ends.setdefault(player, Counter())[f"{view}: {how or 'other'}"] += 1
+    return ends
 
 
 # the headers a result record keeps: enough to rate (players, result, forfeits) and to resume a

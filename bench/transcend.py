@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from bench.batched_match import run_batched_match
 from bench.engines import EngineSpec, parse_engine_spec
 from bench.match import MatchConfig, run_match
-from bench.rate import parse_anchors, rate, read_results, write_result_record
+from bench.rate import game_ends, parse_anchors, rate, read_results, write_result_record
 
 if TYPE_CHECKING:
     from engine.player import Player
@@ -252,6 +252,10 @@ def run_transcend(
                 }
             )
 
+    ends = game_ends([out / "models.pgn"])
+    for r in rows:
+        r["ends"] = dict(ends.get(f"CF-{r['model']} T={r['temperature']:g}", {}))
+
     _log("5/5 report")
     # the games' results without their moves (~a tenth of the size): small enough to keep with the
     # report, and copied back into a run folder they let a later run resume instead of replaying
@@ -259,7 +263,7 @@ def run_transcend(
     for pgn in pgns:
         write_result_record(pgn, out / "records" / pgn.name)
     with open(out / "transcend.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w = csv.DictWriter(f, fieldnames=[k for k in rows[0] if k != "ends"], extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)
     plot_transcend(rows, ratings[best], best, out / "transcend.png", cfg.name)
@@ -422,6 +426,24 @@ def report_markdown(cfg: TranscendConfig, s: dict[str, Any]) -> str:
         lines.append(
             f"| {r['model']} | {r['temperature']:g} | {r['elo']:.0f} | {r['low']:.0f}..{r['high']:.0f} | "
             f"{r['elo'] - best:+.0f} ({clear}) | {r['games']} | {r['score']:.3f} |"
+        )
+    kinds = ("win: mate", "draw: stalemate", "draw: repetition", "draw: fifty moves", "draw: material")
+    lines += [
+        "",
+        "How the models' games ended (the model's view; draws by the move limit are the rest of the draws):",
+        "",
+        "| data | temperature | wins | by mate | draws | stalemate | repetition | fifty moves | material | losses |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in s["rows"]:
+        e = r.get("ends", {})
+        total = {v: sum(n for k, n in e.items() if k.startswith(v)) for v in ("win", "draw", "loss")}
+        lines.append(
+            f"| {r['model']} | {r['temperature']:g} | {total['win']} | "
+            + " | ".join(str(e.get(k, 0)) for k in kinds[:1])
+            + f" | {total['draw']} | "
+            + " | ".join(str(e.get(k, 0)) for k in kinds[1:])
+            + f" | {total['loss']} |"
         )
     lines += [
         "",

@@ -84,12 +84,18 @@ def test_rate_cli_on_a_pgn(tmp_path) -> None:
 def test_result_record_rates_and_resumes_like_its_pgn(tmp_path) -> None:
     from bench.__main__ import main
     from bench.match import finished_games
-    from bench.rate import read_results, write_result_record
+    from bench.rate import game_ends, read_results, write_result_record
 
     games = []
     for i in range(12):
         res = ("1-0", "0-1", "1/2-1/2")[i % 3]
-        term = '[Termination "forfeit: illegal move"]\n' if i == 4 else ""
+        term = {
+            4: "forfeit: illegal move",
+            5: "normal: stalemate",
+            6: "normal: checkmate",
+            8: "adjudication: 150 moves",
+        }
+        term = f'[Termination "{term[i]}"]\n' if i in term else ""
         games.append(
             f'[Event "m"]\n[Site "?"]\n[White "CF-x T=0.1"]\n[Black "say "hi""]\n[Result "{res}"]\n{term}'
             f'[MatchId "abc123"]\n[GameNumber "{i}"]\n[BenchEngineColor "white"]\n\n1. e4 e5 2. Nf3 Nc6 {res}\n\n'
@@ -105,6 +111,11 @@ def test_result_record_rates_and_resumes_like_its_pgn(tmp_path) -> None:
     assert len(read_results([record], skip_forfeits=True)) == 11
     assert read_results([record])[0].opponent == 'say "hi"'
     assert finished_games(record) == finished_games(pgn) == {("abc123", i) for i in range(12)}
+    ends = game_ends([record])
+    assert ends == game_ends([pgn]) and sum(ends["CF-x T=0.1"].values()) == 12
+    assert ends["CF-x T=0.1"]["win: mate"] == 1 and ends['say "hi"']["loss: mate"] == 1  # game 6: 1-0
+    assert ends["CF-x T=0.1"]["draw: stalemate"] == 1 and ends["CF-x T=0.1"]["draw: move limit"] == 1
+    assert ends["CF-x T=0.1"]["loss: forfeit"] == 1  # game 4: 0-1 by its own forfeit
     with pytest.raises(ValueError, match="overwrite its own PGN"):
         write_result_record(pgn, pgn)
     assert main(["rate", str(pgn), "--record-dir", str(tmp_path / "records")]) == 0

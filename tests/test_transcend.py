@@ -120,6 +120,10 @@ def test_toy_transcend_run(tmp_path: Path) -> None:
     for data in ("data_diverse", "data_single"):  # [prepare] reached both datasets
         assert json.loads((tmp_path / "run" / data / "manifest.json").read_text())["anchor_every"] == 1
     assert "Prepare options: anchor_every 1." in (tmp_path / "run" / "report.md").read_text()
+    assert "How the models' games ended" in (tmp_path / "run" / "report.md").read_text()
+    assert all(sum(r["ends"].values()) >= r["games"] > 0 for r in s["rows"])  # forfeits are ends, not results
+    for record in ("pool.pgn", "models.pgn"):  # results without moves, rated as the games are
+        assert (tmp_path / "run" / "records" / record).exists()
     for name in (
         "transcend.png",
         "transcend.csv",
