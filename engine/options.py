@@ -109,7 +109,8 @@ def _declare() -> tuple[OptionSpec, ...]:
             "DrawAvoidance",
             "check",
             False,
-            "When the value head expects at least an even game (W + D/2 >= 0.5), leave out moves after which the"
+            "When the side to move is not behind in material (pawns 1, knights and bishops 3, rooks 5, queens 9),"
+            " leave out moves after which the"
             " game can end drawn by rule (stalemate, a repeated position, insufficient material, or a threefold or"
             " fifty-move claim the opponent's reply allows), unless no other move is left. A board-reading model"
             " cannot see its own repetitions; off plays the paper's plain sampling.",

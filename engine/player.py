@@ -13,10 +13,19 @@ board cannot see that it is repeating itself, and at low temperature it plays th
 moves in the same positions. Ahead, that throws wins away: in attempt 9 of the
 transcendence experiment, 207 of the diverse model's 330 games at tau 0.001 ended in a
 threefold repetition, 177 of them with the model three or more points of material up. With
-the option on and the value head's expected score at least ``DRAW_AVOIDANCE_MIN_SCORE`` (0.5),
-the candidates lose every move after which the game can end drawn by rule (stalemate,
+the option on and the side to move not behind in material (``material_balance`` >= 0), the
+candidates lose every move after which the game can end drawn by rule (stalemate,
 insufficient material, a position seen before, a claim the opponent's reply allows), unless no other move
 is left; the distribution and the sampling are then over the rest, as usual.
+
+Why material and not the value head: the gate was first the value head's expected score (at
+least 0.5). The value heads of the board-reading models trained so far do not know who is
+ahead: on 600 positions of pool games their W + D/2 spans 0.495-0.511 and does not correlate
+with the material balance (r = 0.00) nor the result (r = -0.05), while material and result
+correlate at 0.58 (results/transcendence/report.md, attempt 12). A 0.5 threshold on such a
+head switches the option on for one model (values just above 0.5) and off for another (just
+below), so it measured the models' value-head bias, not their play. Material is crude, but it
+is the same for every model.
 """
 
 from __future__ import annotations
@@ -34,10 +43,8 @@ from engine.tokenizer import encode_board, move_id
 # lichess's model of win probability against centipawns: E = 1 / (1 + exp(-K * cp))
 _LICHESS_K = 0.00368208
 MAX_CP = 2000  # centipawn scores are clamped to +-MAX_CP
-# expected score W + D/2 (side to move) from which draws by rule are avoided. Not higher: the small
-# models' value heads are timid (attempt 9's diverse model valued the last positions of its won-then-
-# repeated games at 0.50-0.57), and a draw is no loss to avoid when the model expects an even game
-DRAW_AVOIDANCE_MIN_SCORE = 0.5
+# piece values (pawns) for the draw avoidance gate: the usual 1/3/3/5/9
+PIECE_VALUES = {chess.PAWN: 1, chess.KNIGHT: 3, chess.BISHOP: 3, chess.ROOK: 5, chess.QUEEN: 9, chess.KING: 0}
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,13 @@ def allows_draw_by_rule(board: chess.Board, move: chess.Move) -> bool:
         board.pop()
 
 
+def material_balance(board: chess.Board) -> int:
+    """The side to move's material minus its opponent's, in pawns (1/3/3/5/9)."""
+    own = sum(PIECE_VALUES[p.piece_type] for p in board.piece_map().values() if p.color == board.turn)
+    theirs = sum(PIECE_VALUES[p.piece_type] for p in board.piece_map().values() if p.color != board.turn)
+    return own - theirs
+
+
 def expected_score(wdl: np.ndarray) -> float:
     """W + D/2 of a win/draw/loss distribution (side to move)."""
     return float(wdl[0] + 0.5 * wdl[1])
@@ -148,7 +162,7 @@ class Player:
             if not moves:
                 raise ValueError(f"no legal move in {board.fen()}")
             wdl = softmax(out.wdl_logits.astype(np.float64))
-            if avoid_draws and expected_score(wdl) >= DRAW_AVOIDANCE_MIN_SCORE:
+            if avoid_draws and material_balance(board) >= 0:
                 moves = [m for m in moves if not allows_draw_by_rule(board, m)] or moves
             ids = np.array([move_id(board, m) for m in moves])
             logits = out.policy_logits[ids].astype(np.float64)

@@ -106,22 +106,34 @@ class _FixedBackend:
         return [Evaluation(logits.copy(), np.log(np.array(self.wdl, dtype=np.float32))) for _ in sequences]
 
 
-def test_draw_avoidance_leaves_out_drawing_moves_only_when_ahead() -> None:
-    from engine.player import allows_draw_by_rule
+def test_draw_avoidance_leaves_out_drawing_moves_unless_behind_in_material() -> None:
+    from engine.player import allows_draw_by_rule, material_balance
     from engine.tokenizer import move_id
 
     # Qf7 stalemates, Qf8 mates: a model that loves Qf7
     board = chess.Board("7k/8/6K1/8/8/8/8/5Q2 w - - 0 1")
     stalemate, mate = chess.Move.from_uci("f1f7"), chess.Move.from_uci("f1f8")
     assert allows_draw_by_rule(board, stalemate) and not allows_draw_by_rule(board, mate)
+    assert material_balance(board) == 9
     prefs = {move_id(board, stalemate): 9.0, move_id(board, mate): 5.0}
-    ahead = Player(_FixedBackend(prefs, (0.9, 0.05, 0.05)))  # type: ignore[arg-type]
-    behind = Player(_FixedBackend(prefs, (0.1, 0.2, 0.7)))  # type: ignore[arg-type]
+    # the gate is the material, whatever the value head says (a timid one here)
+    ahead = Player(_FixedBackend(prefs, (0.1, 0.2, 0.7)))  # type: ignore[arg-type]
     assert ahead.evaluate(board).moves[0] == stalemate  # off by default: the paper's plain sampling
     ev = ahead.evaluate(board, avoid_draws=True)
     assert ev.moves[0] == mate and stalemate not in ev.moves and ev.probs.sum() == pytest.approx(1.0)
     assert len(ev.moves) == board.legal_moves.count() - sum(allows_draw_by_rule(board, m) for m in board.legal_moves)
-    assert behind.evaluate(board, avoid_draws=True).moves[0] == stalemate  # behind, a draw is welcome
+    # behind, a draw is welcome: black without its queen may repeat 1.Nf3 Nf6 2.Ng1 Ng8 3.Nf3 Nf6
+    down = chess.Board("rnb1kbnr/pppppppp/8/8/8/8/PPPPPPPP/RNBQKBNR w KQkq - 0 1")
+    for uci in ("g1f3", "g8f6", "f3g1", "f6g8", "g1f3"):
+        down.push_uci(uci)
+    nf6 = chess.Move.from_uci("g8f6")
+    assert allows_draw_by_rule(down, nf6) and material_balance(down) == -9
+    keen = Player(_FixedBackend({move_id(down, nf6): 9.0}, (0.9, 0.05, 0.05)))  # type: ignore[arg-type]
+    assert keen.evaluate(down, avoid_draws=True).moves[0] == nf6
+    down.pop()  # white, a queen up, to play 3.Nf3 again: left out
+    nf3_again = chess.Move.from_uci("g1f3")
+    assert material_balance(down) == 9 and allows_draw_by_rule(down, nf3_again)
+    assert nf3_again not in keen.evaluate(down, avoid_draws=True).moves
     # when every candidate draws, they all stay
     assert ahead.evaluate(board, [stalemate], avoid_draws=True).moves == (stalemate,)
     assert ahead.choose(board, 0.0, np.random.default_rng(0), avoid_draws=True) == mate
