@@ -211,6 +211,11 @@ def _analyse(argv: list[str]) -> int:
     mt.add_argument("--weights", action="append", default=[], help="repeatable; none: only the games' count")
     mt.add_argument("--positions", type=int, default=1000, help="at most this many, in game order")
     mt.add_argument("--json", type=Path)
+    va = sub.add_parser("value", help="does a model's value head know who is ahead (material, result)?")
+    va.add_argument("pgn", type=Path, help="finished games; one position is drawn from each")
+    va.add_argument("--weights", action="append", required=True, help="repeatable")
+    va.add_argument("--positions", type=int, default=600, help="at most this many games, in file order")
+    va.add_argument("--json", type=Path)
     rl = sub.add_parser(
         "relabel",
         help="one sample of positions as two PGNs: the experts' moves and Stockfish's (noise vs learnability)",
@@ -239,6 +244,10 @@ def _analyse(argv: list[str]) -> int:
 
             n, played, rows_mt = run_mates(a.pgn, a.player, a.weights, a.positions, a.json)
             print(mates_report(a.player, n, played, rows_mt))
+        elif a.what == "value":
+            from bench.value_check import run_value_check, value_report
+
+            print(value_report(run_value_check(a.pgn, a.weights, a.positions, a.json)))
         elif a.what == "table1":
             rows = run_table1(a.pgn, a.weights, a.player, a.positions, a.sf_time, a.json)
             print(table1_report(rows))

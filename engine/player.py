@@ -19,13 +19,14 @@ insufficient material, a position seen before, a claim the opponent's reply allo
 is left; the distribution and the sampling are then over the rest, as usual.
 
 Why material and not the value head: the gate was first the value head's expected score (at
-least 0.5). The value heads of the board-reading models trained so far do not know who is
-ahead: on 600 positions of pool games their W + D/2 spans 0.495-0.511 and does not correlate
-with the material balance (r = 0.00) nor the result (r = -0.05), while material and result
-correlate at 0.58 (results/transcendence/report.md, attempt 12). A 0.5 threshold on such a
-head switches the option on for one model (values just above 0.5) and off for another (just
-below), so it measured the models' value-head bias, not their play. Material is crude, but it
-is the same for every model.
+least 0.5). Some of the board-reading models trained so far have a value head that does not
+know who is ahead (``python -m bench analyse value``, results/transcendence/pool_v11/): on 600
+positions of pool games the committee model of attempt 11 gives W + D/2 in 0.495-0.510, with
+r = 0.09 against the material balance and 0.02 against the result, where material and result
+correlate at 0.53; attempt 8's single model, trained the same way, has r = 0.93. A 0.5
+threshold on a flat head switches the option on for one model (values just above 0.5) and off
+for another (just below), so it measured the heads' bias, not the play. Material is crude, but
+it is the same for every model.
 """
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+import json
 import math
 import random
 from pathlib import Path
@@ -203,3 +204,37 @@ def test_mates_counts_conversion_and_the_models_probability(tiny_weights, tmp_pa
     assert "2 positions with a mate in one; a mating move was played in 1 (50.0%)" in mates_report("M", n, played, rows)
     with pytest.raises(ValueError, match="no position"):
         mate_positions(pgn, "nobody", 10)
+
+
+def test_value_check_correlates_the_heads_score_with_material_and_result(tiny_weights, tmp_path: Path) -> None:
+    from bench.__main__ import main
+    from bench.value_check import run_value_check, value_positions, value_row
+    from engine.loader import load_model
+    from engine.player import expected_score
+
+    # white wins a pawn (3. exd5) and keeps it; games differ in their result
+    moves = "1. e4 d5 2. Nc3 Nf6 3. exd5 Nxd5 4. Nxd5 Qxd5 5. Nf3 Bg4 6. Be2 e6"
+    results = ["1-0", "0-1", "1/2-1/2", "1-0", "1-0", "0-1", "1/2-1/2", "1-0"]
+    pgn = tmp_path / "v.pgn"
+    pgn.write_text("".join(game_text({"White": "W", "Black": "B"}, f"{moves} {r}", r) for r in results))
+    positions = value_positions(pgn, 100, skip_plies=2, seed=3)
+    assert len(positions) == len(results)
+    for p, r in zip(positions, results, strict=True):
+        white = {"1-0": 1.0, "0-1": 0.0, "1/2-1/2": 0.5}[r]
+        assert p.result == (white if p.board.turn == chess.WHITE else 1 - white)  # the side to move's view
+        pawns = len(p.board.pieces(chess.PAWN, chess.WHITE)) - len(p.board.pieces(chess.PAWN, chess.BLACK))
+        pieces = sum(
+            v * (len(p.board.pieces(t, chess.WHITE)) - len(p.board.pieces(t, chess.BLACK)))
+            for t, v in ((chess.KNIGHT, 3), (chess.BISHOP, 3), (chess.ROOK, 5), (chess.QUEEN, 9))
+        )
+        assert p.material == (pawns + pieces) * (1 if p.board.turn == chess.WHITE else -1)
+    row = value_row(str(tiny_weights), positions, batch=3)  # batches that do not divide the positions
+    player = load_model(str(tiny_weights), "torch", 1, 64).player
+    e = np.array([expected_score(player.evaluate(p.board).wdl) for p in positions])
+    assert row.corr_material == pytest.approx(np.corrcoef(e, [p.material for p in positions])[0, 1], abs=1e-6)
+    assert row.corr_result == pytest.approx(np.corrcoef(e, [p.result for p in positions])[0, 1], abs=1e-6)
+    assert (row.score_low, row.score_high) == pytest.approx((e.min(), e.max()), abs=1e-6)
+    with pytest.raises(ValueError, match="fewer than 3"):
+        run_value_check(pgn, [str(tiny_weights)], 2)
+    assert main(["analyse", "value", str(pgn), "--weights", str(tiny_weights), "--json", str(tmp_path / "v.json")]) == 0
+    assert json.loads((tmp_path / "v.json").read_text())[0]["positions"] == len(results)

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
         "pool_v9_draws",
         "pool_v10",
         "pool_v10_draws",
-        "pool_v11_draws",
+        "pool_v11",
     ],
 )
 def test_experiment_config_loads(name: str) -> None:
