@@ -73,6 +73,9 @@ class TranscendConfig:
     # models this run would train; any other label (a-z, 0-9, '-') is a further model rated beside them
     trained_models: dict[str, str] = field(default_factory=dict)
     rating_opponents: tuple[str, ...] = ()  # experts the models play (names); default: every expert
+    # label of a further trained model -> the expert whose games it learned from: its own bar, drawn
+    # in the plot and compared with in the report (the others are compared with the cap)
+    model_experts: dict[str, str] = field(default_factory=dict)
     draw_avoidance: bool = False  # the models play with the DrawAvoidance option (engine/player.py)
 
     @classmethod
@@ -143,6 +146,9 @@ def run_transcend(
         raise ValueError(
             f"[prepare] keys {sorted(bad)} are not PrepareConfig options (filters are set by the experiment)"
         )
+    stray = {k: v for k, v in cfg.model_experts.items() if k not in cfg.trained_models or v not in names}
+    if stray:
+        raise ValueError(f"model_experts {stray}: labels must be trained_models labels, experts in the pool {names}")
     for path in cfg.trained_models.values():
         if not Path(path).exists():
             raise FileNotFoundError(f"trained_models weights {path} do not exist")
@@ -266,7 +272,8 @@ def run_transcend(
         w = csv.DictWriter(f, fieldnames=[k for k in rows[0] if k != "ends"], extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)
-    plot_transcend(rows, ratings[best], best, out / "transcend.png", cfg.name)
+    own_bars = {label: (e, ratings[e]) for label, e in cfg.model_experts.items()}
+    plot_transcend(rows, ratings[best], best, out / "transcend.png", cfg.name, own_bars)
     summary = {
         "config": config_path,
         "pool_seed": pool.seed,
@@ -327,7 +334,16 @@ def _datasets(
     return man_a, man_b
 
 
-def plot_transcend(rows: list[dict[str, Any]], best_rating: float, best_name: str, path: Path, title: str) -> None:
+def plot_transcend(
+    rows: list[dict[str, Any]],
+    best_rating: float,
+    best_name: str,
+    path: Path,
+    title: str,
+    own_bars: dict[str, tuple[str, float]] | None = None,
+) -> None:
+    """Rating against temperature per model, with the cap; ``own_bars``: label -> (expert, Elo)
+    of a further model's own expert, drawn dotted in the model's colour."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -350,6 +366,9 @@ def plot_transcend(rows: list[dict[str, Any]], best_rating: float, best_name: st
         }.get(label, f"{label} model")
         ax.plot(ts, [r["elo"] for r in pts], "o-", color=color, label=name)
         ax.fill_between(ts, [r["low"] for r in pts], [r["high"] for r in pts], color=color, alpha=0.2)
+        if own_bars and label in own_bars:
+            expert, elo = own_bars[label]
+            ax.axhline(elo, color=color, linestyle=":", label=f"{label}'s expert ({expert}, {elo:.0f})")
     ax.axhline(best_rating, color="gray", linestyle="--", label=f"best expert in data ({best_name}, {best_rating:.0f})")
     ax.set_xscale("symlog", linthresh=0.01)
     ts = sorted({r["temperature"] for r in rows})
@@ -418,14 +437,17 @@ def report_markdown(cfg: TranscendConfig, s: dict[str, Any]) -> str:
         "",
         "## Models",
         "",
-        "| data | temperature | Elo | 95% interval | vs best expert in data | games | score |",
+        "| data | temperature | Elo | 95% interval | vs best expert in its data | games | score |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in s["rows"]:
-        clear = "above, clear" if r["low"] > best else ("below, clear" if r["high"] < best else "overlaps")
+        own = cfg.model_experts.get(r["model"])
+        bar = s["ratings"][own] if own else best
+        clear = "above, clear" if r["low"] > bar else ("below, clear" if r["high"] < bar else "overlaps")
+        clear += f", vs {own}" if own else ""
         lines.append(
             f"| {r['model']} | {r['temperature']:g} | {r['elo']:.0f} | {r['low']:.0f}..{r['high']:.0f} | "
-            f"{r['elo'] - best:+.0f} ({clear}) | {r['games']} | {r['score']:.3f} |"
+            f"{r['elo'] - bar:+.0f} ({clear}) | {r['games']} | {r['score']:.3f} |"
         )
     kinds = ("win: mate", "draw: stalemate", "draw: repetition", "draw: fifty moves", "draw: material")
     lines += [

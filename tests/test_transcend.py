@@ -149,7 +149,11 @@ def test_toy_transcend_run(tmp_path: Path) -> None:
     for suffix in (".safetensors", ".json"):
         copy.with_suffix(suffix).write_bytes((tmp_path / "run" / f"model_single{suffix}").read_bytes())
     given = {**rerun.trained_models, "single-again": str(copy)}
-    r = run_transcend(dataclasses.replace(rerun, trained_models=given), progress=False)
+    r = run_transcend(
+        dataclasses.replace(rerun, trained_models=given, model_experts={"single-again": "mid"}), progress=False
+    )
+    report = (tmp_path / "rerun" / "report.md").read_text()
+    assert report.count(", vs mid) |") == 2  # the further model's rows are measured against its own expert
     assert r["rating_opponents"] == ["weak", "mid"] and r["games"] == {"diverse": None, "single": None}
     assert [(x["model"], x["temperature"]) for x in r["rows"]] == [
         (m, t) for m in ("diverse", "single", "single-again") for t in (0.0, 1.0)
@@ -167,6 +171,8 @@ def test_toy_transcend_run(tmp_path: Path) -> None:
         ({"trained_models": {"init": "x"}}, "lower-case words other than 'init'"),
         ({"trained_models": {"Bad label": "x"}}, "lower-case words other than 'init'"),
         ({"trained_models": {"diverse": str(tmp_path / "missing.safetensors")}}, "do not exist"),
+        ({"model_experts": {"single-again": "mid"}}, "must be trained_models labels"),
+        ({"model_experts": {"single": "nobody"}}, "experts in the pool"),
         ({"trained_models": {**rerun.trained_models, "again": rerun.trained_models["single"]}}, "same weights twice"),
     ):
         with pytest.raises((ValueError, FileNotFoundError), match=match):
