@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 
@@ -18,22 +18,26 @@ PAPER_STOCKFISH_ANCHORS = {1: 1554.0, 2: 1759.0, 3: 1867.0, 4: 2006.0, 5: 2148.0
 SCORES = {"1-0": 1.0, "0-1": 0.0, "1/2-1/2": 0.5}
 
 
+def finished_headers(paths: Iterable[Path]) -> Iterator[chess.pgn.Headers]:
+    """The headers of every finished game (Result 1-0, 0-1 or 1/2-1/2) of the PGN files, in order."""
+    for p in paths:
+        with open(p, encoding="utf-8", errors="replace") as f:
+            while (h := chess.pgn.read_headers(f)) is not None:
+                if h.get("Result", "*") in SCORES:
+                    yield h
+
+
 def read_results(paths: Iterable[Path], skip_forfeits: bool = False) -> list[GameResult]:
     """Every finished game of the PGN files as (White, Black, White's score).
 
     ``skip_forfeits`` leaves out games ended by a forfeit (Termination "forfeit: ..."): a
     crash or an illegal move says nothing about playing strength.
     """
-    out: list[GameResult] = []
-    for p in paths:
-        with open(p, encoding="utf-8", errors="replace") as f:
-            while (h := chess.pgn.read_headers(f)) is not None:
-                res = h.get("Result", "*")
-                if skip_forfeits and h.get("Termination", "").startswith("forfeit"):
-                    continue
-                if res in SCORES:
-                    out.append(GameResult(h.get("White", "?"), h.get("Black", "?"), SCORES[res]))
-    return out
+    return [
+        GameResult(h.get("White", "?"), h.get("Black", "?"), SCORES[h["Result"]])
+        for h in finished_headers(paths)
+        if not (skip_forfeits and h.get("Termination", "").startswith("forfeit"))
+    ]
 
 
 # how a game ended, from its Termination header (bench/match.py, bench/batched_match.py)
@@ -52,18 +56,14 @@ def game_ends(paths: Iterable[Path]) -> dict[str, Counter[str]]:
     """Per player, its finished games by result and how they ended, e.g. ``"win: mate"``,
     ``"draw: stalemate"``, ``"draw: move limit"``, ``"loss: forfeit"``: where a rating comes from."""
     ends: dict[str, Counter[str]] = {}
-    for p in paths:
-        with open(p, encoding="utf-8", errors="replace") as f:
-            while (h := chess.pgn.read_headers(f)) is not None:
-                res = h.get("Result", "*")
-                if res not in SCORES:
-                    continue
-                term = h.get("Termination", "")
-                kind = term.partition(":")[0]  # "normal", "adjudication", "forfeit", ...
-                how = END_KINDS.get(term.removeprefix("normal: "), "move limit" if kind == "adjudication" else kind)
-                for player, score in ((h.get("White", "?"), SCORES[res]), (h.get("Black", "?"), 1 - SCORES[res])):
-                    view = "win" if score == 1 else "loss" if score == 0 else "draw"
-                    ends.setdefault(player, Counter())[f"{view}: {how or 'other'}"] += 1
+    for h in finished_headers(paths):
+        white = SCORES[h["Result"]]
+        term = h.get("Termination", "")
+        kind = term.partition(":")[0]  # "normal", "adjudication", "forfeit", ...
+        how = END_KINDS.get(term.removeprefix("normal: "), "move limit" if kind == "adjudication" else kind)
+        for player, score in ((h.get("White", "?"), white), (h.get("Black", "?"), 1 - white)):
+            view = "win" if score == 1 else "loss" if score == 0 else "draw"
+            ends.setdefault(player, Counter())[f"{view}: {how or 'other'}"] += 1
     return ends
 
 
@@ -76,22 +76,19 @@ def write_result_record(pgn: Path, out: Path) -> int:
     """Copy every finished game of ``pgn`` to ``out`` as headers and result only, no moves; the
     number of games written.
 
-    A record is about a tenth of the PGN. It rates as the PGN does (``read_results``) and, copied
+    A record is about an eighth of the PGN. It rates as the PGN does (``read_results``) and, copied
     back into a run folder, lets a match or a transcend run resume without replaying the games.
     The moves are gone: analyses that replay positions need the full PGN."""
     if out.resolve() == pgn.resolve():
         raise ValueError(f"the record would overwrite its own PGN {pgn}")
     n = 0
     tmp = out.with_name(out.name + ".part")  # a cut-off copy never passes for a whole record
-    with open(pgn, encoding="utf-8", errors="replace") as f, open(tmp, "w", encoding="utf-8") as w:
-        while (h := chess.pgn.read_headers(f)) is not None:
-            res = h.get("Result", "*")
-            if res not in SCORES:
-                continue
+    with open(tmp, "w", encoding="utf-8") as w:
+        for h in finished_headers([pgn]):
             for key in RECORD_HEADERS:
                 if key in h:  # as python-chess writes and reads them: not escaped
                     w.write(f'[{key} "{h[key]}"]\n')
-            w.write(f"\n{res}\n\n")
+            w.write(f"\n{h['Result']}\n\n")
             n += 1
     tmp.replace(out)
     return n

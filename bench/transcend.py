@@ -263,7 +263,7 @@ def run_transcend(
         r["ends"] = dict(ends.get(f"CF-{r['model']} T={r['temperature']:g}", {}))
 
     _log("5/5 report")
-    # the games' results without their moves (~a tenth of the size): small enough to keep with the
+    # the games' results without their moves (~an eighth of the size): small enough to keep with the
     # report, and copied back into a run folder they let a later run resume instead of replaying
     (out / "records").mkdir(exist_ok=True)
     for pgn in pgns:

@@ -110,9 +110,7 @@ def allows_draw_by_rule(board: chess.Board, move: chess.Move) -> bool:
 
 def material_balance(board: chess.Board) -> int:
     """The side to move's material minus its opponent's, in pawns (1/3/3/5/9)."""
-    own = sum(PIECE_VALUES[p.piece_type] for p in board.piece_map().values() if p.color == board.turn)
-    theirs = sum(PIECE_VALUES[p.piece_type] for p in board.piece_map().values() if p.color != board.turn)
-    return own - theirs
+    return sum(PIECE_VALUES[p.piece_type] * (1 if p.color == board.turn else -1) for p in board.piece_map().values())
 
 
 def expected_score(wdl: np.ndarray) -> float:
