@@ -27,17 +27,22 @@ def finished_headers(paths: Iterable[Path]) -> Iterator[chess.pgn.Headers]:
                     yield h
 
 
-def read_results(paths: Iterable[Path], skip_forfeits: bool = False) -> list[GameResult]:
-    """Every finished game of the PGN files as (White, Black, White's score).
+def results_of(headers: Iterable[chess.pgn.Headers], skip_forfeits: bool = False) -> list[GameResult]:
+    """Finished games' headers (``finished_headers``) as (White, Black, White's score).
 
     ``skip_forfeits`` leaves out games ended by a forfeit (Termination "forfeit: ..."): a
     crash or an illegal move says nothing about playing strength.
     """
     return [
         GameResult(h.get("White", "?"), h.get("Black", "?"), SCORES[h["Result"]])
-        for h in finished_headers(paths)
+        for h in headers
         if not (skip_forfeits and h.get("Termination", "").startswith("forfeit"))
     ]
+
+
+def read_results(paths: Iterable[Path], skip_forfeits: bool = False) -> list[GameResult]:
+    """Every finished game of the PGN files as (White, Black, White's score); see ``results_of``."""
+    return results_of(finished_headers(paths), skip_forfeits)
 
 
 # how a game ended, from its Termination header (bench/match.py, bench/batched_match.py)
@@ -55,8 +60,13 @@ END_KINDS = {
 def game_ends(paths: Iterable[Path]) -> dict[str, Counter[str]]:
     """Per player, its finished games by result and how they ended, e.g. ``"win: mate"``,
     ``"draw: stalemate"``, ``"draw: move limit"``, ``"loss: forfeit"``: where a rating comes from."""
+    return ends_of(finished_headers(paths))
+
+
+def ends_of(headers: Iterable[chess.pgn.Headers]) -> dict[str, Counter[str]]:
+    """``game_ends`` of finished games' headers already read (``finished_headers``)."""
     ends: dict[str, Counter[str]] = {}
-    for h in finished_headers(paths):
+    for h in headers:
         white = SCORES[h["Result"]]
         term = h.get("Termination", "")
         kind = term.partition(":")[0]  # "normal", "adjudication", "forfeit", ...
@@ -81,10 +91,15 @@ def write_result_record(pgn: Path, out: Path) -> int:
     The moves are gone: analyses that replay positions need the full PGN."""
     if out.resolve() == pgn.resolve():
         raise ValueError(f"the record would overwrite its own PGN {pgn}")
+    return write_record(finished_headers([pgn]), out)
+
+
+def write_record(headers: Iterable[chess.pgn.Headers], out: Path) -> int:
+    """``write_result_record`` of finished games' headers already read (``finished_headers``)."""
     n = 0
     tmp = out.with_name(out.name + ".part")  # a cut-off copy never passes for a whole record
     with open(tmp, "w", encoding="utf-8") as w:
-        for h in finished_headers([pgn]):
+        for h in headers:
             for key in RECORD_HEADERS:
                 if key in h:  # as python-chess writes and reads them: not escaped
                     w.write(f'[{key} "{h[key]}"]\n')

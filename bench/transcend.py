@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from bench.batched_match import run_batched_match
 from bench.engines import EngineSpec, parse_engine_spec
 from bench.match import MatchConfig, run_match
-from bench.rate import game_ends, parse_anchors, rate, read_results, write_result_record
+from bench.rate import ends_of, finished_headers, parse_anchors, rate, read_results, results_of, write_record
 
 if TYPE_CHECKING:
     from engine.player import Player
@@ -239,8 +239,10 @@ def run_transcend(
     expert_anchors = {n: ratings[n] for n in names}
     # forfeits (an expert wrapper's protocol error or illegal move) are not chess results
     pgns = [out / "pool.pgn", out / "models.pgn"]
-    played = read_results(pgns, skip_forfeits=True)
-    forfeits = len(read_results(pgns)) - len(played)
+    headers = {p: list(finished_headers([p])) for p in pgns}  # read once: ratings, ends and records
+    finished = [h for p in pgns for h in headers[p]]
+    played = results_of(finished, skip_forfeits=True)
+    forfeits = len(finished) - len(played)
     table = rate(played, expert_anchors)
     for label, _, temps in plan:
         for t in temps:
@@ -258,7 +260,7 @@ def run_transcend(
                 }
             )
 
-    ends = game_ends([out / "models.pgn"])
+    ends = ends_of(headers[out / "models.pgn"])
     for r in rows:
         r["ends"] = dict(ends.get(f"CF-{r['model']} T={r['temperature']:g}", {}))
 
@@ -267,7 +269,7 @@ def run_transcend(
     # report, and copied back into a run folder they let a later run resume instead of replaying
     (out / "records").mkdir(exist_ok=True)
     for pgn in pgns:
-        write_result_record(pgn, out / "records" / pgn.name)
+        write_record(headers[pgn], out / "records" / pgn.name)
     with open(out / "transcend.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=[k for k in rows[0] if k != "ends"], extrasaction="ignore")
         w.writeheader()
