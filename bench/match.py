@@ -30,6 +30,7 @@ import chess.engine
 import chess.pgn
 
 from bench.engines import EngineSpec, stockfish_path
+from bench.rate import finished_headers
 
 
 @dataclass(frozen=True)
@@ -275,17 +276,19 @@ def _finish(start: chess.Board, board: chess.Board, result: str, termination: st
 
 
 def finished_games(pgn: Path) -> set[tuple[str, int]]:
-    """(match id, game number) of the finished games already in a PGN file."""
+    """(match id, game number) of the finished games already in a PGN file.
+
+    Finished as the ratings count them (``bench.rate.finished_headers``): a game whose Result is
+    not 1-0, 0-1 or 1/2-1/2 is played again rather than skipped and never rated."""
     done: set[tuple[str, int]] = set()
     if not pgn.exists():
         return done
-    with open(pgn, encoding="utf-8", errors="replace") as f:
-        while (h := chess.pgn.read_headers(f)) is not None:
-            if h.get("Result", "*") != "*" and "MatchId" in h:
-                try:
-                    done.add((h["MatchId"], int(h.get("GameNumber", "-1"))))
-                except ValueError:
-                    continue
+    for h in finished_headers([pgn]):
+        if "MatchId" in h:
+            try:
+                done.add((h["MatchId"], int(h.get("GameNumber", "-1"))))
+            except ValueError:
+                continue
     return done
 
 
@@ -391,19 +394,18 @@ def summarize(pgn: Path, cfg: MatchConfig) -> dict[str, dict[str, float]]:
     """Per opponent, from the engine's side: games, wins, draws, losses, score, forfeits."""
     ids = {cfg.match_id(o): o.name for o in cfg.opponents}
     out: dict[str, Counter[str]] = {name: Counter() for name in ids.values()}
-    with open(pgn, encoding="utf-8", errors="replace") as f:
-        while (h := chess.pgn.read_headers(f)) is not None:
-            name = ids.get(h.get("MatchId", ""))
-            if name is None or h.get("Result", "*") == "*":
-                continue
-            c = out[name]
-            engine_white = h.get("BenchEngineColor") == "white"
-            res = h["Result"]
-            won = (res == "1-0") == engine_white and res != "1/2-1/2"
-            c["games"] += 1
-            c["wins" if won else "draws" if res == "1/2-1/2" else "losses"] += 1
-            if h.get("Termination", "").startswith("forfeit"):
-                c["opponent_forfeits" if won else "engine_forfeits"] += 1
+    for h in finished_headers([pgn]):
+        name = ids.get(h.get("MatchId", ""))
+        if name is None:
+            continue
+        c = out[name]
+        engine_white = h.get("BenchEngineColor") == "white"
+        res = h["Result"]
+        won = (res == "1-0") == engine_white and res != "1/2-1/2"
+        c["games"] += 1
+        c["wins" if won else "draws" if res == "1/2-1/2" else "losses"] += 1
+        if h.get("Termination", "").startswith("forfeit"):
+            c["opponent_forfeits" if won else "engine_forfeits"] += 1
     keys = ("games", "wins", "draws", "losses", "engine_forfeits", "opponent_forfeits")
     return {
         name: {

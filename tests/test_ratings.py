@@ -101,10 +101,12 @@ def test_result_record_rates_and_resumes_like_its_pgn(tmp_path) -> None:
             f'[MatchId "abc123"]\n[GameNumber "{i}"]\n[BenchEngineColor "white"]\n\n1. e4 e5 2. Nf3 Nc6 {res}\n\n'
         )
     games.append('[White "a"]\n[Black "b"]\n[Result "*"]\n[MatchId "abc123"]\n[GameNumber "99"]\n\n1. d4 *\n\n')
+    # a malformed result is not rated, so a resumed match must play that game again, not skip it
+    games.append('[White "a"]\n[Black "b"]\n[Result "1-O"]\n[MatchId "abc123"]\n[GameNumber "98"]\n\n1. d4 *\n\n')
     pgn = tmp_path / "models.pgn"
     pgn.write_text("".join(games))
     record = tmp_path / "record.pgn"
-    assert write_result_record(pgn, record) == 12  # the unfinished game is left out
+    assert write_result_record(pgn, record) == 12  # the unfinished and malformed games are left out
     assert "Nf3" not in record.read_text() and "Event" not in record.read_text()
     for skip in (False, True):
         assert read_results([record], skip_forfeits=skip) == read_results([pgn], skip_forfeits=skip)
