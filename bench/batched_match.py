@@ -32,6 +32,7 @@ from bench.match import (
 )
 from engine.options import DEFAULT_TEMPERATURE
 from engine.player import Player, sample_index
+from training.pgn import append_game
 
 
 @dataclass
@@ -197,5 +198,4 @@ def _write(pgn, rec: GameRecord, cfg: MatchConfig, g: _Live) -> None:  # type: i
     rec.game.headers["WhiteEngine" if g.engine_color else "BlackEngine"] = (
         cfg.engine.describe() + " (batched, in-process)"
     )
-    with open(pgn, "a", encoding="utf-8") as f:
-        print(rec.game, file=f, end="\n\n")
+    append_game(pgn, rec.game)

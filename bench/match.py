@@ -31,6 +31,7 @@ import chess.pgn
 
 from bench.engines import EngineSpec, stockfish_path
 from bench.rate import finished_headers
+from training.pgn import append_game
 
 
 @dataclass(frozen=True)
@@ -338,8 +339,7 @@ def run_match(cfg: MatchConfig, pgn: Path, concurrency: int = 1, progress: bool 
                 rec = play_game(white, black, opening, cfg, seeds, judge)
                 _headers(rec, cfg, opp_spec, job, opening, engine_white, seed)
                 with lock:
-                    with open(pgn, "a", encoding="utf-8") as f:
-                        print(rec.game, file=f, end="\n\n")
+                    append_game(pgn, rec.game)
                     bar.update(1)
         except BaseException as e:  # noqa: BLE001 - reported after the other workers finish
             errors.append(e)

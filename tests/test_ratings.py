@@ -122,3 +122,27 @@ def test_result_record_rates_and_resumes_like_its_pgn(tmp_path) -> None:
         write_result_record(pgn, pgn)
     assert main(["rate", str(pgn), "--record-dir", str(tmp_path / "records")]) == 0
     assert (tmp_path / "records" / "models.pgn").read_text() == record.read_text()
+
+
+@pytest.mark.parametrize("tail", ["", "\n", "\n\n"])
+def test_appended_game_is_read_after_a_file_without_a_blank_line(tmp_path, tail: str) -> None:
+    """A PGN copied in to resume a run may end right after its result: the next appended game
+    must still be read (python-chess otherwise takes its headers for movetext)."""
+    import chess.pgn
+
+    from bench.match import finished_games
+    from bench.rate import finished_headers
+    from training.pgn import append_game
+
+    pgn = tmp_path / "models.pgn"
+    pgn.write_text('[White "a"]\n[Black "b"]\n[Result "1-0"]\n[MatchId "m"]\n[GameNumber "0"]\n\n1. e4 e5 1-0' + tail)
+    game = chess.pgn.Game({"White": "a", "Black": "b", "Result": "0-1", "MatchId": "m", "GameNumber": "1"})
+    game.add_main_variation(chess.Move.from_uci("d2d4"))
+    append_game(pgn, game)
+    append_game(pgn, game.accept(chess.pgn.StringExporter(headers=True)).replace('"1"', '"2"'))
+    assert [h["Result"] for h in finished_headers([pgn])] == ["1-0", "0-1", "0-1"]
+    assert finished_games(pgn) == {("m", 0), ("m", 1), ("m", 2)}
+    assert pgn.read_text().endswith("0-1\n\n") and "\n\n\n" not in pgn.read_text()
+    empty = tmp_path / "new.pgn"
+    append_game(empty, game)
+    assert empty.read_text().startswith("[White")  # nothing before the first game

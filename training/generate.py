@@ -49,6 +49,7 @@ import chess.engine
 import chess.pgn
 
 from training.habits import check_habit, error_move
+from training.pgn import append_game
 
 try:
     import tomllib
@@ -237,8 +238,7 @@ def generate(pool: Pool, games: int, pgn: Path, concurrency: int = 2, progress: 
                     return
                 game = play_expert_game(pool, number, engines)
                 with lock:
-                    with open(pgn, "a", encoding="utf-8") as f:
-                        print(game, file=f, end="\n\n")
+                    append_game(pgn, game)
                     bar.update(1)
         except BaseException as e:  # noqa: BLE001 - re-raised after the other workers stop
             errors.append(e)

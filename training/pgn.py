@@ -30,6 +30,20 @@ class RawGame:
     index: int  # position of the game in its source file (0-based)
 
 
+def append_game(path: Path, game: object) -> None:
+    """Append one game (a ``chess.pgn.Game``, or its text) to a PGN file, with a blank line after it.
+
+    A file that does not end with a blank line (cut off, written by another tool, or copied in to
+    resume a run) first gets the newlines it lacks: without them python-chess reads the appended
+    game's headers as the last game's movetext, and every reader loses the game."""
+    with open(path, "ab+") as f:  # appends always go to the end; reading the tail needs "+"
+        size = f.seek(0, io.SEEK_END)
+        f.seek(max(0, size - 2))
+        tail = f.read()
+        lead = b"" if size == 0 or tail == b"\n\n" else b"\n" if tail.endswith(b"\n") else b"\n\n"
+        f.write(lead + f"{game}\n\n".encode())
+
+
 def find_pgn_files(paths: list[Path]) -> list[Path]:
     """The PGN files named, or found (sorted) inside the folders named."""
     found: list[Path] = []
