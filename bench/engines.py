@@ -8,7 +8,9 @@ Specs are written on the command line as short strings:
 - ``noisy:depth=1,random=0.2,name=X``: a noisy expert (bench/noisy_engine.py), Stockfish at
   Skill Level ``skill`` (default 20) that plays a random legal move with probability ``random``
   (with ``habit=PIECE``, its habit's move instead: training/habits.py; with ``habit_prob=P`` as
-  well, the habit's move for a fraction P of its errors and a uniformly random one otherwise).
+  well, the habit's move for a fraction P of its errors and a uniformly random one otherwise;
+  ``clean=greedy``: its own move is the greedy rule of training/greedy.py, not Stockfish's;
+  ``fallback=clean``: where the habit has no move it plays its own move, not a random one).
 - ``chessformer:temperature=0.3,weights=PATH``: this project's engine (also ``backend=NAME``,
   ``draw_avoidance=true``: the DrawAvoidance option, engine/player.py).
 - ``cmd=PATH [ARGS];Option=value;...``: any UCI engine with options.
@@ -111,6 +113,10 @@ def parse_engine_spec(text: str) -> EngineSpec:
             command += ("--habit", kv.pop("habit"))
         if "habit_prob" in kv:
             command += ("--habit-prob", kv.pop("habit_prob"))
+        if "fallback" in kv:
+            command += ("--habit-fallback", kv.pop("fallback"))
+        if "clean" in kv:
+            command += ("--clean", kv.pop("clean"))
         if depth is not None:
             command += ("--depth", str(depth))
         if nodes is not None:

@@ -3,6 +3,8 @@
 It forwards every command to Stockfish, except that before answering a ``go`` it errs
 with probability ``--random``, as the experts of ``training generate`` do: a uniformly
 random legal move, or with ``--habit`` its habit's move (training/habits.py ``error_move``).
+With ``--clean greedy`` it answers every ``go`` itself, by the greedy rule
+(training/greedy.py) where it does not err; Stockfish then only answers the protocol.
 The random draw depends only on (Seed option, position), so a game against the same
 replies is replayed exactly; bench sets Seed per game.
 
@@ -22,7 +24,9 @@ import threading
 import chess
 
 from bench.engines import stockfish_path
-from training.habits import check_habit, error_move
+from training.generate import CLEAN_MOVES
+from training.greedy import greedy_move
+from training.habits import FALLBACKS, check_habit, error_move
 
 
 def _draw(seed: int, board: chess.Board) -> random.Random:
@@ -44,6 +48,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--habit", default="", help="err by this habit (training/habits.py) instead of uniformly")
     p.add_argument(
         "--habit-prob", type=float, default=1.0, help="of the errors, the fraction that are the habit's move (0..1)"
+    )
+    p.add_argument(
+        "--habit-fallback",
+        choices=FALLBACKS,
+        default="random",
+        help="an error where the habit has no move: uniform, or the expert's own move",
+    )
+    p.add_argument(
+        "--clean",
+        choices=CLEAN_MOVES,
+        default="stockfish",
+        help="its own move: Stockfish's at the limits, or the greedy rule (training/greedy.py)",
     )
     p.add_argument("--stockfish", default=None)
     a = p.parse_args(argv)
@@ -71,9 +87,11 @@ def main(argv: list[str] | None = None) -> int:
         for line in sf.stdout:
             line = line.rstrip("\n")
             if line.startswith("id name"):
-                line = f"id name NoisyExpert(skill {a.skill}, depth {a.depth}, nodes {a.nodes}, random {a.random:g}"
+                own = "greedy rule" if a.clean == "greedy" else f"skill {a.skill}, depth {a.depth}, nodes {a.nodes}"
+                line = f"id name NoisyExpert({own}, random {a.random:g}"
                 if a.habit:
                     line += f", habit {a.habit}" + (f" {a.habit_prob:g}" if a.habit_prob < 1 else "")
+                    line += f" else {a.habit_fallback}" if a.habit_fallback != "random" else ""
                 line += ")"
             elif line == "uciok":
                 send("option name Seed type spin default 0 min 0 max 2147483647")
@@ -107,8 +125,13 @@ def main(argv: list[str] | None = None) -> int:
         if parts[0] == "go":
             legal = list(board.legal_moves)
             rng = _draw(seed, board)
+            move = None
             if legal and rng.random() < a.random:
-                send(f"bestmove {error_move(board, a.habit, rng, a.habit_prob).uci()}")
+                move = error_move(board, a.habit, rng, a.habit_prob, a.habit_fallback)
+            if move is None and legal and a.clean == "greedy":
+                move = greedy_move(board)
+            if move is not None:
+                send(f"bestmove {move.uci()}")
                 continue
             limits = " ".join(f"{k} {v}" for k, v in (("depth", a.depth), ("nodes", a.nodes)) if v is not None)
             line = f"go {limits}" if limits else line

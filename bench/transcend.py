@@ -105,6 +105,10 @@ def expert_specs(pool: Any) -> list[EngineSpec]:
             parts.append(f"habit={e.habit}")
             if e.habit_prob < 1:
                 parts.append(f"habit_prob={e.habit_prob}")
+            if e.habit_fallback != "random":
+                parts.append(f"fallback={e.habit_fallback}")
+        if e.clean != "stockfish":
+            parts.append(f"clean={e.clean}")
         specs.append(parse_engine_spec("noisy:" + ",".join(parts)))
     return specs
 

@@ -5,7 +5,10 @@ node or depth limit) that, before each of its moves, plays a uniformly random le
 move with probability ``random_move_prob``: the noise that makes experts err
 independently, as the paper's theory asks. An expert with a ``habit`` errs systematically
 instead (training/habits.py), or, with ``habit_prob`` below 1, that fraction of its errors
-systematically and the rest uniformly. Pools are TOML files::
+systematically and the rest uniformly. With ``clean = "greedy"`` an expert's own move is
+the greedy rule of training/greedy.py instead of Stockfish's, and with ``habit_fallback =
+"clean"`` it errs only by its habit, playing its own move where the habit has none.
+Pools are TOML files::
 
     seed = 7
     opening_plies = 6          # random legal plies before the experts take over
@@ -48,7 +51,8 @@ import chess
 import chess.engine
 import chess.pgn
 
-from training.habits import check_habit, error_move
+from training.greedy import greedy_move
+from training.habits import FALLBACKS, check_habit, error_move
 from training.pgn import append_game
 
 try:
@@ -70,6 +74,8 @@ class Expert:
     habit: str = ""  # the error: "" a uniformly random legal move; a piece name its habit (training/habits.py)
     habit_prob: float = 1.0  # of its errors, the fraction that are its habit's move; the rest uniform (0..1)
     command: str = ""  # engine binary; empty: Debian's Stockfish
+    clean: str = "stockfish"  # its own move: "stockfish" (the engine at its limits) or "greedy" (training/greedy.py)
+    habit_fallback: str = "random"  # an error without a habit move: "random" (uniform) or "clean" (its own move)
 
     def limit(self) -> chess.engine.Limit:
         if self.depth is None and self.nodes is None and self.movetime is None:
@@ -77,7 +83,7 @@ class Expert:
         return chess.engine.Limit(depth=self.depth, nodes=self.nodes, time=self.movetime)
 
     def describe(self) -> str:
-        parts = [f"skill {self.skill}"]
+        parts = ["greedy rule"] if self.clean == "greedy" else [f"skill {self.skill}"]
         parts += [
             f"{k} {v}"
             for k, v in (("depth", self.depth), ("nodes", self.nodes), ("movetime", self.movetime))
@@ -86,6 +92,8 @@ class Expert:
         parts.append(f"random {self.random_move_prob:g}")
         if self.habit:
             parts.append(f"habit {self.habit}" + (f" {self.habit_prob:g}" if self.habit_prob < 1 else ""))
+            if self.habit_fallback != "random":
+                parts.append(f"else {self.habit_fallback}")
         return ", ".join(parts)
 
 
@@ -99,6 +107,7 @@ class Pool:
 
 
 MIXINGS = ("game", "move")
+CLEAN_MOVES = ("stockfish", "greedy")  # Expert.clean
 COMMITTEE = "committee"  # the player name of games played with mixing = "move"
 
 
@@ -116,6 +125,10 @@ def load_pool(path: Path) -> Pool:
             raise ValueError(f"{path}: {e.name}: random_move_prob must be within 0..1")
         if not 0 <= e.habit_prob <= 1:
             raise ValueError(f"{path}: {e.name}: habit_prob must be within 0..1")
+        if e.clean not in CLEAN_MOVES:
+            raise ValueError(f"{path}: {e.name}: clean must be one of {CLEAN_MOVES}, got {e.clean!r}")
+        if e.habit_fallback not in FALLBACKS:
+            raise ValueError(f"{path}: {e.name}: habit_fallback must be one of {FALLBACKS}, got {e.habit_fallback!r}")
         try:
             check_habit(e.habit)
         except ValueError as err:
@@ -154,9 +167,12 @@ def play_expert_game(pool: Pool, number: int, engines: dict[str, chess.engine.Si
     while board.outcome(claim_draw=True) is None and board.ply() < pool.max_plies:
         mover = white if board.turn == chess.WHITE else black
         expert = rng.choice(pool.experts) if pool.mixing == "move" else mover  # "move": a committee
+        move = None
         if rng.random() < expert.random_move_prob:
-            move = error_move(board, expert.habit, rng, expert.habit_prob)
-        else:
+            move = error_move(board, expert.habit, rng, expert.habit_prob, expert.habit_fallback)
+        if move is None and expert.clean == "greedy":
+            move = greedy_move(board)
+        elif move is None:
             played = engines[expert.name].play(board, expert.limit(), game=number).move
             if played is None or played not in board.legal_moves:
                 raise RuntimeError(f"{expert.name} returned an illegal move {played} in {board.fen()}")
@@ -228,6 +244,8 @@ def generate(pool: Pool, games: int, pgn: Path, concurrency: int = 2, progress: 
         engines: dict[str, chess.engine.SimpleEngine] = {}
         try:
             for e in pool.experts:
+                if e.clean == "greedy":  # a rule of the board: no engine
+                    continue
                 eng = chess.engine.SimpleEngine.popen_uci(e.command or _stockfish())
                 eng.configure({"Skill Level": e.skill, "Threads": 1, "Hash": 16})
                 engines[e.name] = eng

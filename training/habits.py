@@ -72,14 +72,25 @@ def habit_move(board: chess.Board, habit: str) -> chess.Move | None:
     return max(moves, key=preference) if moves else None
 
 
-def error_move(board: chess.Board, habit: str, rng: random.Random, habit_prob: float = 1.0) -> chess.Move:
+FALLBACKS = ("random", "clean")  # an error where the habit has no move: uniform, or the expert's own move
+
+
+def error_move(
+    board: chess.Board, habit: str, rng: random.Random, habit_prob: float = 1.0, fallback: str = "random"
+) -> chess.Move | None:
     """The move an expert makes when it errs: with probability ``habit_prob`` its habit's move,
-    otherwise (or without a habit move here) a uniformly random legal one.
+    otherwise (or without a habit move here) a uniformly random legal one; or, with ``fallback``
+    "clean", None where it has no habit move: the caller then plays the expert's own move, so
+    the expert errs only by its habit (attempt 14, training/greedy.py).
 
     One definition for the experts of ``training generate`` and the UCI noisy expert, so an
     expert errs alike in its training games and in the games that rate it. ``habit_prob`` 1
     draws nothing extra from ``rng``, so such experts' games are those of earlier versions.
     """
+    if fallback not in FALLBACKS:
+        raise ValueError(f"unknown habit fallback {fallback!r}: expected one of {FALLBACKS}")
     use_habit = bool(habit) and (habit_prob >= 1.0 or rng.random() < habit_prob)
     move = habit_move(board, habit) if use_habit else None
-    return move if move is not None else rng.choice(list(board.legal_moves))
+    if move is not None:
+        return move
+    return None if fallback == "clean" else rng.choice(list(board.legal_moves))

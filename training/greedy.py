@@ -1,0 +1,87 @@
+"""The greedy rule: a clean move that is a simple rule of the board, for rule experts.
+
+Attempt 14 of the transcendence experiment (results/transcendence/report.md) needs experts
+whose shared good move is as learnable as their errors. Stockfish's depth-1 move is not: a
+0.93 M model learned it at p ~0.11 where its data played it on 40% of moves, while each
+habit (training/habits.py), a one-line rule, was learned sharply (attempt 13). This rule
+takes the place of Stockfish: one lexicographic preference over the legal moves, read off
+the board alone, the same under colour mirroring (ranks counted from the mover's side,
+files unchanged), so a model can learn it as it learns a habit.
+
+The preference, highest first:
+1. a checkmate;
+2. the material gain: the value of the piece taken (and a promotion's gain), less the moving
+   piece's value if the square it lands on is attacked by the opponent after the move (a
+   one-reply exchange, not a full static exchange evaluation);
+3. then the move that advances furthest (ranks gained, seen from the mover's side), then the
+   one landing furthest forward, then on the lowest file, then from the lowest file,
+   promoting to a queen.
+
+Advance before landing rank: a first version ranked the landing square first, like the
+habits, and shuffled a piece along the last rank it reached (two thirds of its games against
+its own habit experts ended in threefold repetition, against a quarter with this order).
+
+So it takes free material and mates at once, does not hang the piece it moves, and otherwise
+pushes its army forward: a weak but purposeful player, far better than the same rule
+interrupted by a habit's move on most moves.
+"""
+
+from __future__ import annotations
+
+import chess
+
+PIECE_VALUES: dict[chess.PieceType, int] = {  # pawns; the king cannot be taken
+    chess.PAWN: 1,
+    chess.KNIGHT: 3,
+    chess.BISHOP: 3,
+    chess.ROOK: 5,
+    chess.QUEEN: 9,
+    chess.KING: 0,
+}
+MATE_SCORE = 1000  # above any material gain
+
+
+def _gain(board: chess.Board, move: chess.Move) -> int:
+    """Material won by ``move`` against one reply that takes the moved piece (pawns)."""
+    mover = board.turn
+    moving = board.piece_type_at(move.from_square)
+    assert moving is not None
+    if board.is_en_passant(move):
+        taken = PIECE_VALUES[chess.PAWN]
+    else:
+        victim = board.piece_type_at(move.to_square)
+        taken = PIECE_VALUES[victim] if victim is not None else 0
+    landed = move.promotion or moving  # the piece standing on to_square after the move
+    taken += PIECE_VALUES[landed] - PIECE_VALUES[moving]  # a promotion's gain (0 otherwise)
+    board.push(move)
+    try:
+        if board.is_checkmate():
+            return MATE_SCORE
+        lost = PIECE_VALUES[landed] if board.is_attacked_by(not mover, move.to_square) else 0
+    finally:
+        board.pop()
+    return taken - lost
+
+
+def greedy_move(board: chess.Board) -> chess.Move:
+    """The greedy rule's move in ``board`` (module doc); raises ValueError without a legal move."""
+    white = board.turn == chess.WHITE
+
+    def forward(square: chess.Square) -> int:  # rank counted from the mover's side (0..7)
+        rank = chess.square_rank(square)
+        return rank if white else 7 - rank
+
+    def preference(m: chess.Move) -> tuple[int, int, int, int, int, int]:
+        return (
+            _gain(board, m),
+            forward(m.to_square) - forward(m.from_square),  # the advance (ranks; negative: a retreat)
+            forward(m.to_square),
+            -chess.square_file(m.to_square),
+            -chess.square_file(m.from_square),
+            m.promotion or 0,  # queen (5) first
+        )
+
+    moves = list(board.legal_moves)
+    if not moves:
+        raise ValueError(f"no legal move in {board.fen()}")
+    return max(moves, key=preference)
