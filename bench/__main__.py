@@ -197,6 +197,12 @@ def _analyse(argv: list[str]) -> int:
     ag.add_argument("--weights", action="append", required=True, help="repeatable")
     ag.add_argument("--positions", type=int, default=1000)
     ag.add_argument("--depth", type=int, default=1, help="the experts' shared policy (pool_v2: depth 1)")
+    ag.add_argument(
+        "--reference",
+        choices=("stockfish", "greedy"),
+        default="stockfish",
+        help="the shared move: Stockfish at --depth, or the greedy rule (training/greedy.py, pool v8)",
+    )
     ag.add_argument("--skip-plies", type=int, default=6, help="leave out the random opening plies")
     ag.add_argument("--json", type=Path)
     ag.add_argument(
@@ -236,9 +242,9 @@ def _analyse(argv: list[str]) -> int:
             from bench.agreement import agreement_report, run_agreement
 
             rows_ag = run_agreement(
-                a.weights, a.pgn, a.positions, a.depth, a.skip_plies, a.json, tuple(a.habit), a.player
+                a.weights, a.pgn, a.positions, a.depth, a.skip_plies, a.json, tuple(a.habit), a.player, a.reference
             )
-            print(agreement_report(rows_ag, a.depth))
+            print(agreement_report(rows_ag, "greedy" if a.reference == "greedy" else f"depth-{a.depth}"))
         elif a.what == "mates":
             from bench.mates import mates_report, run_mates
 

@@ -14,6 +14,9 @@ With ``habits`` (experts that err systematically, training/habits.py) it also co
 habit, how often the model's most likely move is that habit's move (over the positions
 where the habit has one): whether low temperature would play the experts' shared move or
 one expert's habit.
+
+With ``reference`` "greedy" the reference move is the greedy rule's (training/greedy.py),
+the shared move of attempt 14's experts (pool v8), instead of Stockfish's.
 """
 
 from __future__ import annotations
@@ -27,7 +30,10 @@ import chess.engine
 
 from bench.analyse import model_positions
 from bench.engines import stockfish_path
+from training.greedy import greedy_move
 from training.habits import check_habit, habit_move
+
+REFERENCES = ("stockfish", "greedy")  # the shared move: Stockfish at a fixed depth, or the greedy rule
 
 
 @dataclass(frozen=True)
@@ -105,19 +111,23 @@ def run_agreement(
     out_json: Path | None,
     habits: tuple[str, ...] = (),
     player: str = "",
+    reference: str = "stockfish",
 ) -> list[AgreementRow]:
+    if reference not in REFERENCES:
+        raise ValueError(f"unknown reference {reference!r}: expected one of {REFERENCES}")
     boards = sample_positions(pgn, positions, skip_plies, player=player)
-    refs = reference_moves(boards, depth)
+    refs = [greedy_move(b) for b in boards] if reference == "greedy" else reference_moves(boards, depth)
     rows = [agreement(w, boards, refs, habits) for w in weights]
     if out_json is not None:
         out_json.write_text(json.dumps([asdict(r) for r in rows], indent=1) + "\n")
     return rows
 
 
-def agreement_report(rows: list[AgreementRow], depth: int) -> str:
+def agreement_report(rows: list[AgreementRow], reference: str) -> str:
+    """A markdown table; ``reference`` names the reference move in its header (e.g. "depth-1")."""
     habits = list(rows[0].habit_top1) if rows else []
     lines = [
-        f"| model | positions | top-1 = depth-{depth} move | p(depth-{depth} move) | uniform legal |"
+        f"| model | positions | top-1 = {reference} move | p({reference} move) | uniform legal |"
         + "".join(f" top-1 = {h} habit |" for h in habits),
         "|---|---|---|---|---|" + "---|" * len(habits),
     ]

@@ -117,6 +117,21 @@ def test_agreement_reference_is_stockfish_fixed_depth() -> None:
     assert reference_moves([b], depth=1, command=STOCKFISH) == [chess.Move.from_uci("d1d8")]
 
 
+def test_agreement_reference_can_be_the_greedy_rule(tiny_weights, tmp_path: Path) -> None:
+    from bench.agreement import agreement, agreement_report, run_agreement, sample_positions
+    from tests.pgn_factory import make_pgn
+    from training.greedy import greedy_move
+
+    pgn = tmp_path / "g.pgn"
+    pgn.write_text(make_pgn(random.Random(5), 20))
+    rows = run_agreement([str(tiny_weights)], pgn, 30, 1, 4, tmp_path / "a.json", reference="greedy")
+    boards = sample_positions(pgn, 30, 4)
+    assert rows[0] == agreement(str(tiny_weights), boards, [greedy_move(b) for b in boards])
+    assert "| top-1 = greedy move | p(greedy move) |" in agreement_report(rows, "greedy")
+    with pytest.raises(ValueError, match="unknown reference 'leela'"):
+        run_agreement([str(tiny_weights)], pgn, 30, 1, 4, None, reference="leela")
+
+
 @pytest.mark.skipif(STOCKFISH is None, reason="Stockfish not installed")
 def test_relabel_writes_the_same_positions_with_both_labels(tmp_path: Path) -> None:
     import chess.pgn
