@@ -4,27 +4,21 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 
 import chess.pgn
 
 from bench.ratings import GameResult, glicko2_against_anchors, mle_elo
+from training.pgn import finished_headers
+
+__all__ = ["finished_headers"]  # re-exported: bench reads finished games through this module
 
 # The paper's fixed Glicko-2 anchors: Stockfish 16.1 Skill Level at 0.1 s per move (../shared/PAPER.md).
 # Our Stockfish is Debian's 15.1: the numbers are the paper's, the engine is not the same build.
 PAPER_STOCKFISH_ANCHORS = {1: 1554.0, 2: 1759.0, 3: 1867.0, 4: 2006.0, 5: 2148.0}
 SCORES = {"1-0": 1.0, "0-1": 0.0, "1/2-1/2": 0.5}
-
-
-def finished_headers(paths: Iterable[Path]) -> Iterator[chess.pgn.Headers]:
-    """The headers of every finished game (Result 1-0, 0-1 or 1/2-1/2) of the PGN files, in order."""
-    for p in paths:
-        with open(p, encoding="utf-8", errors="replace") as f:
-            while (h := chess.pgn.read_headers(f)) is not None:
-                if h.get("Result", "*") in SCORES:
-                    yield h
 
 
 def results_of(headers: Iterable[chess.pgn.Headers], skip_forfeits: bool = False) -> list[GameResult]:

@@ -107,3 +107,20 @@ def test_pool_mixing_must_be_known(tmp_path: Path) -> None:
         load_pool(pool)
     pool.write_text('mixing = "move"\n[[expert]]\nname = "a"\n[[expert]]\nname = "b"\n')
     assert load_pool(pool).mixing == "move"
+
+
+def test_done_numbers_counts_finished_games_of_this_seed(tmp_path: Path) -> None:
+    from training.generate import done_numbers
+
+    def game(number: int, seed: int, result: str) -> str:
+        return (
+            f'[Event "x"]\n[Result "{result}"]\n[GameNumber "{number}"]\n[PoolSeed "{seed}"]\n\n1. e4 e5 {result}\n\n'
+        )
+
+    pgn = tmp_path / "g.pgn"
+    assert done_numbers(pgn, 1) == set()  # no file yet
+    # finished games of seed 1 count; an unfinished or malformed Result is played again, as the
+    # ratings would not count it; another seed's games are another pool's
+    pgn.write_text(game(0, 1, "1-0") + game(1, 1, "*") + game(2, 1, "1-O") + game(3, 2, "0-1") + game(4, 1, "1/2-1/2"))
+    assert done_numbers(pgn, 1) == {0, 4}
+    assert done_numbers(pgn, 2) == {3}

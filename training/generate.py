@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 import shutil
 import sys
 import threading
@@ -53,7 +52,7 @@ import chess.pgn
 
 from training.greedy import greedy_move
 from training.habits import FALLBACKS, check_habit, error_move
-from training.pgn import append_game
+from training.pgn import append_game, finished_headers
 
 try:
     import tomllib
@@ -200,32 +199,15 @@ def play_expert_game(pool: Pool, number: int, engines: dict[str, chess.engine.Si
 
 
 def done_numbers(pgn: Path, seed: int) -> set[int]:
-    """Game numbers of this pool seed already finished in ``pgn``.
-
-    Reads header lines only (python-chess's header reader still tokenises every move and
-    takes minutes on a 10k-game file); this module writes every game with an Event header.
-    """
-    done: set[int] = set()
+    """Game numbers of this pool seed already finished in ``pgn`` (``training.pgn.finished_headers``:
+    a game is done exactly when the ratings would count it)."""
     if not pgn.exists():
-        return done
-    header = re.compile(r'^\[(\w+) "(.*)"\]\s*$')
-    game: dict[str, str] = {}
-
-    def close() -> None:
-        if game.get("PoolSeed") == str(seed) and game.get("Result", "*") != "*" and "GameNumber" in game:
-            done.add(int(game["GameNumber"]))
-
-    with open(pgn, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            m = header.match(line)
-            if m is None:
-                continue
-            if m.group(1) == "Event":
-                close()
-                game = {}
-            game[m.group(1)] = m.group(2)
-    close()
-    return done
+        return set()
+    return {
+        int(h["GameNumber"])
+        for h in finished_headers([pgn])
+        if h.get("PoolSeed") == str(seed) and h.get("GameNumber", "").isdigit()
+    }
 
 
 def generate(pool: Pool, games: int, pgn: Path, concurrency: int = 2, progress: bool = True) -> int:

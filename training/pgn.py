@@ -11,14 +11,16 @@ import bz2
 import gzip
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import chess
+import chess.pgn
 
 PGN_SUFFIXES = (".pgn", ".pgn.zst", ".pgn.bz2", ".pgn.gz")
 RESULTS = ("1-0", "0-1", "1/2-1/2", "*")
+FINISHED = RESULTS[:3]  # a game with another Result (unfinished, malformed) is not done
 
 
 @dataclass
@@ -42,6 +44,18 @@ def append_game(path: Path, game: object) -> None:
         tail = f.read()
         lead = b"" if size == 0 or tail == b"\n\n" else b"\n" if tail.endswith(b"\n") else b"\n\n"
         f.write(lead + f"{game}\n\n".encode())
+
+
+def finished_headers(paths: Iterable[Path]) -> Iterator[chess.pgn.Headers]:
+    """The headers of every finished game (Result 1-0, 0-1 or 1/2-1/2) of the PGN files, in order.
+
+    The one reading of "done" for every resumable writer (bench matches, ``training generate``)
+    and the ratings: a game counts as played exactly when it can be rated."""
+    for p in paths:
+        with open(p, encoding="utf-8", errors="replace") as f:
+            while (h := chess.pgn.read_headers(f)) is not None:
+                if h.get("Result", "*") in FINISHED:
+                    yield h
 
 
 def find_pgn_files(paths: list[Path]) -> list[Path]:
