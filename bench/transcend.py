@@ -74,7 +74,8 @@ class TranscendConfig:
     trained_models: dict[str, str] = field(default_factory=dict)
     rating_opponents: tuple[str, ...] = ()  # experts the models play (names); default: every expert
     # label of a further trained model -> the expert whose games it learned from: its own bar, drawn
-    # in the plot and compared with in the report (the others are compared with the cap)
+    # in the plot and compared with in the report. The single model's bar is the single expert
+    # (when that is not the cap); the diverse model and the others are compared with the cap
     model_experts: dict[str, str] = field(default_factory=dict)
     draw_avoidance: bool = False  # the models play with the DrawAvoidance option (engine/player.py)
 
@@ -278,7 +279,9 @@ def run_transcend(
         w = csv.DictWriter(f, fieldnames=[k for k in rows[0] if k != "ends"], extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)
-    own_bars = {label: (e, ratings[e]) for label, e in cfg.model_experts.items()}
+    # the single model's data hold one expert: that expert is its bar, as the cap is the diverse model's
+    own = {"single": single, **cfg.model_experts} if single != best else dict(cfg.model_experts)
+    own_bars = {label: (e, ratings[e]) for label, e in own.items()}
     plot_transcend(rows, ratings[best], best, out / "transcend.png", cfg.name, own_bars)
     summary = {
         "config": config_path,
@@ -289,6 +292,7 @@ def run_transcend(
         "diverse": diverse,
         "best_in_data": best,
         "single_expert": single,
+        "own_experts": own,
         "games": {"diverse": man_a.get("games"), "single": man_b.get("games")},
         "tokens": {"diverse": man_a.get("tokens"), "single": man_b.get("tokens")},
         "trained_models": cfg.trained_models,
@@ -447,7 +451,7 @@ def report_markdown(cfg: TranscendConfig, s: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for r in s["rows"]:
-        own = cfg.model_experts.get(r["model"])
+        own = s.get("own_experts", cfg.model_experts).get(r["model"])
         bar = s["ratings"][own] if own else best
         clear = "above, clear" if r["low"] > bar else ("below, clear" if r["high"] < bar else "overlaps")
         clear += f", vs {own}" if own else ""

@@ -155,6 +155,11 @@ def test_toy_transcend_run(tmp_path: Path) -> None:
     report = (tmp_path / "rerun" / "report.md").read_text()
     assert report.count(", vs mid) |") == 2  # the further model's rows are measured against its own expert
     assert r["rating_opponents"] == ["weak", "mid"] and r["games"] == {"diverse": None, "single": None}
+    # a single expert other than the cap is the single model's own bar (its data hold only that expert)
+    weak = run_transcend(dataclasses.replace(rerun, single_expert="weak"), progress=False)
+    assert weak["own_experts"] == {"single": "weak"} and weak["rows"] == r["rows"][:4]  # no game replayed
+    report = (tmp_path / "rerun" / "report.md").read_text()
+    assert report.count(", vs weak) |") == 2
     assert [(x["model"], x["temperature"]) for x in r["rows"]] == [
         (m, t) for m in ("diverse", "single", "single-again") for t in (0.0, 1.0)
     ]
