@@ -24,9 +24,8 @@ import threading
 import chess
 
 from bench.engines import stockfish_path
-from training.generate import CLEAN_MOVES
-from training.greedy import greedy_move
-from training.habits import FALLBACKS, check_habit, error_move
+from training.generate import CLEAN_MOVES, Expert, move_without_engine
+from training.habits import FALLBACKS, check_habit
 
 
 def _draw(seed: int, board: chess.Board) -> random.Random:
@@ -69,6 +68,14 @@ def main(argv: list[str] | None = None) -> int:
         p.error(str(e))
     if not 0 <= a.habit_prob <= 1:
         p.error(f"--habit-prob must be within 0..1, got {a.habit_prob}")
+    expert = Expert(  # how it moves where Stockfish is not asked, as in training generate
+        "noisy",
+        random_move_prob=a.random,
+        habit=a.habit,
+        habit_prob=a.habit_prob,
+        clean=a.clean,
+        habit_fallback=a.habit_fallback,
+    )
     sf = subprocess.Popen(
         [a.stockfish or stockfish_path()], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
     )
@@ -125,11 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         if parts[0] == "go":
             legal = list(board.legal_moves)
             rng = _draw(seed, board)
-            move = None
-            if legal and rng.random() < a.random:
-                move = error_move(board, a.habit, rng, a.habit_prob, a.habit_fallback)
-            if move is None and legal and a.clean == "greedy":
-                move = greedy_move(board)
+            move = move_without_engine(expert, board, rng) if legal else None
             if move is not None:
                 send(f"bestmove {move.uci()}")
                 continue

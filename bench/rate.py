@@ -13,8 +13,6 @@ import chess.pgn
 from bench.ratings import GameResult, glicko2_against_anchors, mle_elo
 from training.pgn import finished_headers
 
-__all__ = ["finished_headers"]  # re-exported: bench reads finished games through this module
-
 # The paper's fixed Glicko-2 anchors: Stockfish 16.1 Skill Level at 0.1 s per move (../shared/PAPER.md).
 # Our Stockfish is Debian's 15.1: the numbers are the paper's, the engine is not the same build.
 PAPER_STOCKFISH_ANCHORS = {1: 1554.0, 2: 1759.0, 3: 1867.0, 4: 2006.0, 5: 2148.0}

@@ -451,7 +451,7 @@ def report_markdown(cfg: TranscendConfig, s: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for r in s["rows"]:
-        own = s.get("own_experts", cfg.model_experts).get(r["model"])
+        own = s["own_experts"].get(r["model"])
         bar = s["ratings"][own] if own else best
         clear = "above, clear" if r["low"] > bar else ("below, clear" if r["high"] < bar else "overlaps")
         clear += f", vs {own}" if own else ""

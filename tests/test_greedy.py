@@ -11,6 +11,7 @@ import pytest
 
 from tests.pgn_factory import random_walk
 from tests.test_engine_subprocess import STOCKFISH
+from tests.test_habits import noisy_expert_session
 from training.generate import Expert, Pool, generate, load_pool
 from training.greedy import greedy_move
 from training.habits import error_move, habit_move
@@ -136,18 +137,11 @@ def test_noisy_uci_expert_plays_the_greedy_rule() -> None:
     # random 0: never errs, so the rule's move (a2a4: the pawn that advances two ranks, lowest
     # file), which Stockfish at depth 1 does not play
     script = "uci\nisready\nposition startpos\ngo depth 1\nquit\n"
-    r = subprocess.run(
-        [sys.executable, "-m", "bench.noisy_engine", "--clean", "greedy"],
-        input=script,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert "id name NoisyExpert(greedy rule, random 0)" in r.stdout
-    assert "bestmove a2a4" in r.stdout
+    out = noisy_expert_session(["--clean", "greedy"], script)
+    assert "id name NoisyExpert(greedy rule, random 0)" in out
+    assert "bestmove a2a4" in out
     # always erring by a habit with no move here (the queen is shut in): its own move again
-    args = ["--clean", "greedy", "--random", "1", "--habit", "queen", "--habit-fallback", "clean"]
-    r = subprocess.run(
-        [sys.executable, "-m", "bench.noisy_engine", *args], input=script, capture_output=True, text=True, timeout=60
+    out = noisy_expert_session(
+        ["--clean", "greedy", "--random", "1", "--habit", "queen", "--habit-fallback", "clean"], script
     )
-    assert "habit queen else clean" in r.stdout and "bestmove a2a4" in r.stdout
+    assert "habit queen else clean" in out and "bestmove a2a4" in out

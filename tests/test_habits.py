@@ -151,16 +151,18 @@ def test_generated_expert_errs_by_its_habit(tmp_path: Path) -> None:
     assert checked >= 10
 
 
+def noisy_expert_session(args: list[str], script: str) -> str:
+    """What the UCI noisy expert (bench/noisy_engine.py) with ``args`` writes for a UCI ``script``."""
+    r = subprocess.run(
+        [sys.executable, "-m", "bench.noisy_engine", *args], input=script, capture_output=True, text=True, timeout=60
+    )
+    return r.stdout
+
+
 @pytest.mark.skipif(STOCKFISH is None, reason="Stockfish not installed (the noisy expert wraps it)")
 def test_noisy_uci_expert_errs_by_its_habit() -> None:
     fen = "4k3/8/8/8/8/8/3P4/Q3K3 w - - 0 1"
     script = f"uci\nsetoption name Seed value 3\nposition fen {fen}\ngo depth 1\nquit\n"
-    r = subprocess.run(
-        [sys.executable, "-m", "bench.noisy_engine", "--depth", "1", "--random", "1", "--habit", "queen"],
-        input=script,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert "id name NoisyExpert(skill 20, depth 1, nodes None, random 1, habit queen)" in r.stdout
-    assert "bestmove a1a8" in r.stdout
+    out = noisy_expert_session(["--depth", "1", "--random", "1", "--habit", "queen"], script)
+    assert "id name NoisyExpert(skill 20, depth 1, nodes None, random 1, habit queen)" in out
+    assert "bestmove a1a8" in out

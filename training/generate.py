@@ -147,6 +147,22 @@ def pairing(pool: Pool, number: int) -> tuple[Expert, Expert, random.Random]:
     return pool.experts[a], pool.experts[b], rng
 
 
+def move_without_engine(expert: Expert, board: chess.Board, rng: random.Random) -> chess.Move | None:
+    """The expert's move where it needs no engine, or None where its engine must move.
+
+    With probability ``random_move_prob`` it errs (``training.habits.error_move``); a greedy
+    expert's own move is the greedy rule's. One definition for ``training generate`` and the UCI
+    noisy expert (bench/noisy_engine.py), so an expert plays alike in its training games and in
+    the games that rate it. ``board`` must have a legal move.
+    """
+    move = None
+    if rng.random() < expert.random_move_prob:
+        move = error_move(board, expert.habit, rng, expert.habit_prob, expert.habit_fallback)
+    if move is None and expert.clean == "greedy":
+        move = greedy_move(board)
+    return move
+
+
 def _stockfish() -> str:
     for cand in (shutil.which("stockfish"), "/usr/games/stockfish"):
         if cand and Path(cand).exists():
@@ -166,12 +182,8 @@ def play_expert_game(pool: Pool, number: int, engines: dict[str, chess.engine.Si
     while board.outcome(claim_draw=True) is None and board.ply() < pool.max_plies:
         mover = white if board.turn == chess.WHITE else black
         expert = rng.choice(pool.experts) if pool.mixing == "move" else mover  # "move": a committee
-        move = None
-        if rng.random() < expert.random_move_prob:
-            move = error_move(board, expert.habit, rng, expert.habit_prob, expert.habit_fallback)
-        if move is None and expert.clean == "greedy":
-            move = greedy_move(board)
-        elif move is None:
+        move = move_without_engine(expert, board, rng)
+        if move is None:
             played = engines[expert.name].play(board, expert.limit(), game=number).move
             if played is None or played not in board.legal_moves:
                 raise RuntimeError(f"{expert.name} returned an illegal move {played} in {board.fen()}")

@@ -30,14 +30,9 @@ from __future__ import annotations
 
 import chess
 
-PIECE_VALUES: dict[chess.PieceType, int] = {  # pawns; the king cannot be taken
-    chess.PAWN: 1,
-    chess.KNIGHT: 3,
-    chess.BISHOP: 3,
-    chess.ROOK: 5,
-    chess.QUEEN: 9,
-    chess.KING: 0,
-}
+from engine.player import PIECE_VALUES  # pawns; the king 0 (it cannot be taken)
+from training.habits import forward_rank
+
 MATE_SCORE = 1000  # above any material gain
 
 
@@ -65,11 +60,9 @@ def _gain(board: chess.Board, move: chess.Move) -> int:
 
 def greedy_move(board: chess.Board) -> chess.Move:
     """The greedy rule's move in ``board`` (module doc); raises ValueError without a legal move."""
-    white = board.turn == chess.WHITE
 
-    def forward(square: chess.Square) -> int:  # rank counted from the mover's side (0..7)
-        rank = chess.square_rank(square)
-        return rank if white else 7 - rank
+    def forward(square: chess.Square) -> int:
+        return forward_rank(square, board.turn)
 
     def preference(m: chess.Move) -> tuple[int, int, int, int, int, int]:
         return (

@@ -49,14 +49,18 @@ def check_habit(habit: str) -> None:
         raise ValueError(f"unknown habit {habit!r}: expected one of {sorted(HABITS)} or empty")
 
 
+def forward_rank(square: chess.Square, mover: chess.Color) -> int:
+    """The square's rank counted from ``mover``'s side (0..7): what makes a rule colour-mirror invariant."""
+    rank = chess.square_rank(square)
+    return rank if mover == chess.WHITE else 7 - rank
+
+
 def habit_move(board: chess.Board, habit: str) -> chess.Move | None:
     """The move ``habit`` makes in ``board``, or None if its piece has no legal move."""
     piece, sign = HABITS[habit]
-    white = board.turn == chess.WHITE
 
-    def forward(square: chess.Square) -> int:  # rank counted from the mover's side (0..7)
-        rank = chess.square_rank(square)
-        return rank if white else 7 - rank
+    def forward(square: chess.Square) -> int:
+        return forward_rank(square, board.turn)
 
     def preference(m: chess.Move) -> tuple[int, int, int, int, int]:
         # the -back rule is the forward rule on the board turned round (sign -1 on every square term)
