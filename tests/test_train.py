@@ -20,6 +20,7 @@ from tests.pgn_factory import lowest_squares_after_opening, make_pgn
 from training.data import BatchStream, GameIndex, validation_batches
 from training.prepare import PrepareConfig, prepare
 from training.train import TrainConfig, train
+from training.train import cli as train_cli
 
 TINY = [
     "--n_layer",
@@ -241,6 +242,24 @@ def test_training_reduces_loss(shards: Path, tmp_path: Path) -> None:
     assert log[-1]["loss"] < log[0]["loss"] - 1.0
     assert "val_policy_loss" in log[-1] and "mfu" in log[0] and "tokens_per_s" in log[0]
     assert result["step"] == 60 and (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+def test_existing_checkpoint_needs_resume_or_overwrite(shards: Path, tmp_path: Path, capsys) -> None:
+    """Starting without --resume in a folder that has a checkpoint would replace it (and hours of training)
+    within ckpt_every steps: it is a clear error, and --overwrite starts a clean run with its own log."""
+    cfg = _tiny_cfg(shards, tmp_path / "run", "--max_steps", "3", "--eval_every", "1000", "--log_every", "1")
+    train(cfg, progress=False)
+    ck = tmp_path / "run" / "checkpoint.pt"
+    before = ck.read_bytes()
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(cfg, progress=False)
+    args = ["--data", str(shards), "--out", str(tmp_path / "run"), "--max_steps", "3", "--no-progress"]
+    assert train_cli([*args, *TINY]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert ck.read_bytes() == before
+    train(_tiny_cfg(shards, tmp_path / "run", "--max_steps", "2", "--log_every", "1"), progress=False, overwrite=True)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2] and torch.load(ck, weights_only=True)["step"] == 2
 
 
 def test_config_from_toml_and_overrides(tmp_path: Path) -> None:

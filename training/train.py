@@ -239,7 +239,7 @@ def save_checkpoint(
     os.replace(tmp, path)  # atomic: a kill leaves either the old or the new checkpoint
 
 
-def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, overwrite: bool = False) -> dict[str, Any]:
     from tqdm import tqdm
 
     from training.data import BatchStream, GameIndex, validation_batches
@@ -263,6 +263,13 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "checkpoint.pt"
+    if ckpt_path.exists() and not (resume or overwrite):
+        # a fresh run would replace the checkpoint within ckpt_every steps: hours of training lost
+        raise FileExistsError(
+            f"{ckpt_path} exists: pass --resume to continue it, or --overwrite to start again in {out}"
+        )
+    if overwrite and not resume and master:
+        (out / "log.jsonl").unlink(missing_ok=True)  # the new run's log must not follow the old run's
     torch.manual_seed(cfg.seed)
     model = ChessFormer(cfg.model_config()).to(device)
     opt_groups = [
@@ -404,10 +411,15 @@ def cli(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m training train", description="Train a ChessFormer.")
     p.add_argument("--config", help="TOML file with TrainConfig fields")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--overwrite", action="store_true", help="start again even if OUT has a checkpoint (it is replaced)")
     p.add_argument("--no-progress", action="store_true")
     a, rest = p.parse_known_args(argv)
     cfg = TrainConfig.load(a.config, rest)
-    result = train(cfg, resume=a.resume, progress=not a.no_progress)
+    try:
+        result = train(cfg, resume=a.resume, progress=not a.no_progress, overwrite=a.overwrite)
+    except FileExistsError as e:
+        print(f"train: {e}", file=sys.stderr)
+        return 2
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps(result))
     return 0
