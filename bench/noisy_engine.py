@@ -3,8 +3,8 @@
 It forwards every command to Stockfish, except that before answering a ``go`` it errs
 with probability ``--random``, as the experts of ``training generate`` do: a uniformly
 random legal move, or with ``--habit`` its habit's move (training/habits.py ``error_move``).
-With ``--clean greedy`` it answers every ``go`` itself, by the greedy rule
-(training/greedy.py) where it does not err; Stockfish then only answers the protocol.
+With ``--clean greedy`` every move is its own, by the greedy rule (training/greedy.py) where
+it does not err, and no Stockfish is started: it answers the protocol itself.
 The random draw depends only on (Seed option, position), so a game against the same
 replies is replayed exactly; bench sets Seed per game.
 
@@ -76,10 +76,13 @@ def main(argv: list[str] | None = None) -> int:
         clean=a.clean,
         habit_fallback=a.habit_fallback,
     )
-    sf = subprocess.Popen(
-        [a.stockfish or stockfish_path()], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
-    )
-    assert sf.stdin and sf.stdout
+    own = "greedy rule" if a.clean == "greedy" else f"skill {a.skill}, depth {a.depth}, nodes {a.nodes}"
+    name = f"NoisyExpert({own}, random {a.random:g}"
+    if a.habit:
+        name += f", habit {a.habit}" + (f" {a.habit_prob:g}" if a.habit_prob < 1 else "")
+        name += f" else {a.habit_fallback}" if a.habit_fallback != "random" else ""
+    name += ")"
+    seed_option = "option name Seed type spin default 0 min 0 max 2147483647"
     out_lock = threading.Lock()
     seed = 0
     board = chess.Board()
@@ -89,27 +92,40 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
 
-    def pump() -> None:  # Stockfish's replies, renamed where it names itself
-        assert sf.stdout
-        for line in sf.stdout:
-            line = line.rstrip("\n")
-            if line.startswith("id name"):
-                own = "greedy rule" if a.clean == "greedy" else f"skill {a.skill}, depth {a.depth}, nodes {a.nodes}"
-                line = f"id name NoisyExpert({own}, random {a.random:g}"
-                if a.habit:
-                    line += f", habit {a.habit}" + (f" {a.habit_prob:g}" if a.habit_prob < 1 else "")
-                    line += f" else {a.habit_fallback}" if a.habit_fallback != "random" else ""
-                line += ")"
-            elif line == "uciok":
-                send("option name Seed type spin default 0 min 0 max 2147483647")
-            send(line)
+    sf: subprocess.Popen[str] | None = None
+    if a.clean == "greedy":  # every move is its own, so no Stockfish: the protocol is answered here
 
-    threading.Thread(target=pump, daemon=True).start()
+        def to_sf(line: str) -> None:
+            command = line.split()[0]
+            if command == "uci":
+                for reply in (f"id name {name}", "id author chessformer", seed_option, "uciok"):
+                    send(reply)
+            elif command == "isready":
+                send("readyok")
+            elif command == "go":  # reached only where the side to move has no legal move
+                send("bestmove (none)")
 
-    def to_sf(line: str) -> None:
-        assert sf.stdin
-        sf.stdin.write(line + "\n")
-        sf.stdin.flush()
+    else:
+        sf = subprocess.Popen(
+            [a.stockfish or stockfish_path()], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+        )
+
+        def pump() -> None:  # Stockfish's replies, renamed where it names itself
+            assert sf and sf.stdout
+            for line in sf.stdout:
+                line = line.rstrip("\n")
+                if line.startswith("id name"):
+                    line = f"id name {name}"
+                elif line == "uciok":
+                    send(seed_option)
+                send(line)
+
+        threading.Thread(target=pump, daemon=True).start()
+
+        def to_sf(line: str) -> None:
+            assert sf and sf.stdin
+            sf.stdin.write(line + "\n")
+            sf.stdin.flush()
 
     to_sf(f"setoption name Skill Level value {a.skill}")
     for raw in sys.stdin:
@@ -141,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         to_sf(line)
         if parts[0] == "quit":
             break
-    sf.wait(timeout=10)
+    if sf is not None:
+        sf.wait(timeout=10)
     return 0
 
 

@@ -10,7 +10,6 @@ import chess.pgn
 import pytest
 
 from tests.pgn_factory import random_walk
-from tests.test_engine_subprocess import STOCKFISH
 from tests.test_habits import noisy_expert_session
 from training.generate import Expert, Pool, generate, load_pool
 from training.greedy import greedy_move
@@ -132,16 +131,24 @@ def test_greedy_options_reach_both_kinds_of_expert(tmp_path: Path) -> None:
     assert r.returncode == 2 and "invalid choice: 'leela'" in r.stderr
 
 
-@pytest.mark.skipif(STOCKFISH is None, reason="Stockfish not installed (it answers the protocol)")
 def test_noisy_uci_expert_plays_the_greedy_rule() -> None:
     # random 0: never errs, so the rule's move (a2a4: the pawn that advances two ranks, lowest
-    # file), which Stockfish at depth 1 does not play
-    script = "uci\nisready\nposition startpos\ngo depth 1\nquit\n"
-    out = noisy_expert_session(["--clean", "greedy"], script)
-    assert "id name NoisyExpert(greedy rule, random 0)" in out
-    assert "bestmove a2a4" in out
+    # file), which Stockfish at depth 1 does not play. No Stockfish is started: a missing binary
+    # does not matter, and the expert answers the protocol itself.
+    script = "uci\nisready\nucinewgame\nposition startpos\ngo depth 1\nquit\n"
+    out = noisy_expert_session(["--clean", "greedy", "--stockfish", "/nonexistent/stockfish"], script)
+    assert out.splitlines() == [
+        "id name NoisyExpert(greedy rule, random 0)",
+        "id author chessformer",
+        "option name Seed type spin default 0 min 0 max 2147483647",
+        "uciok",
+        "readyok",
+        "bestmove a2a4",
+    ]
     # always erring by a habit with no move here (the queen is shut in): its own move again
     out = noisy_expert_session(
         ["--clean", "greedy", "--random", "1", "--habit", "queen", "--habit-fallback", "clean"], script
     )
     assert "habit queen else clean" in out and "bestmove a2a4" in out
+    mated = "position fen 7k/6Q1/6K1/8/8/8/8/8 b - - 0 1\ngo depth 1\nquit\n"
+    assert noisy_expert_session(["--clean", "greedy"], mated).splitlines() == ["bestmove (none)"]
