@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from bench.batched_match import run_batched_match
 from bench.engines import EngineSpec, parse_engine_spec
 from bench.match import MatchConfig, run_match
-from bench.rate import ends_of, finished_headers, parse_anchors, rate, read_results, results_of, write_record
+from bench.rate import ends_of, finished_headers, parse_anchors, rate, results_of, write_record
 
 if TYPE_CHECKING:
     from engine.player import Player
@@ -169,7 +169,10 @@ def run_transcend(
         )
         run_match(mc, out / "pool.pgn", cfg.concurrency, progress)
     anchor = parse_anchors([cfg.anchor or f"{names[0]}=1000"])
-    pool_table = rate(read_results([out / "pool.pgn"]), anchor)
+    # read once: the pool's ratings now, and with the models' games, the final table and records
+    # (forfeits, an expert wrapper's protocol error or illegal move, are not chess results)
+    pool_headers = list(finished_headers([out / "pool.pgn"]))
+    pool_table = rate(results_of(pool_headers, skip_forfeits=True), anchor)
     ratings = {n: float(pool_table[n]["elo"]["rating"]) for n in names}  # type: ignore[index]  # rows are dicts
     intervals = {n: (float(pool_table[n]["elo"]["low"]), float(pool_table[n]["elo"]["high"])) for n in names}  # type: ignore[index]
     if cfg.cap_expert and cfg.cap_expert not in ratings:
@@ -242,9 +245,8 @@ def run_transcend(
             else:
                 run_match(mc, out / "models.pgn", cfg.concurrency, progress)
     expert_anchors = {n: ratings[n] for n in names}
-    # forfeits (an expert wrapper's protocol error or illegal move) are not chess results
     pgns = [out / "pool.pgn", out / "models.pgn"]
-    headers = {p: list(finished_headers([p])) for p in pgns}  # read once: ratings, ends and records
+    headers = {pgns[0]: pool_headers, pgns[1]: list(finished_headers([pgns[1]]))}
     finished = [h for p in pgns for h in headers[p]]
     played = results_of(finished, skip_forfeits=True)
     forfeits = len(finished) - len(played)

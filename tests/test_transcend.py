@@ -135,6 +135,11 @@ def test_toy_transcend_run(tmp_path: Path) -> None:
     # resumable: a second run plays and trains nothing new
     again = run_transcend(cfg, progress=False)
     assert again["rows"] == s["rows"]
+    # a forfeit among the pool's games (an expert wrapper crashed) is not a chess result: the pool's
+    # ratings, which anchor the models', leave it out as the models' table does
+    with open(tmp_path / "run" / "pool.pgn", "a") as f:
+        f.write('[White "weak"]\n[Black "strong"]\n[Result "1-0"]\n[Termination "forfeit: strong crashed"]\n\n1-0\n\n')
+    assert run_transcend(cfg, progress=False, data_only=True)["ratings"] == s["ratings"]
 
     # a later attempt rates the same weights against chosen opponents: no games generated, nothing trained
     rerun = dataclasses.replace(
