@@ -262,6 +262,19 @@ def test_existing_checkpoint_needs_resume_or_overwrite(shards: Path, tmp_path: P
     assert steps == [1, 2] and torch.load(ck, weights_only=True)["step"] == 2
 
 
+def test_resume_drops_log_lines_after_its_checkpoint(shards: Path, tmp_path: Path) -> None:
+    """A run killed between checkpoints has logged steps that the resumed run trains again: the log
+    keeps each step once."""
+    args = ("--eval_every", "1000", "--log_every", "1", "--ckpt_every", "100")
+    train(_tiny_cfg(shards, tmp_path / "run", "--max_steps", "4", *args), progress=False)
+    log = tmp_path / "run" / "log.jsonl"
+    with open(log, "a") as f:  # what a run killed at step 6, after its last checkpoint (step 4), left
+        f.write('{"step": 5, "loss": 9.0}\n{"step": 6, "loss": 9.0}\n')
+    train(_tiny_cfg(shards, tmp_path / "run", "--max_steps", "6", *args), resume=True, progress=False)
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6] and all(r["loss"] != 9.0 for r in rows)
+
+
 def test_config_from_toml_and_overrides(tmp_path: Path) -> None:
     p = tmp_path / "c.toml"
     p.write_text('n_layer = 3\nlr = 0.002\ndata = "x"\n')

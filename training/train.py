@@ -239,6 +239,19 @@ def save_checkpoint(
     os.replace(tmp, path)  # atomic: a kill leaves either the old or the new checkpoint
 
 
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop the log lines of steps after ``step``: a run killed between checkpoints logged steps that
+    its resumption trains again, and each step must appear once."""
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    keep = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= step]
+    if len(keep) < len(lines):
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(keep))
+        os.replace(tmp, path)
+
+
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, overwrite: bool = False) -> dict[str, Any]:
     from tqdm import tqdm
 
@@ -285,6 +298,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, overwri
         step, extra = int(ck["step"]), dict(ck["extra"])
         if master:
             print(f"resumed from {ckpt_path} at step {step}", file=sys.stderr)
+            _truncate_log(out / "log.jsonl", step)
     else:
         if cfg.init_weights:
             init_from(model, Path(cfg.init_weights))
