@@ -30,7 +30,7 @@ import chess.engine
 
 from bench.analyse import model_positions
 from bench.engines import stockfish_path
-from training.greedy import greedy_move
+from training.greedy import MATE_SCORE, exchange, greedy_move, preference
 from training.habits import check_habit, habit_move
 
 REFERENCES = ("stockfish", "greedy")  # the shared move: Stockfish at a fixed depth, or the greedy rule
@@ -45,6 +45,30 @@ class AgreementRow:
     uniform: float  # mean 1 / legal moves: a uniform random mover's p_ref (probability)
     habit_top1: dict[str, float] = field(default_factory=dict)  # habit -> model's top-1 == its move (fraction)
     habit_positions: dict[str, int] = field(default_factory=dict)  # habit -> positions where it has a move (count)
+    # with the greedy reference, where the top move is not the rule's: why the rule prefers its own
+    # (``greedy_miss``) -> fraction of all positions; they sum to 1 - top1
+    greedy_misses: dict[str, float] = field(default_factory=dict)
+
+
+# the parts of the greedy rule's key after the material gain (training/greedy.py preference)
+_TIE_BREAKS = ("advance", "landing rank", "file", "file", "promotion")
+GREEDY_MISSES = ("mate", "hangs the moved piece", "less material", *dict.fromkeys(_TIE_BREAKS))
+
+
+def greedy_miss(board: chess.Board, played: chess.Move, rule: chess.Move) -> str:
+    """Why the greedy rule prefers ``rule`` to ``played`` in ``board``: the first part of its key
+    that differs. "mate": the rule mates; "hangs the moved piece": ``played`` leaves the piece it
+    moved where the opponent takes it, and wins less than the rule's move; "less material": it
+    takes less (e.g. misses a free capture); else the first tie-break that decides."""
+    ours, theirs = preference(board, rule), preference(board, played)
+    if ours[0] != theirs[0]:
+        if ours[0] == MATE_SCORE:
+            return "mate"
+        return "hangs the moved piece" if exchange(board, played)[1] > 0 else "less material"
+    for part, a, b in zip(_TIE_BREAKS, ours[1:], theirs[1:], strict=True):
+        if a != b:
+            return part
+    raise ValueError(f"{played} and {rule} have the same key in {board.fen()}")
 
 
 def sample_positions(
@@ -77,8 +101,14 @@ def reference_moves(
 
 
 def agreement(
-    weights: str, boards: list[chess.Board], refs: list[chess.Move], habits: tuple[str, ...] = ()
+    weights: str,
+    boards: list[chess.Board],
+    refs: list[chess.Move],
+    habits: tuple[str, ...] = (),
+    explain_greedy: bool = False,
 ) -> AgreementRow:
+    """The model's agreement with ``refs`` on ``boards``; ``explain_greedy`` (the refs are the greedy
+    rule's moves) also counts why its top move misses the rule's (``greedy_miss``)."""
     from engine.loader import load_model
 
     for h in habits:
@@ -87,9 +117,12 @@ def agreement(
     top1 = p_ref = uniform = 0.0
     habit_hits = dict.fromkeys(habits, 0)
     habit_seen = dict.fromkeys(habits, 0)
+    misses: dict[str, int] = dict.fromkeys(GREEDY_MISSES, 0) if explain_greedy else {}
     for b, ref in zip(boards, refs, strict=True):
         ev = player.evaluate(b)
         top1 += ev.moves[0] == ref  # moves are most probable first
+        if explain_greedy and ev.moves[0] != ref:
+            misses[greedy_miss(b, ev.moves[0], ref)] += 1
         p_ref += float(ev.probs[ev.moves.index(ref)])
         uniform += 1.0 / len(ev.moves)
         for h in habits:
@@ -99,7 +132,8 @@ def agreement(
                 habit_hits[h] += ev.moves[0] == move
     n = len(boards)
     habit_top1 = {h: habit_hits[h] / habit_seen[h] if habit_seen[h] else 0.0 for h in habits}
-    return AgreementRow(weights, n, top1 / n, p_ref / n, uniform / n, habit_top1, habit_seen)
+    greedy_misses = {k: v / n for k, v in misses.items()}
+    return AgreementRow(weights, n, top1 / n, p_ref / n, uniform / n, habit_top1, habit_seen, greedy_misses)
 
 
 def run_agreement(
@@ -117,7 +151,7 @@ def run_agreement(
         raise ValueError(f"unknown reference {reference!r}: expected one of {REFERENCES}")
     boards = sample_positions(pgn, positions, skip_plies, player=player)
     refs = [greedy_move(b) for b in boards] if reference == "greedy" else reference_moves(boards, depth)
-    rows = [agreement(w, boards, refs, habits) for w in weights]
+    rows = [agreement(w, boards, refs, habits, explain_greedy=reference == "greedy") for w in weights]
     if out_json is not None:
         out_json.write_text(json.dumps([asdict(r) for r in rows], indent=1) + "\n")
     return rows
@@ -136,4 +170,13 @@ def agreement_report(rows: list[AgreementRow], reference: str) -> str:
             f"| {r.model} | {r.positions} | {r.top1:.1%} | {r.p_ref:.3f} | {r.uniform:.3f} |"
             + "".join(f" {r.habit_top1[h]:.1%} of {r.habit_positions[h]} |" for h in habits)
         )
+    if rows and rows[0].greedy_misses:
+        kinds = list(rows[0].greedy_misses)
+        lines += [
+            "",
+            "Where the top move is not the rule's, why the rule prefers its own (share of all positions):",
+            "",
+        ]
+        lines += ["| model |" + "".join(f" {k} |" for k in kinds), "|---|" + "---|" * len(kinds)]
+        lines += [f"| {r.model} |" + "".join(f" {r.greedy_misses[k]:.1%} |" for k in kinds) for r in rows]
     return "\n".join(lines)

@@ -126,10 +126,31 @@ def test_agreement_reference_can_be_the_greedy_rule(tiny_weights, tmp_path: Path
     pgn.write_text(make_pgn(random.Random(5), 20))
     rows = run_agreement([str(tiny_weights)], pgn, 30, 1, 4, tmp_path / "a.json", reference="greedy")
     boards = sample_positions(pgn, 30, 4)
-    assert rows[0] == agreement(str(tiny_weights), boards, [greedy_move(b) for b in boards])
+    assert rows[0] == agreement(str(tiny_weights), boards, [greedy_move(b) for b in boards], explain_greedy=True)
     assert "| top-1 = greedy move | p(greedy move) |" in agreement_report(rows, "greedy")
+    assert rows[0].greedy_misses and sum(rows[0].greedy_misses.values()) == pytest.approx(1 - rows[0].top1)
+    assert "why the rule prefers its own" in agreement_report(rows, "greedy")
     with pytest.raises(ValueError, match="unknown reference 'leela'"):
         run_agreement([str(tiny_weights)], pgn, 30, 1, 4, None, reference="leela")
+
+
+def test_greedy_miss_names_the_first_part_of_the_rule_that_decides() -> None:
+    from bench.agreement import greedy_miss
+    from training.greedy import greedy_move
+
+    def why(fen: str, played: str) -> str:
+        board = chess.Board(fen)
+        return greedy_miss(board, chess.Move.from_uci(played), greedy_move(board))
+
+    assert why("6k1/5ppp/8/8/8/8/5PPP/3R2K1 w - - 0 1", "g1f1") == "mate"  # the rule mates: Rd8#
+    assert why("n3k3/8/8/8/8/8/8/R3K3 w - - 0 1", "a1a2") == "less material"  # the free knight: Rxa8
+    # the pawn on e5 guards d4 and f4: the rule plays Nc3 (advance 1, to rank 3, lowest file)
+    knight = "4k3/8/8/4p3/8/8/4N3/4K3 w - - 0 1"
+    assert greedy_move(chess.Board(knight)).uci() == "e2c3"
+    assert why(knight, "e2d4") == "hangs the moved piece"
+    assert why(knight, "e1d1") == "advance"  # 0 ranks against 1
+    assert why(knight, "e1d2") == "landing rank"  # +1 as well, but to rank 2
+    assert why(knight, "e2g3") == "file"
 
 
 @pytest.mark.skipif(STOCKFISH is None, reason="Stockfish not installed")

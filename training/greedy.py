@@ -36,8 +36,10 @@ from training.habits import forward_rank
 MATE_SCORE = 1000  # above any material gain
 
 
-def _gain(board: chess.Board, move: chess.Move) -> int:
-    """Material won by ``move`` against one reply that takes the moved piece (pawns)."""
+def exchange(board: chess.Board, move: chess.Move) -> tuple[int, int]:
+    """(taken, lost) for ``move``, in pawns: the material it takes (with a promotion's gain), and the
+    moved piece's value if the opponent attacks its square after the move (one reply); a checkmate
+    is (MATE_SCORE, 0). The rule's material gain is taken - lost."""
     mover = board.turn
     moving = board.piece_type_at(move.from_square)
     assert moving is not None
@@ -51,30 +53,30 @@ def _gain(board: chess.Board, move: chess.Move) -> int:
     board.push(move)
     try:
         if board.is_checkmate():
-            return MATE_SCORE
+            return MATE_SCORE, 0
         lost = PIECE_VALUES[landed] if board.is_attacked_by(not mover, move.to_square) else 0
     finally:
         board.pop()
-    return taken - lost
+    return taken, lost
+
+
+def preference(board: chess.Board, move: chess.Move) -> tuple[int, int, int, int, int, int]:
+    """The rule's key for ``move`` (module doc), compared lexicographically, highest first:
+    (material gain, advance, landing rank, -landing file, -starting file, promotion piece)."""
+    taken, lost = exchange(board, move)
+    return (
+        taken - lost,
+        forward_rank(move.to_square, board.turn) - forward_rank(move.from_square, board.turn),  # ranks; < 0: a retreat
+        forward_rank(move.to_square, board.turn),
+        -chess.square_file(move.to_square),
+        -chess.square_file(move.from_square),
+        move.promotion or 0,  # queen (5) first
+    )
 
 
 def greedy_move(board: chess.Board) -> chess.Move:
     """The greedy rule's move in ``board`` (module doc); raises ValueError without a legal move."""
-
-    def forward(square: chess.Square) -> int:
-        return forward_rank(square, board.turn)
-
-    def preference(m: chess.Move) -> tuple[int, int, int, int, int, int]:
-        return (
-            _gain(board, m),
-            forward(m.to_square) - forward(m.from_square),  # the advance (ranks; negative: a retreat)
-            forward(m.to_square),
-            -chess.square_file(m.to_square),
-            -chess.square_file(m.from_square),
-            m.promotion or 0,  # queen (5) first
-        )
-
     moves = list(board.legal_moves)
     if not moves:
         raise ValueError(f"no legal move in {board.fen()}")
-    return max(moves, key=preference)
+    return max(moves, key=lambda m: preference(board, m))
