@@ -99,6 +99,12 @@ def test_greedy_experts_play_the_rule_or_their_habit(tmp_path: Path) -> None:
                         no_habit += walk is None
                 board.push(move)
     assert habit > 20 and rule > 5 and no_habit > 0  # the last: moves where only the rule could play
+    # with concurrency, an engine-free pool plays in worker processes (not GIL-bound threads): the
+    # same games in the same order, and a resumed run adds only the missing ones
+    procs = tmp_path / "p.pgn"
+    assert generate(pool, 3, procs, concurrency=2, progress=False) == 3
+    assert generate(pool, 4, procs, concurrency=2, progress=False) == 1
+    assert procs.read_text() == out.read_text()
 
 
 def test_greedy_options_reach_both_kinds_of_expert(tmp_path: Path) -> None:

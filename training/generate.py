@@ -37,6 +37,7 @@ games of experts rated at most a cap.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import random
 import shutil
@@ -222,6 +223,11 @@ def done_numbers(pgn: Path, seed: int) -> set[int]:
     }
 
 
+def _engine_free_game(pool: Pool, number: int) -> str:
+    """A game of a pool that needs no engine (every expert greedy), as PGN text: a worker process's job."""
+    return str(play_expert_game(pool, number, {}))
+
+
 def generate(pool: Pool, games: int, pgn: Path, concurrency: int = 2, progress: bool = True) -> int:
     """Play games 0..games-1 that are not yet in ``pgn``; returns how many were played."""
     from tqdm import tqdm
@@ -229,8 +235,19 @@ def generate(pool: Pool, games: int, pgn: Path, concurrency: int = 2, progress: 
     pgn.parent.mkdir(parents=True, exist_ok=True)
     done = done_numbers(pgn, pool.seed)
     todo = [i for i in range(games) if i not in done]
-    lock = threading.Lock()
     bar = tqdm(total=len(todo), desc="generate", unit="game", disable=not progress)
+    if todo and concurrency > 1 and all(e.clean == "greedy" for e in pool.experts):
+        # every move is computed here in Python: threads would share one core (the GIL), so use
+        # processes; games are appended in order, as each finishes, so a kill loses only those in flight
+        import multiprocessing
+
+        with multiprocessing.get_context("spawn").Pool(min(concurrency, len(todo))) as workers:
+            for text in workers.imap(functools.partial(_engine_free_game, pool), todo, chunksize=4):
+                append_game(pgn, text)
+                bar.update(1)
+        bar.close()
+        return len(todo)
+    lock = threading.Lock()
     errors: list[BaseException] = []
     next_index = iter(todo)
 
