@@ -326,6 +326,31 @@ def _transcend(argv: list[str]) -> int:
     return 0
 
 
+def _curve(argv: list[str]) -> int:
+    from bench.learning_curve import curve_table, parse_arm, run_curve
+    from engine.weights import WeightsError
+
+    p = argparse.ArgumentParser(
+        prog="python -m bench curve", description="Rating against training steps, per arm of a transcend run."
+    )
+    p.add_argument("transcend_json", type=Path, help="a transcend run's transcend.json")
+    p.add_argument(
+        "--arm", action="append", required=True, help="ARM=LABEL,LABEL...: the run's models of one arm (repeatable)"
+    )
+    p.add_argument("--agreement", action="append", type=Path, default=[], help="bench analyse agreement --json output")
+    p.add_argument("--temperature", type=float, default=0.001, help="the ratings to draw")
+    p.add_argument("--out", type=Path, help="PNG of the curve")
+    a = p.parse_args(argv)
+    try:
+        arms = dict(parse_arm(spec) for spec in a.arm)
+        points = run_curve(a.transcend_json, arms, a.agreement, a.temperature, a.out)
+    except (ValueError, FileNotFoundError, WeightsError) as e:
+        print(f"curve: {e}", file=sys.stderr)
+        return 2
+    print(curve_table(points, a.temperature))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     commands = {
@@ -335,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         "analyse": _analyse,
         "throughput": _throughput,
         "transcend": _transcend,
+        "curve": _curve,
     }
     if not argv or argv[0] not in commands:
         print(f"usage: python -m bench {{{','.join(commands)}}} ...", file=sys.stderr)
