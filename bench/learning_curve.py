@@ -7,7 +7,7 @@ run's transcend.json, takes each named model's rating at one temperature, counts
 total optimizer steps from its weights' metadata (its own run's steps plus those of the model it
 started from, followed through ``init_weights``), and draws rating against steps with the cap
 and the single arm's own expert. Agreement JSONs (``bench analyse agreement --json``) of the same
-weights add a second panel: how often the model's top move is the experts' shared move.
+weights (matched by content) add a second panel: how often the model's top move is the experts' shared move.
 
     python -m bench curve runs/transcend_pool_v13_long/transcend.json \\
         --arm committee=diverse,committee-2000 --arm single=single,single-2000 \\
@@ -55,8 +55,9 @@ def curve_points(
     summary: dict[str, Any], arms: dict[str, list[str]], agreements: list[dict[str, Any]], temperature: float
 ) -> list[CurvePoint]:
     """One point per label of each arm: its rating at ``temperature`` and steps, with agreement rows
-    (matched by weights path) where given."""
-    by_path = {Path(r["model"]).resolve(): r for r in agreements}
+    (matched by the weights' sha256) where given."""
+    # matched by content: the same weights are often rated from one path and analysed from a copy
+    by_hash = {read_info(Path(r["model"])).sha256: r for r in agreements if Path(r["model"]).is_file()}
     points = []
     for arm, labels in arms.items():
         for label in labels:
@@ -66,7 +67,7 @@ def curve_points(
             rows = [r for r in summary["rows"] if r["model"] == label and r["temperature"] == temperature]
             if not rows:
                 raise ValueError(f"{label!r} has no rating at temperature {temperature:g}")
-            ag = by_path.get(weights.resolve())
+            ag = by_hash.get(read_info(weights).sha256)
             r = rows[0]
             points.append(
                 CurvePoint(
@@ -94,8 +95,9 @@ def plot_curve(points: list[CurvePoint], summary: dict[str, Any], temperature: f
     with_agreement = any(p.top1 is not None for p in points)
     fig, axes = plt.subplots(2 if with_agreement else 1, 1, figsize=(7, 7 if with_agreement else 4.5), sharex=True)
     ax = axes[0] if with_agreement else axes
-    colors = iter(("tab:blue", "tab:red", "tab:green", "tab:orange", "tab:purple"))
-    arm_color = {arm: next(colors, "black") for arm in dict.fromkeys(p.arm for p in points)}
+    fixed = {"committee": "tab:blue", "single": "tab:red"}  # as bench/transcend.py draws diverse and single
+    others = iter(("tab:green", "tab:orange", "tab:purple", "tab:brown"))
+    arm_color = {arm: fixed.get(arm) or next(others, "black") for arm in dict.fromkeys(p.arm for p in points)}
     for arm, color in arm_color.items():
         pts = [p for p in points if p.arm == arm]
         xs = [p.steps for p in pts]
@@ -119,7 +121,12 @@ def plot_curve(points: list[CurvePoint], summary: dict[str, Any], temperature: f
     ax.axhspan(low, high, color="gray", alpha=0.12)
     single = summary.get("single_expert")
     if single and single != best:
-        ax.axhline(ratings[single], color=arm_color.get("single", "tab:red"), linestyle=":", label=f"{single}")
+        ax.axhline(
+            ratings[single],
+            color=arm_color.get("single", "tab:red"),
+            linestyle=":",
+            label=f"single's expert ({single}, {ratings[single]:.0f})",
+        )
     ax.set_ylabel(f"Elo at τ {temperature:g} (95% interval)")
     ax.set_title(f"{Path(summary.get('config') or '').stem}: rating against training")
     ax.legend(fontsize=8)

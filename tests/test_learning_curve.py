@@ -17,7 +17,7 @@ def _weights(path: Path, steps: int, start: Path | None) -> Path:
     from engine.model import ChessFormer, ModelConfig
     from engine.weights import save_weights
 
-    torch.manual_seed(0)
+    torch.manual_seed(steps)  # distinct weights: agreement rows are matched by the file's hash
     model = ChessFormer(ModelConfig(n_layer=1, n_head=2, n_embd=16, block_size=8))
     train_config = {"init_weights": str(start) if start else ""}
     save_weights(model, path, {"training_steps": steps, "train_config": train_config})
@@ -42,7 +42,10 @@ def test_curve_counts_steps_through_start_models_and_draws(tmp_path: Path) -> No
         "rows": [row("diverse", 1040.0), row("committee-2000", 1170.0), row("single", 1100.0), row("single", 990, 1.0)],
     }
     (tmp_path / "t.json").write_text(json.dumps(summary))
-    (tmp_path / "a.json").write_text(json.dumps([{"model": str(mid), "top1": 0.45, "p_ref": 0.3}]))
+    copy = tmp_path / "copy.safetensors"  # analysed from a copy of the rated file: matched by content
+    copy.write_bytes(mid.read_bytes())
+    copy.with_suffix(".json").write_text(mid.with_suffix(".json").read_text())
+    (tmp_path / "a.json").write_text(json.dumps([{"model": str(copy), "top1": 0.45, "p_ref": 0.3}]))
     arms = dict([parse_arm("committee=diverse,committee-2000"), parse_arm("single=single")])
     points = run_curve(tmp_path / "t.json", arms, [tmp_path / "a.json"], 0.001, tmp_path / "c.png")
     assert [(p.label, p.steps, p.elo, p.top1) for p in points] == [
