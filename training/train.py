@@ -240,8 +240,9 @@ def save_checkpoint(
 
 
 def _truncate_log(path: Path, step: int) -> None:
-    """Drop the log lines of steps after ``step``: a run killed between checkpoints logged steps that
-    its resumption trains again, and each step must appear once."""
+    """Drop the log lines of steps after ``step``, where a run starts: a run killed between
+    checkpoints logged steps that its resumption trains again, and a fresh start (``--overwrite``,
+    or a run killed before its first checkpoint) trains every step again; each must appear once."""
     if not path.exists():
         return
     lines = path.read_text().splitlines(keepends=True)
@@ -281,8 +282,6 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, overwri
         raise FileExistsError(
             f"{ckpt_path} exists: pass --resume to continue it, or --overwrite to start again in {out}"
         )
-    if overwrite and not resume and master:
-        (out / "log.jsonl").unlink(missing_ok=True)  # the new run's log must not follow the old run's
     torch.manual_seed(cfg.seed)
     model = ChessFormer(cfg.model_config()).to(device)
     opt_groups = [
@@ -298,7 +297,6 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, overwri
         step, extra = int(ck["step"]), dict(ck["extra"])
         if master:
             print(f"resumed from {ckpt_path} at step {step}", file=sys.stderr)
-            _truncate_log(out / "log.jsonl", step)
     else:
         if cfg.init_weights:
             init_from(model, Path(cfg.init_weights))
@@ -306,6 +304,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, overwri
                 print(f"initialised from {cfg.init_weights}", file=sys.stderr)
         if master:
             (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1) + "\n")
+    if master:  # the log keeps the steps before this start only: 0 for a fresh run (--overwrite)
+        _truncate_log(out / "log.jsonl", step)
     n_params = model.num_parameters()
     net: torch.nn.Module = torch.compile(model) if cfg.compile else model  # type: ignore[assignment]
     if ddp:
