@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.weights import read_info
+from engine.weights import WeightsInfo, read_info
 
 
 @dataclass(frozen=True)
@@ -36,18 +36,17 @@ class CurvePoint:
     p_ref: float | None  # mean probability of the shared move, likewise (probability)
 
 
-def total_steps(weights: Path) -> int:
-    """Optimizer steps behind ``weights``: its run's, plus those of the weights it started from."""
+def total_steps(info: WeightsInfo) -> int:
+    """Optimizer steps behind the weights of ``info``: its run's, plus those of the weights it started from."""
     steps, seen = 0, set()
-    path: Path | None = weights
-    while path is not None and path.resolve() not in seen:
-        seen.add(path.resolve())
-        meta = read_info(path).metadata
-        steps += int(meta.get("training_steps") or 0)
-        start = (meta.get("train_config") or {}).get("init_weights")
+    current: WeightsInfo | None = info
+    while current is not None and current.path.resolve() not in seen:
+        seen.add(current.path.resolve())
+        steps += int(current.metadata.get("training_steps") or 0)
+        start = (current.metadata.get("train_config") or {}).get("init_weights")
         if start and not Path(start).exists():
-            raise FileNotFoundError(f"{path} started from {start}, which is not here: its steps are unknown")
-        path = Path(start) if start else None
+            raise FileNotFoundError(f"{current.path} started from {start}, which is not here: its steps are unknown")
+        current = read_info(Path(start)) if start else None
     return steps
 
 
@@ -67,13 +66,14 @@ def curve_points(
             rows = [r for r in summary["rows"] if r["model"] == label and r["temperature"] == temperature]
             if not rows:
                 raise ValueError(f"{label!r} has no rating at temperature {temperature:g}")
-            ag = by_hash.get(read_info(weights).sha256)
+            info = read_info(weights)  # hashes the file once: for its steps and its agreement row
+            ag = by_hash.get(info.sha256)
             r = rows[0]
             points.append(
                 CurvePoint(
                     arm,
                     label,
-                    total_steps(weights),
+                    total_steps(info),
                     float(r["elo"]),
                     float(r["low"]),
                     float(r["high"]),
