@@ -6,7 +6,7 @@ learned absolute positions, a policy head over the 1968 moves and a value head
 that a game can be decoded incrementally: the logits of the incremental path equal
 those of a full recompute (tests/test_model.py).
 
-Two board encodings (ModelConfig.board_encoding):
+Three board encodings (ModelConfig.board_encoding):
 
 - ``summed`` (the paper's transcript model): the POS token's embedding is the sum of its
   board features' embeddings; move tokens follow, read causally, and a linear policy head
@@ -20,6 +20,10 @@ Two board encodings (ModelConfig.board_encoding):
   one attention score here, where the summed vector needs an MLP to find a conjunction;
   on Stockfish depth-1 labels it learns 32.6% top-1 in 8 CPU minutes against 23.3% for
   the summed model (results/transcendence/report.md, attempt 5).
+- ``squares-attacks``: ``squares`` plus, on each square token, an embedding of how many
+  pieces of each colour attack the square and the least valuable of them (engine/attacks.py,
+  computed from the pieces inside the model): the inputs of a static exchange, which the
+  squares model learns slowly (attempt 14: 59% of a rule-only model's misses hung the moved piece).
 
 Shapes: B batch, T new tokens, L cached tokens, C channels (n_embd), H heads, D = C/H,
 S = 65 square tokens, M = 1968 moves.
@@ -36,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.attacks import ATTACK_CODES, attack_codes
 from engine.tokenizer import (
     MAX_FEATURES,
     MOVES,
@@ -47,7 +52,7 @@ from engine.tokenizer import (
     VOCAB_SIZE,
 )
 
-BOARD_ENCODINGS = ("summed", "squares")
+BOARD_ENCODINGS = ("summed", "squares", "squares-attacks")
 SQUARE_TOKENS = 65  # a squares model's tokens per board: 64 squares and one for the global features
 
 
@@ -60,7 +65,7 @@ class ModelConfig:
     n_embd: int = 512  # residual stream width (channels); divisible by n_head
     block_size: int = 256  # longest sequence, POS token included (tokens)
     mlp_ratio: int = 4  # MLP hidden width as a multiple of n_embd (ratio)
-    board_encoding: str = "summed"  # how the POS board is read: "summed" or "squares" (module doc)
+    board_encoding: str = "summed"  # how the POS board is read: "summed", "squares" or "squares-attacks" (module doc)
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -72,10 +77,16 @@ class ModelConfig:
                 raise ValueError(f"ModelConfig.{f.name} must be a positive integer, got {v!r}")
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd {self.n_embd} is not divisible by n_head {self.n_head}")
-        if self.board_encoding == "squares" and self.block_size != 1:
+        if self.reads_squares and self.block_size != 1:
             raise ValueError(
-                f"board_encoding squares reads the current board only: block_size must be 1, got {self.block_size}"
+                f"board_encoding {self.board_encoding} reads the current board only:"
+                f" block_size must be 1, got {self.block_size}"
             )
+
+    @property
+    def reads_squares(self) -> bool:
+        """One token per square (``squares`` or ``squares-attacks``), not the summed POS token."""
+        return self.board_encoding != "summed"
 
     def to_dict(self) -> dict[str, int | str]:
         return asdict(self)
@@ -198,13 +209,16 @@ class ChessFormer(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.squares = cfg.board_encoding == "squares"
+        self.squares = cfg.reads_squares
+        self.attacks = cfg.board_encoding == "squares-attacks"
         if self.squares:
             self.piece_emb = nn.Embedding(13, cfg.n_embd)  # 0 empty, 1 + piece kind (tokenizer order)
             self.square_emb = nn.Embedding(SQUARE_TOKENS, cfg.n_embd)  # 64 squares, then the global token's slot
             # global features (side to move, castling, en passant); piece-square rows are never read.
             # Declared per branch: the declaration order is the seeded init order of trained models.
             self.feat_emb = nn.Embedding(N_FEATURES, cfg.n_embd, padding_idx=PAD_FEATURE)
+            if self.attacks:  # each colour's attackers of the square (engine/attacks.py)
+                self.attack_emb = nn.Embedding(2 * ATTACK_CODES, cfg.n_embd)
         else:
             self.tok_emb = nn.Embedding(VOCAB_SIZE, cfg.n_embd)
             self.feat_emb = nn.Embedding(N_FEATURES, cfg.n_embd, padding_idx=PAD_FEATURE)
@@ -284,7 +298,11 @@ class ChessFormer(nn.Module):
         """The 65 input tokens [B, S, C] of the boards ``anchor`` [B, MAX_FEATURES] (squares encoding)."""
         is_piece = anchor < N_PIECE_SQUARE_FEATURES  # [B, F]
         glob = self.feat_emb(torch.where(is_piece, torch.full_like(anchor, PAD_FEATURE), anchor)).sum(1)  # [B, C]
-        x = self.piece_emb(square_pieces(anchor))  # [B, 64, C]
+        pieces = square_pieces(anchor)  # [B, 64]
+        x = self.piece_emb(pieces)  # [B, 64, C]
+        if self.attacks:
+            colour = torch.tensor([[0], [ATTACK_CODES]], device=anchor.device)  # [2, 1]: each colour's rows
+            x = x + self.attack_emb(attack_codes(pieces) + colour).sum(1).to(x.dtype)  # [B, 2, 64, C] -> [B, 64, C]
         x = torch.cat([x, glob.unsqueeze(1).to(x.dtype)], dim=1)  # [B, S, C]
         return x + self.square_emb.weight.to(x.dtype)  # [S, C] broadcast over B
 

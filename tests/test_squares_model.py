@@ -1,4 +1,7 @@
-"""The squares board encoding: one token per square, full attention, an attention policy (engine/model.py)."""
+"""The squares board encodings: one token per square, full attention, an attention policy (engine/model.py).
+
+Every test taking the ``squares_model`` fixture runs on ``squares`` and on ``squares-attacks``.
+"""
 
 from __future__ import annotations
 
@@ -31,10 +34,11 @@ def _random_boards(n: int, seed: int) -> list[chess.Board]:
     return [random_walk(rng, rng.randint(0, 60)) for _ in range(n)]
 
 
-@pytest.fixture(scope="module")
-def squares_model() -> ChessFormer:
+@pytest.fixture(scope="module", params=["squares", "squares-attacks"])
+def squares_model(request: pytest.FixtureRequest) -> ChessFormer:
     torch.manual_seed(3)
-    model = ChessFormer(ModelConfig(n_layer=2, n_head=2, n_embd=32, block_size=1, board_encoding="squares")).eval()
+    cfg = ModelConfig(n_layer=2, n_head=2, n_embd=32, block_size=1, board_encoding=request.param)
+    model = ChessFormer(cfg).eval()
     with torch.no_grad():  # larger than the training init, and random biases, so every path shows in the logits
         for p in model.parameters():
             p.normal_(0.0, 0.2)
@@ -98,7 +102,8 @@ def test_config_validation_and_weights_round_trip(squares_model: ChessFormer, tm
     path = tmp_path / "sq.safetensors"
     save_weights(squares_model, path, {"random_init": True, "description": "squares test weights"})
     loaded, info = load_weights(path)
-    assert info.config["board_encoding"] == "squares" and loaded.squares
+    assert info.config["board_encoding"] == squares_model.cfg.board_encoding and loaded.squares
+    assert loaded.attacks == (squares_model.cfg.board_encoding == "squares-attacks")
     anchor = torch.tensor([encode_board(b, 1).anchor for b in _random_boards(4, seed=5)])
     tok = torch.full((4, 1), 1968)
     with torch.no_grad():

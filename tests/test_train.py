@@ -196,9 +196,10 @@ def test_legal_loss_training_learns(legal_shards: Path, shards: Path, tmp_path: 
         _tiny_cfg(legal_shards, tmp_path / "r3", "--policy_loss", "illegal")
 
 
-def test_squares_encoding_trains_exports_and_plays(tmp_path: Path) -> None:
-    """board_encoding squares: one board per sample learns a board rule (the lowest from- and to-square),
-    and the engine plays the export."""
+@pytest.mark.parametrize("encoding", ["squares", "squares-attacks"])
+def test_squares_encoding_trains_exports_and_plays(tmp_path: Path, encoding: str) -> None:
+    """board_encoding squares (and squares-attacks): one board per sample learns a board rule (the lowest
+    from- and to-square), and the engine plays the export."""
     d = tmp_path / "rule"
     d.mkdir()
     (d / "g.pgn").write_text(make_pgn(random.Random(2), 200, choose=lowest_squares_after_opening))
@@ -206,7 +207,7 @@ def test_squares_encoding_trains_exports_and_plays(tmp_path: Path) -> None:
     cfg = _tiny_cfg(
         d / "shards",
         tmp_path / "sq",
-        *("--board_encoding", "squares", "--block_size", "1", "--batch_tokens", "256", "--max_steps", "60"),
+        *("--board_encoding", encoding, "--block_size", "1", "--batch_tokens", "256", "--max_steps", "60"),
         *("--lr", "3e-3", "--eval_every", "60", "--policy_loss", "legal", "--mid_game_fraction", "0.98"),
     )
     train(cfg, progress=False)
@@ -221,7 +222,7 @@ def test_squares_encoding_trains_exports_and_plays(tmp_path: Path) -> None:
 
     out = export(tmp_path / "sq" / "checkpoint.pt", tmp_path / "sq.safetensors", "toy", 1500, bf16=False)
     model, info = load_weights(out["weights"])
-    assert model.squares and info.config["block_size"] == 1
+    assert model.squares and info.config["block_size"] == 1 and info.config["board_encoding"] == encoding
     board = chess.Board()
     player = Player(TorchBackend(model, device="cpu"))
     for _ in range(30):
@@ -230,7 +231,7 @@ def test_squares_encoding_trains_exports_and_plays(tmp_path: Path) -> None:
         board.push(player.evaluate(board).moves[0])
     assert board.ply() >= 10
     with pytest.raises(SystemExit, match="block_size must be 1"):
-        _tiny_cfg(d / "shards", tmp_path / "r4", "--board_encoding", "squares")
+        _tiny_cfg(d / "shards", tmp_path / "r4", "--board_encoding", encoding)
 
 
 def test_training_reduces_loss(shards: Path, tmp_path: Path) -> None:

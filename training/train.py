@@ -43,8 +43,8 @@ class TrainConfig:
     n_layer: int = 8  # transformer blocks (count)
     n_head: int = 8  # attention heads (count)
     n_embd: int = 384  # residual width (channels)
-    block_size: int = 256  # longest sequence (tokens); 1 for board_encoding squares
-    board_encoding: str = "summed"  # "summed": the paper's transcript model; "squares": a board reader with one token per square and an attention policy (engine/model.py), block_size 1
+    block_size: int = 256  # longest sequence (tokens); 1 for the squares encodings
+    board_encoding: str = "summed"  # "summed": the paper's transcript model; "squares": a board reader with one token per square and an attention policy (engine/model.py), block_size 1; "squares-attacks": squares plus each square's attackers
     # optimisation (the paper's AdamW settings)
     lr: float = 1e-3  # peak learning rate (per step); the paper's 3e-4 is for 50M params, small models take more
     min_lr: float = 1e-4  # cosine floor (per step)
@@ -82,9 +82,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.board_encoding not in BOARD_ENCODINGS:
             raise SystemExit(f"train: board_encoding must be one of {BOARD_ENCODINGS}, got {self.board_encoding!r}")
-        if self.board_encoding == "squares" and self.block_size != 1:
+        if self.board_encoding != "summed" and self.block_size != 1:
             raise SystemExit(
-                f"train: board_encoding squares reads one board: block_size must be 1, got {self.block_size}"
+                f"train: board_encoding {self.board_encoding} reads one board: block_size must be 1, got {self.block_size}"
             )
         if self.policy_loss not in ("all", "legal"):
             raise SystemExit(f"train: policy_loss must be all or legal, got {self.policy_loss!r}")

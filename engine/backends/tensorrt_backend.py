@@ -54,7 +54,7 @@ def profiles(cfg: ModelConfig) -> dict[str, dict[str, tuple[tuple[int, ...], tup
         return (n, *rest)
 
     cache = ((L, 1, H, T, D), (L, 32, H, T, D), (L, MAX_BATCH, H, T, D))
-    if cfg.board_encoding == "squares":  # one graph, one token per row: the prefill is the whole step
+    if cfg.reads_squares:  # one graph, one token per row: the prefill is the whole step
         n = SQUARES_PREFILL_MAX_BATCH
         return {"prefill": {"tokens": ((1, 1), (32, 1), (n, 1)), "anchor": ((1, F), (32, F), (n, F))}}
     return {
