@@ -10,84 +10,120 @@ backend (torch, ONNX, TensorRT, CUDA graphs) and the training shards unchanged.
 
 An attack is python-chess's ``Board.attackers``: pseudo-legal (pins ignored), sliders stop at
 the first piece of either colour, no x-rays, and en passant is not an attack on the pawn's
-square. Squares are python-chess's numbering (a1 = 0, rank-major).
+square. Squares are python-chess's numbering (a1 = 0).
 
-Shapes: B batch, K = 12 piece kinds (white P N B R Q K, then black), 8 x 8 ranks x files.
+How: every table is a [64 from, 64 to] matrix built once from python-chess's square sets, so
+the forward pass is a handful of matrix products (no per-direction loop): a slider on ``from``
+reaches ``to`` when they share a line and no piece stands strictly between them.
+
+Shapes: B batch, K = 12 piece kinds (white P N B R Q K, then black), 64 squares.
 """
 
 from __future__ import annotations
 
+import chess
 import torch
-import torch.nn.functional as F
+from torch import nn
 
 ATTACK_COUNT_CAP = 3  # attackers of one colour counted as 0, 1, 2 or "3 or more"
 ATTACK_CODES = (ATTACK_COUNT_CAP + 1) * 7  # per colour: count x least attacker (0 none, 1..6 P N B R Q K)
-
-_KNIGHT = ((1, 2), (2, 1), (2, -1), (1, -2), (-1, -2), (-2, -1), (-2, 1), (-1, 2))
-_KING = ((1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1))
-_DIAGONAL = ((1, 1), (1, -1), (-1, 1), (-1, -1))
-_ORTHOGONAL = ((1, 0), (-1, 0), (0, 1), (0, -1))
+N_ATTACK_CODES = 2 * ATTACK_CODES  # white's codes, then black's: the size of the model's attack embedding
 
 
-def _kinds(*piece_types: int) -> torch.Tensor:
-    """A [K, 1, 1] mask of the kinds of both colours whose piece type (1 pawn .. 6 king) is listed."""
-    mask = torch.zeros(12, 1, 1)
-    for t in piece_types:
-        mask[t - 1] = mask[t + 5] = 1.0
-    return mask
+def _table(attacked: list[chess.SquareSet]) -> torch.Tensor:
+    """[64 from, 64 to] with 1 where ``attacked[from]`` holds ``to``."""
+    t = torch.zeros(64, 64)
+    for frm, squares in enumerate(attacked):
+        t[frm, list(squares)] = 1.0
+    return t
 
 
-def shift(x: torch.Tensor, dr: int, df: int) -> torch.Tensor:
-    """``x`` [..., 8, 8] moved by dr ranks and df files: out[r, f] = x[r - dr, f - df], zero off the board."""
-    padded = F.pad(x, (max(df, 0), max(-df, 0), max(dr, 0), max(-dr, 0)))  # [..., 8 + |dr|, 8 + |df|]
-    r0, f0 = max(-dr, 0), max(-df, 0)
-    return padded[..., r0 : r0 + 8, f0 : f0 + 8]
+def _between() -> torch.Tensor:
+    """[64 * 64 (from, to), 64]: the squares strictly between from and to on a shared line."""
+    t = torch.zeros(64 * 64, 64)
+    for frm in chess.SQUARES:
+        for to in chess.SQUARES:
+            t[frm * 64 + to, list(chess.SquareSet(chess.between(frm, to)))] = 1.0
+    return t
 
 
-def attacks_by_kind(pieces: torch.Tensor) -> torch.Tensor:
-    """How many pieces of each kind attack each square: [B, K, 64] (float) of ``pieces`` [B, 64].
-
-    ``pieces`` is engine.model.square_pieces' output: 0 empty, 1 + kind.
-    """
-    B = pieces.shape[0]
-    board = pieces.view(B, 8, 8)  # [B, 64] -> [B, 8 ranks, 8 files]
-    kinds = torch.arange(1, 13, device=pieces.device).view(1, 12, 1, 1)  # [1, K, 1, 1]
-    occupant = (board.unsqueeze(1) == kinds).float()  # [B, K, 8, 8]: 1 where a piece of that kind stands
-    empty = (board == 0).float().unsqueeze(1)  # [B, 1, 8, 8]
-    dev = pieces.device
-    attacks = torch.zeros_like(occupant)
-    # pawns take one rank forward: white up the board (kind 0), black down (kind 6)
-    white_pawn = torch.zeros(12, 1, 1, device=dev)
-    white_pawn[0] = 1.0
-    black_pawn = torch.zeros(12, 1, 1, device=dev)
-    black_pawn[6] = 1.0
-    for df in (1, -1):
-        attacks = attacks + shift(occupant * white_pawn, 1, df) + shift(occupant * black_pawn, -1, df)
-    for offsets, mask in ((_KNIGHT, _kinds(2)), (_KING, _kinds(6))):
-        leapers = occupant * mask.to(dev)
-        for dr, df in offsets:
-            attacks = attacks + shift(leapers, dr, df)
-    for directions, mask in ((_DIAGONAL, _kinds(3, 5)), (_ORTHOGONAL, _kinds(4, 5))):
-        sliders = occupant * mask.to(dev)
+def _line(directions: tuple[tuple[int, int], ...]) -> torch.Tensor:
+    """[64 from, 64 to] with 1 where ``to`` lies on one of the rays ``directions`` (rank, file steps) from ``from``."""
+    t = torch.zeros(64, 64)
+    for frm in chess.SQUARES:
         for dr, df in directions:
-            ray = sliders
-            for _ in range(7):
-                ray = shift(ray, dr, df)  # the squares one step further along the ray
-                attacks = attacks + ray
-                ray = ray * empty  # a ray stops at the first piece, which it does attack
-    return attacks.flatten(2)  # [B, K, 8, 8] -> [B, K, 64]
+            r, f = chess.square_rank(frm) + dr, chess.square_file(frm) + df
+            while 0 <= r < 8 and 0 <= f < 8:
+                t[frm, chess.square(f, r)] = 1.0
+                r, f = r + dr, f + df
+    return t
 
 
-def attack_codes(pieces: torch.Tensor) -> torch.Tensor:
-    """Per square and colour, one code of its attackers: [B, 2, 64] int64 in [0, ATTACK_CODES).
+class AttackMaps(nn.Module):
+    """Attack tables as non-persistent buffers: they follow the model's device, stay out of its weights."""
 
-    code = min(count, ATTACK_COUNT_CAP) * 7 + least valuable attacker (0 none, 1..6 P N B R Q K).
-    """
-    B = pieces.shape[0]
-    by_kind = attacks_by_kind(pieces).view(B, 2, 6, 64)  # [B, K, 64] -> [B, colour, piece type, 64]
-    count = by_kind.sum(2).clamp(max=ATTACK_COUNT_CAP)  # [B, 2, 64]
-    # rank the types so that the cheapest attacker scores highest: pawn 6 .. king 1, none 0
-    rank = torch.arange(6, 0, -1, device=pieces.device, dtype=by_kind.dtype).view(1, 1, 6, 1)
-    best = ((by_kind > 0).to(by_kind.dtype) * rank).amax(2)  # [B, 2, 64]
-    least = torch.where(best > 0, 7 - best, torch.zeros_like(best))  # 1 pawn .. 6 king, 0 none
-    return (count * 7 + least).long()
+    knight: torch.Tensor
+    king: torch.Tensor
+    white_pawn: torch.Tensor
+    black_pawn: torch.Tensor
+    diagonal: torch.Tensor
+    orthogonal: torch.Tensor
+    between: torch.Tensor
+    colour_offset: torch.Tensor
+
+    def __init__(self) -> None:
+        super().__init__()
+        tables = {
+            "knight": _table([chess.SquareSet(chess.BB_KNIGHT_ATTACKS[s]) for s in chess.SQUARES]),
+            "king": _table([chess.SquareSet(chess.BB_KING_ATTACKS[s]) for s in chess.SQUARES]),
+            "white_pawn": _table([chess.SquareSet(chess.BB_PAWN_ATTACKS[chess.WHITE][s]) for s in chess.SQUARES]),
+            "black_pawn": _table([chess.SquareSet(chess.BB_PAWN_ATTACKS[chess.BLACK][s]) for s in chess.SQUARES]),
+            "diagonal": _line(((1, 1), (1, -1), (-1, 1), (-1, -1))),
+            "orthogonal": _line(((1, 0), (-1, 0), (0, 1), (0, -1))),
+            "between": _between(),
+        }
+        tables["colour_offset"] = torch.tensor([[[0], [ATTACK_CODES]]])  # [1, 2, 1]: black's codes follow white's
+        for name, t in tables.items():
+            self.register_buffer(name, t, persistent=False)
+
+    def by_kind(self, pieces: torch.Tensor) -> torch.Tensor:
+        """How many pieces of each kind attack each square: [B, K, 64] (float) of ``pieces`` [B, 64].
+
+        ``pieces`` is engine.model.square_pieces' output: 0 empty, 1 + kind.
+        """
+        B = pieces.shape[0]
+        kinds = torch.arange(1, 13, device=pieces.device).view(1, 12, 1)  # [1, K, 1]
+        occupant = (pieces.unsqueeze(1) == kinds).to(self.between.dtype)  # [B, K, 64]
+        occupied = (pieces > 0).to(self.between.dtype)  # [B, 64]
+        # [B, 64] @ [64, 4096] -> [B, 4096] -> [B, 64 from, 64 to]: pieces strictly between
+        blockers = (occupied @ self.between.T).view(B, 64, 64)
+        clear = (blockers == 0).to(occupied.dtype)  # [B, 64, 64]
+        diagonal = clear * self.diagonal  # [B, 64, 64]: where a bishop on ``from`` reaches
+        orthogonal = clear * self.orthogonal
+        colours = []
+        for c, pawn in ((0, self.white_pawn), (6, self.black_pawn)):
+            o = occupant[:, c : c + 6]  # [B, 6 piece types, 64] of one colour
+            colours += [
+                o[:, 0] @ pawn,  # [B, 64]
+                o[:, 1] @ self.knight,
+                (o[:, 2:3] @ diagonal).squeeze(1),  # [B, 1, 64] @ [B, 64, 64] -> [B, 64]
+                (o[:, 3:4] @ orthogonal).squeeze(1),
+                (o[:, 4:5] @ (diagonal + orthogonal)).squeeze(1),
+                o[:, 5] @ self.king,
+            ]
+        return torch.stack(colours, dim=1)  # [B, K, 64]
+
+    def forward(self, pieces: torch.Tensor) -> torch.Tensor:
+        """Per square and colour, one code of its attackers: [B, 2, 64] int64 in [0, N_ATTACK_CODES).
+
+        code = colour * ATTACK_CODES + min(count, ATTACK_COUNT_CAP) * 7 + least valuable attacker
+        (0 none, 1..6 P N B R Q K), colour 0 white, 1 black.
+        """
+        B = pieces.shape[0]
+        by_kind = self.by_kind(pieces).view(B, 2, 6, 64)  # [B, K, 64] -> [B, colour, piece type, 64]
+        count = by_kind.sum(2).clamp(max=ATTACK_COUNT_CAP)  # [B, 2, 64]
+        # rank the types so that the cheapest attacker scores highest: pawn 6 .. king 1, none 0
+        rank = torch.arange(6, 0, -1, device=pieces.device, dtype=by_kind.dtype).view(1, 1, 6, 1)
+        best = ((by_kind > 0).to(by_kind.dtype) * rank).amax(2)  # [B, 2, 64]
+        least = torch.where(best > 0, 7 - best, torch.zeros_like(best))  # 1 pawn .. 6 king, 0 none
+        return (count * 7 + least).long() + self.colour_offset

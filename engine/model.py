@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.attacks import ATTACK_CODES, attack_codes
+from engine.attacks import N_ATTACK_CODES, AttackMaps
 from engine.tokenizer import (
     MAX_FEATURES,
     MOVES,
@@ -218,7 +218,8 @@ class ChessFormer(nn.Module):
             # Declared per branch: the declaration order is the seeded init order of trained models.
             self.feat_emb = nn.Embedding(N_FEATURES, cfg.n_embd, padding_idx=PAD_FEATURE)
             if self.attacks:  # each colour's attackers of the square (engine/attacks.py)
-                self.attack_emb = nn.Embedding(2 * ATTACK_CODES, cfg.n_embd)
+                self.attack_emb = nn.Embedding(N_ATTACK_CODES, cfg.n_embd)
+                self.attack_maps = AttackMaps()  # fixed tables (non-persistent buffers), no parameters
         else:
             self.tok_emb = nn.Embedding(VOCAB_SIZE, cfg.n_embd)
             self.feat_emb = nn.Embedding(N_FEATURES, cfg.n_embd, padding_idx=PAD_FEATURE)
@@ -301,8 +302,7 @@ class ChessFormer(nn.Module):
         pieces = square_pieces(anchor)  # [B, 64]
         x = self.piece_emb(pieces)  # [B, 64, C]
         if self.attacks:
-            colour = torch.tensor([[0], [ATTACK_CODES]], device=anchor.device)  # [2, 1]: each colour's rows
-            x = x + self.attack_emb(attack_codes(pieces) + colour).sum(1).to(x.dtype)  # [B, 2, 64, C] -> [B, 64, C]
+            x = x + self.attack_emb(self.attack_maps(pieces)).sum(1).to(x.dtype)  # [B, 2, 64, C] -> [B, 64, C]
         x = torch.cat([x, glob.unsqueeze(1).to(x.dtype)], dim=1)  # [B, S, C]
         return x + self.square_emb.weight.to(x.dtype)  # [S, C] broadcast over B
 

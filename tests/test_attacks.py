@@ -7,7 +7,7 @@ import random
 import chess
 import torch
 
-from engine.attacks import ATTACK_CODES, attack_codes, attacks_by_kind
+from engine.attacks import ATTACK_CODES, N_ATTACK_CODES, AttackMaps
 from engine.model import ChessFormer, ModelConfig, square_pieces
 from engine.tokenizer import encode_board
 from tests.pgn_factory import random_walk
@@ -29,9 +29,10 @@ def _pieces(boards: list[chess.Board]) -> torch.Tensor:
 def test_attackers_by_kind_and_codes_match_python_chess() -> None:
     boards = _boards()
     pieces = _pieces(boards)
-    by_kind = attacks_by_kind(pieces)  # [B, 12, 64]
-    codes = attack_codes(pieces)  # [B, 2, 64]
-    assert codes.dtype == torch.int64 and int(codes.min()) >= 0 and int(codes.max()) < ATTACK_CODES
+    maps = AttackMaps()
+    by_kind = maps.by_kind(pieces)  # [B, 12, 64]
+    codes = maps(pieces)  # [B, 2, 64]
+    assert codes.dtype == torch.int64 and int(codes.min()) >= 0 and int(codes.max()) < N_ATTACK_CODES
     checked = 0
     for i, b in enumerate(boards):
         for sq in chess.SQUARES:
@@ -39,7 +40,7 @@ def test_attackers_by_kind_and_codes_match_python_chess() -> None:
                 attackers = [b.piece_type_at(s) for s in b.attackers(colour, sq)]
                 for t in range(1, 7):
                     assert by_kind[i, c * 6 + t - 1, sq] == attackers.count(t), (b.fen(), chess.square_name(sq), t)
-                want = min(len(attackers), 3) * 7 + min(attackers, default=0)
+                want = c * ATTACK_CODES + min(len(attackers), 3) * 7 + min(attackers, default=0)
                 assert codes[i, c, sq] == want, (b.fen(), chess.square_name(sq), colour)
                 checked += bool(attackers)
     assert checked > 2000  # most squares of these boards are attacked by someone
@@ -61,3 +62,5 @@ def test_attack_inputs_reach_the_logits() -> None:
     assert (before - after).abs().max() > 1e-3
     plain = ChessFormer(ModelConfig(n_layer=1, n_head=2, n_embd=16, block_size=1, board_encoding="squares"))
     assert not plain.attacks and not hasattr(plain, "attack_emb")
+    # the tables are buffers that follow the model (device, dtype) but stay out of its weights
+    assert not any(k.startswith("attack_maps") for k in model.state_dict())
