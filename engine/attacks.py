@@ -47,18 +47,6 @@ def _between() -> torch.Tensor:
     return t
 
 
-def _line(directions: tuple[tuple[int, int], ...]) -> torch.Tensor:
-    """[64 from, 64 to] with 1 where ``to`` lies on one of the rays ``directions`` (rank, file steps) from ``from``."""
-    t = torch.zeros(64, 64)
-    for frm in chess.SQUARES:
-        for dr, df in directions:
-            r, f = chess.square_rank(frm) + dr, chess.square_file(frm) + df
-            while 0 <= r < 8 and 0 <= f < 8:
-                t[frm, chess.square(f, r)] = 1.0
-                r, f = r + dr, f + df
-    return t
-
-
 class AttackMaps(nn.Module):
     """Attack tables as non-persistent buffers: they follow the model's device, stay out of its weights."""
 
@@ -78,8 +66,11 @@ class AttackMaps(nn.Module):
             "king": _table([chess.SquareSet(chess.BB_KING_ATTACKS[s]) for s in chess.SQUARES]),
             "white_pawn": _table([chess.SquareSet(chess.BB_PAWN_ATTACKS[chess.WHITE][s]) for s in chess.SQUARES]),
             "black_pawn": _table([chess.SquareSet(chess.BB_PAWN_ATTACKS[chess.BLACK][s]) for s in chess.SQUARES]),
-            "diagonal": _line(((1, 1), (1, -1), (-1, 1), (-1, -1))),
-            "orthogonal": _line(((1, 0), (-1, 0), (0, 1), (0, -1))),
+            # a slider's squares on an empty board (python-chess's tables at occupancy 0): its lines
+            "diagonal": _table([chess.SquareSet(chess.BB_DIAG_ATTACKS[s][0]) for s in chess.SQUARES]),
+            "orthogonal": _table(
+                [chess.SquareSet(chess.BB_RANK_ATTACKS[s][0] | chess.BB_FILE_ATTACKS[s][0]) for s in chess.SQUARES]
+            ),
             "between": _between(),
         }
         tables["colour_offset"] = torch.tensor([[[0], [ATTACK_CODES]]])  # [1, 2, 1]: black's codes follow white's
