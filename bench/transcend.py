@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 from bench.batched_match import run_batched_match
 from bench.engines import EngineSpec, parse_engine_spec
-from bench.match import MatchConfig, run_match
+from bench.match import MatchConfig, Opening, load_openings, run_match
 from bench.rate import ends_of, finished_headers, parse_anchors, rate, results_of, write_record
+from bench.repeats import repeats_of
 
 if TYPE_CHECKING:
     from engine.player import Player
@@ -78,6 +79,10 @@ class TranscendConfig:
     # (when that is not the cap); the diverse model and the others are compared with the cap
     model_experts: dict[str, str] = field(default_factory=dict)
     draw_avoidance: bool = False  # the models play with the DrawAvoidance option (engine/player.py)
+    # PGN or EPD file of the openings every rating game starts from (the round robin's and the
+    # models'), each opening played once with each colour per pair; "" = the start position only,
+    # where two deterministic players (tau ~0 against a greedy expert) replay one game (attempts 1-15)
+    rating_openings: str = ""
 
     @classmethod
     def load(cls, path: Path) -> TranscendConfig:
@@ -162,10 +167,22 @@ def run_transcend(
     if len({Path(p).resolve() for p in cfg.trained_models.values()}) < len(cfg.trained_models):
         raise ValueError(f"trained_models gives the same weights twice: {cfg.trained_models}")
 
+    openings = load_openings(Path(cfg.rating_openings)) if cfg.rating_openings else [Opening("startpos")]
+    per_opp = max(2, cfg.games_per_point // len(opponents))  # each model's games per opponent per temperature
+    for what, games in (("round-robin pair", cfg.rating_games), ("model and opponent", per_opp)):
+        if games > 2 * len(openings):  # each opening is played once with each colour
+            _log(f"warning: {games} games per {what} from {len(openings)} opening(s): openings are reused")
+
     _log("1/5 rating the pool (round robin)")
     for i, spec in enumerate(specs[:-1]):
         mc = MatchConfig(
-            spec, specs[i + 1 :], cfg.rating_games, movetime=cfg.movetime, max_moves=cfg.max_moves, seed=pool.seed
+            spec,
+            specs[i + 1 :],
+            cfg.rating_games,
+            openings=openings,
+            movetime=cfg.movetime,
+            max_moves=cfg.max_moves,
+            seed=pool.seed,
         )
         run_match(mc, out / "pool.pgn", cfg.concurrency, progress)
     anchor = parse_anchors([cfg.anchor or f"{names[0]}=1000"])
@@ -218,7 +235,6 @@ def run_transcend(
         models[label] = weights
 
     _log("4/5 rating the models at each temperature")
-    per_opp = max(2, cfg.games_per_point // len(opponents))
     # the diverse model first, also when the single one is given: it is the experiment's question
     plan = [(label, w, cfg.temperatures) for label, w in sorted(models.items())]
     if cfg.train.get("init_weights"):  # the control: what the start model alone scores in this pool
@@ -239,7 +255,15 @@ def run_transcend(
             draws = ",draw_avoidance=true" if cfg.draw_avoidance else ""
             base = parse_engine_spec(f"chessformer:temperature={t:g},weights={weights}{draws}")
             eng = EngineSpec(f"CF-{label} T={t:g}", base.command, base.options)
-            mc = MatchConfig(eng, opponents, per_opp, movetime=cfg.movetime, max_moves=cfg.max_moves, seed=pool.seed)
+            mc = MatchConfig(
+                eng,
+                opponents,
+                per_opp,
+                openings=openings,
+                movetime=cfg.movetime,
+                max_moves=cfg.max_moves,
+                seed=pool.seed,
+            )
             if cfg.batched:
                 run_batched_match(mc, players[label], out / "models.pgn", cfg.batched_games, progress)
             else:
@@ -268,8 +292,11 @@ def run_transcend(
             )
 
     ends = ends_of(headers[out / "models.pgn"])
+    repeats = repeats_of(out / "models.pgn")
     for r in rows:
-        r["ends"] = dict(ends.get(f"CF-{r['model']} T={r['temperature']:g}", {}))
+        name = f"CF-{r['model']} T={r['temperature']:g}"
+        r["ends"] = dict(ends.get(name, {}))
+        r["repeats"] = repeats[name]  # games that replay an earlier one move for move: not new evidence
 
     _log("5/5 report")
     # the games' results without their moves (~an eighth of the size): small enough to keep with the
@@ -300,6 +327,8 @@ def run_transcend(
         "trained_models": cfg.trained_models,
         "rows": rows,
         "rating_opponents": [o.name for o in opponents],
+        "rating_openings": [o.name for o in openings],
+        "pool_repeats": sum(repeats_of(out / "pool.pgn").values()) // 2,  # each repeat counts for both players
         "forfeits_excluded": forfeits,
         "wall_seconds": time.time() - t0,
     }
@@ -395,6 +424,13 @@ def plot_transcend(
     plt.close(fig)
 
 
+def _openings_text(cfg: TranscendConfig, s: dict[str, Any]) -> str:
+    if not cfg.rating_openings:
+        return "the start position"
+    n = len(s.get("rating_openings", []))
+    return f"one of {n} openings (`{cfg.rating_openings}`), each played with both colours"
+
+
 def report_markdown(cfg: TranscendConfig, s: dict[str, Any]) -> str:
     best = s["ratings"][s["best_in_data"]]
     lines = [
@@ -409,6 +445,9 @@ def report_markdown(cfg: TranscendConfig, s: dict[str, Any]) -> str:
         f"model{' (with DrawAvoidance on)' if cfg.draw_avoidance else ''}, draws adjudicated after "
         f"{cfg.max_moves} moves. Elo is maximum likelihood with the experts "
         "fixed at their round-robin ratings; intervals are 95% (Fisher information).",
+        f"Every rating game starts from {_openings_text(cfg, s)}; "
+        f"{s.get('pool_repeats', 0)} of the round robin's games repeat an earlier game move for move, "
+        "and the models' repeats are in the table below (a repeat is the same result counted again).",
         "",
         "## Experts (round robin, max-likelihood Elo)",
         "",
@@ -449,8 +488,8 @@ def report_markdown(cfg: TranscendConfig, s: dict[str, Any]) -> str:
         "",
         "## Models",
         "",
-        "| data | temperature | Elo | 95% interval | vs best expert in its data | games | score |",
-        "|---|---|---|---|---|---|---|",
+        "| data | temperature | Elo | 95% interval | vs best expert in its data | games | repeats | score |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in s["rows"]:
         own = s["own_experts"].get(r["model"])
@@ -459,7 +498,7 @@ def report_markdown(cfg: TranscendConfig, s: dict[str, Any]) -> str:
         clear += f", vs {own}" if own else ""
         lines.append(
             f"| {r['model']} | {r['temperature']:g} | {r['elo']:.0f} | {r['low']:.0f}..{r['high']:.0f} | "
-            f"{r['elo'] - bar:+.0f} ({clear}) | {r['games']} | {r['score']:.3f} |"
+            f"{r['elo'] - bar:+.0f} ({clear}) | {r['games']} | {r.get('repeats', '?')} | {r['score']:.3f} |"
         )
     kinds = ("win: mate", "draw: stalemate", "draw: repetition", "draw: fifty moves", "draw: material")
     lines += [

@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
         "pool_v10",
         "pool_v10_draws",
         "pool_v11",
+        "pool_v14",
+        "pool_v14_openings",
     ],
 )
 def test_experiment_config_loads(name: str) -> None:
@@ -172,7 +174,26 @@ def test_toy_transcend_run(tmp_path: Path) -> None:
     model_games = (tmp_path / "rerun" / "models.pgn").read_text()
     assert "strong" not in set(re.findall(r'\[(?:White|Black) "([^"]+)"\]', model_games))
     assert "trained in an earlier attempt" in (tmp_path / "rerun" / "report.md").read_text()
+    # rating games from openings: the round robin's and the models' games start from each opening,
+    # once with each colour; the round robin is replayed (its games are other games now)
+    epd = tmp_path / "openings.epd"
+    epd.write_text(
+        'r1bqkbnr/pppp1ppp/2n5/4p3/2B1P3/5N2/PPPP1PPP/RNBQK2R b KQkq - id "Italian";\n'
+        'rnbqkbnr/pp1ppppp/8/2p5/4P3/8/PPPP1PPP/RNBQKBNR w KQkq - id "Sicilian";\n'
+    )
+    op = run_transcend(
+        dataclasses.replace(rerun, out=str(tmp_path / "openings"), rating_openings=str(epd)), progress=False
+    )
+    assert op["rating_openings"] == ["Italian", "Sicilian"]
+    for pgn, games in (("pool.pgn", 3 * cfg.rating_games), ("models.pgn", sum(r["games"] for r in op["rows"]))):
+        played = re.findall(r'\[Opening "([^"]+)"\]', (tmp_path / "openings" / pgn).read_text())
+        assert len(played) == games and set(played) == {"Italian", "Sicilian"}
+    assert all(r["repeats"] >= 0 for r in op["rows"])
+    report = (tmp_path / "openings" / "report.md").read_text()
+    assert "one of 2 openings" in report and "| repeats |" in report
+
     for bad, match in (
+        ({"rating_openings": str(tmp_path / "none.pgn")}, "none.pgn"),
         ({"rating_opponents": ("nobody",)}, "not in the pool"),
         ({"data_experts": ("weak", "nobody")}, "data_experts \\['nobody'\\] are not in the pool"),
         ({"data_experts": ("weak", "strong"), "cap_expert": "weak", "trained_models": {}}, "rated above the cap"),
