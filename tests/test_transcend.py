@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
         "pool_v11",
         "pool_v14",
         "pool_v14_openings",
+        "pool_v14_random6",
     ],
 )
 def test_experiment_config_loads(name: str) -> None:
