@@ -46,6 +46,7 @@ def test_experiment_config_loads(name: str) -> None:
         "pool_v8_draws": full_sweep[:1],
         "pool_v9_draws": full_sweep[:1],
         "pool_v10_draws": full_sweep[:3],
+        "pool_v14_random6": (0.001, 0.1, 0.3, 1.0),
     }
     expected = short.get(name, full_sweep)
     assert cfg.temperatures == expected
