@@ -394,8 +394,8 @@ def plot_transcend(
     fixed = {"diverse": "tab:blue", "single": "tab:red", "init": "tab:gray"}
     extra = iter(("tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive"))
     labels = list(fixed) + sorted({r["model"] for r in rows} - set(fixed))
-    drawn: dict[str, list[str]] = {}  # own expert -> the models it is the bar of (one line each expert)
-    colors: dict[str, str] = {}
+    # (own expert, its Elo) -> the models it is the bar of and the first one's colour: one line each
+    bars: dict[tuple[str, float], tuple[list[str], str]] = {}
     for label in labels:
         pts = [r for r in rows if r["model"] == label]
         if not pts:
@@ -410,11 +410,9 @@ def plot_transcend(
         ax.plot(ts, [r["elo"] for r in pts], "o-", color=color, label=name)
         ax.fill_between(ts, [r["low"] for r in pts], [r["high"] for r in pts], color=color, alpha=0.2)
         if own_bars and label in own_bars:
-            drawn.setdefault(own_bars[label][0], []).append(label)
-            colors.setdefault(own_bars[label][0], color)
-    for expert, of in drawn.items():
-        elo = own_bars[of[0]][1] if own_bars else 0.0
-        ax.axhline(elo, color=colors[expert], linestyle=":", label=f"{' and '.join(of)}'s expert ({expert}, {elo:.0f})")
+            bars.setdefault(own_bars[label], ([], color))[0].append(label)
+    for (expert, elo), (of, color) in bars.items():
+        ax.axhline(elo, color=color, linestyle=":", label=f"{' and '.join(of)}'s expert ({expert}, {elo:.0f})")
     ax.axhline(best_rating, color="gray", linestyle="--", label=f"best expert in data ({best_name}, {best_rating:.0f})")
     ax.set_xscale("symlog", linthresh=0.01)
     ts = sorted({r["temperature"] for r in rows})
