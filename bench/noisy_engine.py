@@ -25,6 +25,7 @@ import chess
 
 from bench.engines import stockfish_path
 from training.generate import CLEAN_MOVES, Expert, move_without_engine
+from training.greedy import RULES
 from training.habits import FALLBACKS, check_habit
 
 
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         "--clean",
         choices=CLEAN_MOVES,
         default="stockfish",
-        help="its own move: Stockfish's at the limits, or the greedy rule (training/greedy.py)",
+        help="its own move: Stockfish's at the limits, or a rule of the board (training/greedy.py)",
     )
     p.add_argument("--stockfish", default=None)
     a = p.parse_args(argv)
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         clean=a.clean,
         habit_fallback=a.habit_fallback,
     )
-    own = "greedy rule" if a.clean == "greedy" else f"skill {a.skill}, depth {a.depth}, nodes {a.nodes}"
+    own = f"{a.clean} rule" if a.clean in RULES else f"skill {a.skill}, depth {a.depth}, nodes {a.nodes}"
     name = f"NoisyExpert({own}, random {a.random:g}"
     if a.habit:
         name += f", habit {a.habit}" + (f" {a.habit_prob:g}" if a.habit_prob < 1 else "")
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.flush()
 
     sf: subprocess.Popen[str] | None = None
-    if a.clean == "greedy":  # every move is its own, so no Stockfish: the protocol is answered here
+    if a.clean in RULES:  # every move is its own, so no Stockfish: the protocol is answered here
 
         def to_sf(line: str) -> None:
             command = line.split()[0]

@@ -158,3 +158,37 @@ def test_noisy_uci_expert_plays_the_greedy_rule() -> None:
     assert "habit queen else clean" in out and "bestmove a2a4" in out
     mated = "position fen 7k/6Q1/6K1/8/8/8/8/8 b - - 0 1\ngo depth 1\nquit\n"
     assert noisy_expert_session(["--clean", "greedy"], mated).splitlines() == ["bestmove (none)"]
+
+
+def test_greedy_pawns_pushes_a_safe_pawn_first_where_the_material_is_equal() -> None:
+    from training.greedy import rule_move
+
+    pawns = lambda fen: rule_move("greedy-pawns", chess.Board(fen)).uci()  # noqa: E731
+    # the greedy rule's quiet move is the queen's four-rank advance; greedy-pawns pushes the b-pawn
+    assert pawns("4k3/8/4p3/3p4/8/1P6/8/3QK3 w - - 0 1") == "b3b4"
+    # material still comes first: bxa4 wins the knight under both rules
+    assert pawns("4k3/8/4p3/3p4/n7/1P6/8/3QK3 w - - 0 1") == "b3a4"
+    # a push to an attacked square hangs the pawn (one reply): the queen's advance instead
+    assert pawns("4k3/8/4p3/2pp4/8/1P6/8/3QK3 w - - 0 1") == "d1h5"  # c5 takes on b4
+    # among pawns, the greedy order: the furthest advance (a double push), then the lowest file
+    assert rule_move("greedy-pawns", chess.Board()) == greedy_move(chess.Board()) == chess.Move.from_uci("a2a4")
+    assert pawns("4k3/8/8/8/8/8/1P4P1/4K3 w - - 0 1") == "b2b4"
+    # the same under colour mirroring, and the plain rule is unchanged by the name
+    for seed in range(30):
+        b = random_walk(random.Random(seed), plies=40)
+        if b.is_game_over():
+            continue
+        m = rule_move("greedy-pawns", b)
+        assert m in b.legal_moves
+        mm = rule_move("greedy-pawns", b.mirror())
+        assert (chess.square_mirror(mm.from_square), chess.square_mirror(mm.to_square)) == (m.from_square, m.to_square)
+        assert rule_move("greedy", b) == greedy_move(b)
+    with pytest.raises(ValueError, match="unknown rule 'lazy'"):
+        rule_move("lazy", chess.Board())
+
+
+def test_noisy_uci_expert_plays_the_greedy_pawns_rule() -> None:
+    script = "uci\nposition fen 4k3/8/4p3/3p4/8/1P6/8/3QK3 w - - 0 1\ngo depth 1\nquit\n"
+    out = noisy_expert_session(["--clean", "greedy-pawns", "--stockfish", "/nonexistent/stockfish"], script)
+    assert "id name NoisyExpert(greedy-pawns rule, random 0)" in out and out.splitlines()[-1] == "bestmove b3b4"
+    assert noisy_expert_session(["--clean", "greedy"], script).splitlines()[-1] == "bestmove d1h5"

@@ -6,7 +6,7 @@ move with probability ``random_move_prob``: the noise that makes experts err
 independently, as the paper's theory asks. An expert with a ``habit`` errs systematically
 instead (training/habits.py), or, with ``habit_prob`` below 1, that fraction of its errors
 systematically and the rest uniformly. With ``clean = "greedy"`` an expert's own move is
-the greedy rule of training/greedy.py instead of Stockfish's, and with ``habit_fallback =
+the greedy rule of training/greedy.py instead of Stockfish's (``"greedy-pawns"``: its variant that pushes a pawn first), and with ``habit_fallback =
 "clean"`` it errs only by its habit, playing its own move where the habit has none.
 Pools are TOML files::
 
@@ -51,7 +51,7 @@ import chess
 import chess.engine
 import chess.pgn
 
-from training.greedy import greedy_move
+from training.greedy import RULES, rule_move
 from training.habits import FALLBACKS, check_habit, error_move
 from training.pgn import append_game, finished_headers
 
@@ -74,7 +74,9 @@ class Expert:
     habit: str = ""  # the error: "" a uniformly random legal move; a piece name its habit (training/habits.py)
     habit_prob: float = 1.0  # of its errors, the fraction that are its habit's move; the rest uniform (0..1)
     command: str = ""  # engine binary; empty: Debian's Stockfish
-    clean: str = "stockfish"  # its own move: "stockfish" (the engine at its limits) or "greedy" (training/greedy.py)
+    clean: str = (
+        "stockfish"  # its own move: "stockfish" (the engine at its limits) or a rule of training/greedy.py (RULES)
+    )
     habit_fallback: str = "random"  # an error without a habit move: "random" (uniform) or "clean" (its own move)
 
     def limit(self) -> chess.engine.Limit:
@@ -83,7 +85,7 @@ class Expert:
         return chess.engine.Limit(depth=self.depth, nodes=self.nodes, time=self.movetime)
 
     def describe(self) -> str:
-        parts = ["greedy rule"] if self.clean == "greedy" else [f"skill {self.skill}"]
+        parts = [f"{self.clean} rule"] if self.clean in RULES else [f"skill {self.skill}"]
         parts += [
             f"{k} {v}"
             for k, v in (("depth", self.depth), ("nodes", self.nodes), ("movetime", self.movetime))
@@ -107,7 +109,7 @@ class Pool:
 
 
 MIXINGS = ("game", "move")
-CLEAN_MOVES = ("stockfish", "greedy")  # Expert.clean
+CLEAN_MOVES = ("stockfish", *RULES)  # Expert.clean
 COMMITTEE = "committee"  # the player name of games played with mixing = "move"
 
 
@@ -159,8 +161,8 @@ def move_without_engine(expert: Expert, board: chess.Board, rng: random.Random) 
     move = None
     if rng.random() < expert.random_move_prob:
         move = error_move(board, expert.habit, rng, expert.habit_prob, expert.habit_fallback)
-    if move is None and expert.clean == "greedy":
-        move = greedy_move(board)
+    if move is None and expert.clean in RULES:
+        move = rule_move(expert.clean, board)
     return move
 
 
@@ -236,7 +238,7 @@ def generate(pool: Pool, games: int, pgn: Path, concurrency: int = 2, progress: 
     done = done_numbers(pgn, pool.seed)
     todo = [i for i in range(games) if i not in done]
     bar = tqdm(total=len(todo), desc="generate", unit="game", disable=not progress)
-    if todo and concurrency > 1 and all(e.clean == "greedy" for e in pool.experts):
+    if todo and concurrency > 1 and all(e.clean in RULES for e in pool.experts):
         # every move is computed here in Python: threads would share one core (the GIL), so use
         # processes; games are appended in order, as each finishes, so a kill loses only those in flight
         import multiprocessing
@@ -255,7 +257,7 @@ def generate(pool: Pool, games: int, pgn: Path, concurrency: int = 2, progress: 
         engines: dict[str, chess.engine.SimpleEngine] = {}
         try:
             for e in pool.experts:
-                if e.clean == "greedy":  # a rule of the board: no engine
+                if e.clean in RULES:  # a rule of the board: no engine
                     continue
                 eng = chess.engine.SimpleEngine.popen_uci(e.command or _stockfish())
                 eng.configure({"Skill Level": e.skill, "Threads": 1, "Hash": 16})
