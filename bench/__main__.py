@@ -169,10 +169,11 @@ def _sweep(argv: list[str]) -> int:
 
 def _analyse(argv: list[str]) -> int:
     from bench.analyse import entropy_report, run_table1, table1_report
+    from training.greedy import RULES
 
     p = argparse.ArgumentParser(
         prog="python -m bench analyse",
-        description="The paper's Table 1 and entropy figure; expert-pool agreement; mate-in-one conversion.",
+        description="The paper's Table 1 and entropy figure; expert-pool agreement and move classes; mate-in-one conversion.",
     )
     sub = p.add_subparsers(dest="what", required=True)
     t1 = sub.add_parser(
@@ -217,6 +218,17 @@ def _analyse(argv: list[str]) -> int:
     mt.add_argument("--weights", action="append", default=[], help="repeatable; none: only the games' count")
     mt.add_argument("--positions", type=int, default=1000, help="at most this many, in game order")
     mt.add_argument("--json", type=Path)
+    mv = sub.add_parser(
+        "moves", help="a player's moves in its games: the greedy rule's, a habit's or other, each priced by Stockfish"
+    )
+    mv.add_argument("pgn", type=Path, help="games of the player (e.g. a transcend run's models.pgn)")
+    mv.add_argument("--player", required=True, help="the player's exact name in the PGN (e.g. 'CF-diverse T=0.001')")
+    mv.add_argument("--habit", action="append", default=[], help="repeatable, in order (training/habits.py)")
+    mv.add_argument("--rule", choices=RULES, default="greedy", help="the shared move (training/greedy.py)")
+    mv.add_argument("--depth", type=int, default=6, help="Stockfish plies per look (two looks per move)")
+    mv.add_argument("--skip-plies", type=int, default=8, help="leave out the opening plies")
+    mv.add_argument("--games", type=int, default=300, help="at most this many of the player's games, in file order")
+    mv.add_argument("--json", type=Path)
     va = sub.add_parser("value", help="does a model's value head know who is ahead (material, result)?")
     va.add_argument("pgn", type=Path, help="finished games; one position is drawn from each")
     va.add_argument("--weights", action="append", required=True, help="repeatable")
@@ -250,6 +262,13 @@ def _analyse(argv: list[str]) -> int:
 
             n, played, rows_mt = run_mates(a.pgn, a.player, a.weights, a.positions, a.json)
             print(mates_report(a.player, n, played, rows_mt))
+        elif a.what == "moves":
+            from bench.move_classes import move_classes_report, run_move_classes
+
+            rows_mv = run_move_classes(
+                a.pgn, a.player, tuple(a.habit), a.depth, a.skip_plies, a.games, a.json, rule=a.rule
+            )
+            print(move_classes_report(a.player, rows_mv))
         elif a.what == "value":
             from bench.value_check import run_value_check, value_report
 
