@@ -471,9 +471,13 @@ def report_markdown(cfg: TranscendConfig, s: dict[str, Any]) -> str:
         ),
     ]
     if s["games"]["diverse"] is not None or s["games"]["single"] is not None:
+        trained = [  # an arm whose model is given has no games in this run
+            f"{arm} {s['games'][arm]} ({tokens.get(arm, '?')} tokens)"
+            for arm in ("diverse", "single")
+            if s["games"][arm] is not None
+        ]
         lines.append(
-            f"Training games: diverse {s['games']['diverse']} ({tokens.get('diverse', '?')} tokens), "
-            f"single {s['games']['single']} ({tokens.get('single', '?')} tokens). Model and budget: "
+            f"Training games: {', '.join(trained)}. Model and budget: "
             + ", ".join(f"{k} {v}" for k, v in cfg.train.items())
             + "."
             + (

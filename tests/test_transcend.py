@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.transcend import TranscendConfig, run_transcend
+from bench.transcend import TranscendConfig, report_markdown, run_transcend
 from tests.test_engine_subprocess import STOCKFISH
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,6 +139,12 @@ def test_toy_transcend_run(tmp_path: Path) -> None:
     # resumable: a second run plays and trains nothing new
     again = run_transcend(cfg, progress=False)
     assert again["rows"] == s["rows"]
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert f"Training games: diverse {s['games']['diverse']} ({s['tokens']['diverse']} tokens), single " in report
+    # a run given the single model has only the diverse arm's games to tell of
+    given_single = {**s, "games": {**s["games"], "single": None}, "tokens": {**s["tokens"], "single": None}}
+    text = report_markdown(cfg, given_single)
+    assert f"Training games: diverse {s['games']['diverse']} ({s['tokens']['diverse']} tokens). Model" in text
     # a forfeit among the pool's games (an expert wrapper crashed) is not a chess result: the pool's
     # ratings, which anchor the models', leave it out as the models' table does
     with open(tmp_path / "run" / "pool.pgn", "a") as f:
