@@ -34,6 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
         "pool_v14",
         "pool_v14_openings",
         "pool_v14_random6",
+        "pool_v15",
+        "pool_v16",
     ],
 )
 def test_experiment_config_loads(name: str) -> None:
@@ -47,6 +49,8 @@ def test_experiment_config_loads(name: str) -> None:
         "pool_v9_draws": full_sweep[:1],
         "pool_v10_draws": full_sweep[:3],
         "pool_v14_random6": (0.001, 0.1, 0.3, 1.0),
+        "pool_v15": (0.001, 0.1, 0.3, 1.0),
+        "pool_v16": (0.001, 0.1, 0.3, 1.0),
     }
     expected = short.get(name, full_sweep)
     assert cfg.temperatures == expected
