@@ -6,8 +6,9 @@ move with probability ``random_move_prob``: the noise that makes experts err
 independently, as the paper's theory asks. An expert with a ``habit`` errs systematically
 instead (training/habits.py), or, with ``habit_prob`` below 1, that fraction of its errors
 systematically and the rest uniformly. With ``clean = "greedy"`` an expert's own move is
-the greedy rule of training/greedy.py instead of Stockfish's (``"greedy-pawns"``: its variant that pushes a pawn first), and with ``habit_fallback =
-"clean"`` it errs only by its habit, playing its own move where the habit has none.
+the greedy rule of training/greedy.py instead of Stockfish's (``"greedy-pawns"``: its variant
+that pushes a pawn first), and with ``habit_fallback = "clean"`` it errs only by its habit,
+playing its own move where the habit has none.
 Pools are TOML files::
 
     seed = 7
@@ -74,9 +75,8 @@ class Expert:
     habit: str = ""  # the error: "" a uniformly random legal move; a piece name its habit (training/habits.py)
     habit_prob: float = 1.0  # of its errors, the fraction that are its habit's move; the rest uniform (0..1)
     command: str = ""  # engine binary; empty: Debian's Stockfish
-    clean: str = (
-        "stockfish"  # its own move: "stockfish" (the engine at its limits) or a rule of training/greedy.py (RULES)
-    )
+    # its own move: "stockfish" (the engine at its limits) or a rule of training/greedy.py (RULES)
+    clean: str = "stockfish"
     habit_fallback: str = "random"  # an error without a habit move: "random" (uniform) or "clean" (its own move)
 
     def limit(self) -> chess.engine.Limit:
