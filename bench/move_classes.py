@@ -32,7 +32,7 @@ import chess.pgn
 from tqdm import tqdm
 
 from bench.engines import stockfish_path
-from training.greedy import RULES, preference, rule_move
+from training.greedy import check_rule, preference, rule_move
 from training.habits import check_habit, habit_move
 
 BLUNDER = 20.0  # expected-score loss that counts as a blunder (percentage points)
@@ -106,6 +106,13 @@ def stockfish_price(sf: chess.engine.SimpleEngine, depth: int) -> MovePrice:
     return price
 
 
+def _check_names(habits: tuple[str, ...], rule: str) -> None:
+    """Raise ValueError for an unknown habit or rule, before any game is read or engine started."""
+    for h in habits:
+        check_habit(h)
+    check_rule(rule)
+
+
 def classify_moves(
     moves: Iterator[tuple[chess.Board, chess.Move]],
     habits: tuple[str, ...],
@@ -114,10 +121,7 @@ def classify_moves(
     rule: str = "greedy",
 ) -> list[MoveClassRow]:
     """One row per class of the moves, the costliest in summed loss first."""
-    for h in habits:
-        check_habit(h)
-    if rule not in RULES:
-        raise ValueError(f"unknown rule {rule!r}: expected one of {RULES}")
+    _check_names(habits, rule)
     counts: dict[str, list[float]] = {}  # kind -> each move's loss
     for board, move in tqdm(moves, desc="moves", unit="move", disable=not progress):
         counts.setdefault(move_kind(board, move, habits, rule), []).append(price(board, move))
@@ -144,10 +148,7 @@ def run_move_classes(
     rule: str = "greedy",
 ) -> list[MoveClassRow]:
     """Classify and price ``player``'s moves in ``pgn`` with Stockfish at ``depth``; optionally a JSON file."""
-    for h in habits:
-        check_habit(h)
-    if rule not in RULES:
-        raise ValueError(f"unknown rule {rule!r}: expected one of {RULES}")
+    _check_names(habits, rule)
     sf = chess.engine.SimpleEngine.popen_uci(stockfish_path())
     try:
         sf.configure({"Threads": 1, "Hash": 16})

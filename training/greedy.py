@@ -97,8 +97,13 @@ def greedy_move(board: chess.Board, pawns_first: bool = False) -> chess.Move:
 RULES = ("greedy", "greedy-pawns")  # the rules of the board an expert's own move can be (Expert.clean)
 
 
-def rule_move(rule: str, board: chess.Board) -> chess.Move:
-    """The move of the rule named ``rule`` (one of RULES) in ``board``."""
+def check_rule(rule: str) -> None:
+    """Raise ValueError unless ``rule`` is one of RULES."""
     if rule not in RULES:
         raise ValueError(f"unknown rule {rule!r}: expected one of {RULES}")
+
+
+def rule_move(rule: str, board: chess.Board) -> chess.Move:
+    """The move of the rule named ``rule`` (one of RULES) in ``board``."""
+    check_rule(rule)
     return greedy_move(board, pawns_first=rule == "greedy-pawns")
