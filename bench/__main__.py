@@ -168,6 +168,7 @@ def _sweep(argv: list[str]) -> int:
 
 
 def _analyse(argv: list[str]) -> int:
+    from bench.agreement import REFERENCES
     from bench.analyse import entropy_report, run_table1, table1_report
     from training.greedy import RULES
 
@@ -200,9 +201,9 @@ def _analyse(argv: list[str]) -> int:
     ag.add_argument("--depth", type=int, default=1, help="the experts' shared policy (pool_v2: depth 1)")
     ag.add_argument(
         "--reference",
-        choices=("stockfish", "greedy"),
+        choices=REFERENCES,
         default="stockfish",
-        help="the shared move: Stockfish at --depth, or the greedy rule (training/greedy.py, pool v8)",
+        help="the shared move: Stockfish at --depth, or a rule of training/greedy.py (greedy: pool v8; greedy-pawns: pools v9-v10)",
     )
     ag.add_argument("--skip-plies", type=int, default=6, help="leave out the random opening plies")
     ag.add_argument("--json", type=Path)
@@ -256,7 +257,7 @@ def _analyse(argv: list[str]) -> int:
             rows_ag = run_agreement(
                 a.weights, a.pgn, a.positions, a.depth, a.skip_plies, a.json, tuple(a.habit), a.player, a.reference
             )
-            print(agreement_report(rows_ag, "greedy" if a.reference == "greedy" else f"depth-{a.depth}"))
+            print(agreement_report(rows_ag, f"depth-{a.depth}" if a.reference == "stockfish" else a.reference))
         elif a.what == "mates":
             from bench.mates import mates_report, run_mates
 

@@ -15,8 +15,10 @@ habit, how often the model's most likely move is that habit's move (over the pos
 where the habit has one): whether low temperature would play the experts' shared move or
 one expert's habit.
 
-With ``reference`` "greedy" the reference move is the greedy rule's (training/greedy.py),
-the shared move of attempt 14's experts (pool v8), instead of Stockfish's.
+With ``reference`` a rule of training/greedy.py ("greedy", the shared move of pools v8's
+experts, or "greedy-pawns", pools v9-v10's) the reference move is that rule's, instead of
+Stockfish's, and where the model's top move is not the rule's the report says why the rule
+prefers its own.
 """
 
 from __future__ import annotations
@@ -30,10 +32,10 @@ import chess.engine
 
 from bench.analyse import model_positions
 from bench.engines import stockfish_path
-from training.greedy import MATE_SCORE, exchange, greedy_move, preference
+from training.greedy import MATE_SCORE, RULES, check_rule, exchange, preference, rule_move
 from training.habits import check_habit, habit_move
 
-REFERENCES = ("stockfish", "greedy")  # the shared move: Stockfish at a fixed depth, or the greedy rule
+REFERENCES = ("stockfish", *RULES)  # the shared move: Stockfish at a fixed depth, or a rule of the board
 
 
 @dataclass(frozen=True)
@@ -45,27 +47,34 @@ class AgreementRow:
     uniform: float  # mean 1 / legal moves: a uniform random mover's p_ref (probability)
     habit_top1: dict[str, float] = field(default_factory=dict)  # habit -> model's top-1 == its move (fraction)
     habit_positions: dict[str, int] = field(default_factory=dict)  # habit -> positions where it has a move (count)
-    # with the greedy reference, where the top move is not the rule's: why the rule prefers its own
+    # with a rule's reference, where the top move is not the rule's: why the rule prefers its own
     # (``greedy_miss``) -> fraction of all positions; they sum to 1 - top1
     greedy_misses: dict[str, float] = field(default_factory=dict)
 
 
-# the parts of the greedy rule's key after the material gain (training/greedy.py preference)
-_TIE_BREAKS = ("advance", "landing rank", "file", "file", "promotion")
-GREEDY_MISSES = ("mate", "hangs the moved piece", "less material", *dict.fromkeys(_TIE_BREAKS))
+def tie_breaks(pawns_first: bool) -> tuple[str, ...]:
+    """The names of the parts of the rule's key after the material gain (training/greedy.py
+    preference); greedy-pawns (``pawns_first``) has "pawn move" first."""
+    return ("pawn move",) * pawns_first + ("advance", "landing rank", "file", "file", "promotion")
 
 
-def greedy_miss(board: chess.Board, played: chess.Move, rule: chess.Move) -> str:
-    """Why the greedy rule prefers ``rule`` to ``played`` in ``board``: the first part of its key
-    that differs. "mate": the rule mates; "hangs the moved piece": ``played`` leaves the piece it
-    moved where the opponent takes it, and wins less than the rule's move; "less material": it
-    takes less (e.g. misses a free capture); else the first tie-break that decides."""
-    ours, theirs = preference(board, rule), preference(board, played)
+def miss_kinds(pawns_first: bool) -> tuple[str, ...]:
+    """What ``greedy_miss`` can answer, in the rule's order (the two file parts share a name)."""
+    return ("mate", "hangs the moved piece", "less material", *dict.fromkeys(tie_breaks(pawns_first)))
+
+
+def greedy_miss(board: chess.Board, played: chess.Move, rule: chess.Move, pawns_first: bool = False) -> str:
+    """Why the greedy rule (greedy-pawns with ``pawns_first``) prefers its move ``rule`` to
+    ``played`` in ``board``: the first part of its key that differs. "mate": the rule mates;
+    "hangs the moved piece": ``played`` leaves the piece it moved where the opponent takes it, and
+    wins less than the rule's move; "less material": it takes less (e.g. misses a free capture);
+    else the first tie-break that decides."""
+    ours, theirs = preference(board, rule, pawns_first), preference(board, played, pawns_first)
     if ours[0] != theirs[0]:
         if ours[0] == MATE_SCORE:
             return "mate"
         return "hangs the moved piece" if exchange(board, played)[1] > 0 else "less material"
-    for part, a, b in zip(_TIE_BREAKS, ours[1:], theirs[1:], strict=True):
+    for part, a, b in zip(tie_breaks(pawns_first), ours[1:], theirs[1:], strict=True):
         if a != b:
             return part
     raise ValueError(f"{played} and {rule} have the same key in {board.fen()}")
@@ -105,24 +114,28 @@ def agreement(
     boards: list[chess.Board],
     refs: list[chess.Move],
     habits: tuple[str, ...] = (),
-    explain_greedy: bool = False,
+    rule: str = "",
 ) -> AgreementRow:
-    """The model's agreement with ``refs`` on ``boards``; ``explain_greedy`` (the refs are the greedy
-    rule's moves) also counts why its top move misses the rule's (``greedy_miss``)."""
+    """The model's agreement with ``refs`` on ``boards``; with ``rule`` (one of training/greedy.py's
+    RULES, whose moves the refs are) it also counts why its top move misses the rule's
+    (``greedy_miss``)."""
     from engine.loader import load_model
 
     for h in habits:
         check_habit(h)
+    if rule:
+        check_rule(rule)
     player = load_model(weights, "cpu-fast", 1, 256).player
     top1 = p_ref = uniform = 0.0
     habit_hits = dict.fromkeys(habits, 0)
     habit_seen = dict.fromkeys(habits, 0)
-    misses: dict[str, int] = dict.fromkeys(GREEDY_MISSES, 0) if explain_greedy else {}
+    pawns_first = rule == "greedy-pawns"
+    misses: dict[str, int] = dict.fromkeys(miss_kinds(pawns_first), 0) if rule else {}
     for b, ref in zip(boards, refs, strict=True):
         ev = player.evaluate(b)
         top1 += ev.moves[0] == ref  # moves are most probable first
-        if explain_greedy and ev.moves[0] != ref:
-            misses[greedy_miss(b, ev.moves[0], ref)] += 1
+        if rule and ev.moves[0] != ref:
+            misses[greedy_miss(b, ev.moves[0], ref, pawns_first)] += 1
         p_ref += float(ev.probs[ev.moves.index(ref)])
         uniform += 1.0 / len(ev.moves)
         for h in habits:
@@ -150,8 +163,9 @@ def run_agreement(
     if reference not in REFERENCES:
         raise ValueError(f"unknown reference {reference!r}: expected one of {REFERENCES}")
     boards = sample_positions(pgn, positions, skip_plies, player=player)
-    refs = [greedy_move(b) for b in boards] if reference == "greedy" else reference_moves(boards, depth)
-    rows = [agreement(w, boards, refs, habits, explain_greedy=reference == "greedy") for w in weights]
+    rule = reference if reference in RULES else ""
+    refs = [rule_move(rule, b) for b in boards] if rule else reference_moves(boards, depth)
+    rows = [agreement(w, boards, refs, habits, rule) for w in weights]
     if out_json is not None:
         out_json.write_text(json.dumps([asdict(r) for r in rows], indent=1) + "\n")
     return rows

@@ -126,12 +126,20 @@ def test_agreement_reference_can_be_the_greedy_rule(tiny_weights, tmp_path: Path
     pgn.write_text(make_pgn(random.Random(5), 20))
     rows = run_agreement([str(tiny_weights)], pgn, 30, 1, 4, tmp_path / "a.json", reference="greedy")
     boards = sample_positions(pgn, 30, 4)
-    assert rows[0] == agreement(str(tiny_weights), boards, [greedy_move(b) for b in boards], explain_greedy=True)
+    assert rows[0] == agreement(str(tiny_weights), boards, [greedy_move(b) for b in boards], rule="greedy")
     assert "| top-1 = greedy move | p(greedy move) |" in agreement_report(rows, "greedy")
     assert rows[0].greedy_misses and sum(rows[0].greedy_misses.values()) == pytest.approx(1 - rows[0].top1)
     assert "why the rule prefers its own" in agreement_report(rows, "greedy")
     with pytest.raises(ValueError, match="unknown reference 'leela'"):
         run_agreement([str(tiny_weights)], pgn, 30, 1, 4, None, reference="leela")
+    pawns = run_agreement([str(tiny_weights)], pgn, 30, 1, 4, None, reference="greedy-pawns")[0]
+    refs = [greedy_move(b, pawns_first=True) for b in boards]
+    assert pawns == agreement(str(tiny_weights), boards, refs, rule="greedy-pawns")
+    assert refs != [greedy_move(b) for b in boards]  # the two rules differ on these positions
+    assert "pawn move" in pawns.greedy_misses and "pawn move" not in rows[0].greedy_misses
+    assert sum(pawns.greedy_misses.values()) == pytest.approx(1 - pawns.top1)
+    with pytest.raises(ValueError, match="unknown rule 'greedy-knights'"):
+        agreement(str(tiny_weights), boards, refs, rule="greedy-knights")
 
 
 def test_greedy_miss_names_the_first_part_of_the_rule_that_decides() -> None:
@@ -151,6 +159,13 @@ def test_greedy_miss_names_the_first_part_of_the_rule_that_decides() -> None:
     assert why(knight, "e1d1") == "advance"  # 0 ranks against 1
     assert why(knight, "e1d2") == "landing rank"  # +1 as well, but to rank 2
     assert why(knight, "e2g3") == "file"
+    # greedy-pawns: the same board with a pawn on a2; the rule pushes it two ranks
+    pawn = chess.Board("4k3/8/8/4p3/8/8/P3N3/4K3 w - - 0 1")
+    rule = greedy_move(pawn, pawns_first=True)
+    assert rule.uci() == "a2a4"
+    assert greedy_miss(pawn, chess.Move.from_uci("e2c3"), rule, pawns_first=True) == "pawn move"
+    assert greedy_miss(pawn, chess.Move.from_uci("a2a3"), rule, pawns_first=True) == "advance"
+    assert greedy_miss(pawn, chess.Move.from_uci("e2d4"), rule, pawns_first=True) == "hangs the moved piece"
 
 
 @pytest.mark.skipif(STOCKFISH is None, reason="Stockfish not installed")
