@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,6 +106,31 @@ def model_positions(
 ) -> list[chess.Board]:
     """The boards of ``positions_with_next_moves`` (same arguments, same sample)."""
     return [b for b, _ in positions_with_next_moves(pgn, engine_name_prefix, limit, seed, max_games, skip_plies)]
+
+
+def player_moves(
+    pgn: Path, player: str, skip_plies: int = 0, max_games: int | None = None, stack: bool = False
+) -> Iterator[tuple[chess.Board, chess.Move]]:
+    """(board before, move) for every move of the player named exactly ``player`` after ``skip_plies``
+    plies of each game (counted from the game's start position), in up to ``max_games`` of its games
+    (None: all); each board a copy, with its move stack if ``stack``. Raises ValueError, once read
+    to the end, if no game has a player of that name."""
+    games = 0
+    with open(pgn, encoding="utf-8", errors="replace") as f:
+        while (max_games is None or games < max_games) and (game := chess.pgn.read_game(f)) is not None:
+            sides = {
+                c for c, tag in ((chess.WHITE, "White"), (chess.BLACK, "Black")) if game.headers.get(tag) == player
+            }
+            if not sides:
+                continue
+            games += 1
+            board = game.board()
+            for i, move in enumerate(game.mainline_moves()):
+                if i >= skip_plies and board.turn in sides:
+                    yield board.copy(stack=stack), move
+                board.push(move)
+    if games == 0:
+        raise ValueError(f"{pgn}: no game of a player named {player!r}")
 
 
 def stockfish_move_rewards(

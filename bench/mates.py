@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import chess
-import chess.pgn
+
+from bench.analyse import player_moves
 
 
 @dataclass(frozen=True)
@@ -51,20 +52,11 @@ def mate_positions(pgn: Path, player: str, limit: int) -> list[MatePosition]:
     """Up to ``limit`` positions, in game order, where a player named exactly ``player`` is to
     move and has a mate in one."""
     out: list[MatePosition] = []
-    with open(pgn, encoding="utf-8", errors="replace") as f:
-        while len(out) < limit and (game := chess.pgn.read_game(f)) is not None:
-            sides = {
-                c for c, tag in ((chess.WHITE, "White"), (chess.BLACK, "Black")) if game.headers.get(tag) == player
-            }
-            if not sides:
-                continue
-            board = game.board()
-            for move in game.mainline_moves():
-                if board.turn in sides and (mates := mating_moves(board)):
-                    out.append(MatePosition(board.copy(), mates, move))
-                    if len(out) == limit:
-                        break
-                board.push(move)
+    for board, move in player_moves(pgn, player, stack=True):
+        if mates := mating_moves(board):
+            out.append(MatePosition(board, mates, move))
+            if len(out) == limit:
+                break
     if not out:
         raise ValueError(f"{pgn}: no position where {player!r} is to move with a mate in one")
     return out

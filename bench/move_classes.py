@@ -31,6 +31,7 @@ import chess.engine
 import chess.pgn
 from tqdm import tqdm
 
+from bench.analyse import player_moves
 from bench.engines import stockfish_path
 from training.greedy import check_rule, preference, rule_move
 from training.habits import check_habit, habit_move
@@ -60,27 +61,6 @@ def move_kind(board: chess.Board, move: chess.Move, habits: tuple[str, ...], rul
     kind = next((f"habit:{h}" for h in habits if habit_move(board, h) == move), "other")
     material_short = preference(board, move)[0] < preference(board, shared)[0]  # key part 0: taken - lost
     return kind + MATERIAL if material_short else kind
-
-
-def player_moves(pgn: Path, player: str, skip_plies: int, max_games: int) -> Iterator[tuple[chess.Board, chess.Move]]:
-    """(board before, move) for every move of the player named exactly ``player`` after ``skip_plies``
-    plies of each game (counted from the game's start position), in up to ``max_games`` of its games."""
-    games = 0
-    with open(pgn, encoding="utf-8", errors="replace") as f:
-        while games < max_games and (game := chess.pgn.read_game(f)) is not None:
-            sides = {
-                c for c, tag in ((chess.WHITE, "White"), (chess.BLACK, "Black")) if game.headers.get(tag) == player
-            }
-            if not sides:
-                continue
-            games += 1
-            board = game.board()
-            for i, move in enumerate(game.mainline_moves()):
-                if i >= skip_plies and board.turn in sides:
-                    yield board.copy(stack=False), move
-                board.push(move)
-    if games == 0:
-        raise ValueError(f"{pgn}: no game of a player named {player!r}")
 
 
 def stockfish_price(sf: chess.engine.SimpleEngine, depth: int) -> MovePrice:

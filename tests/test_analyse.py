@@ -253,8 +253,12 @@ def test_mates_counts_conversion_and_the_models_probability(tiny_weights, tmp_pa
     n, played, rows = run_mates(pgn, "M", [str(tiny_weights)], 10, tmp_path / "m.json")
     assert (n, played, len(rows)) == (2, 1, 1)
     assert "2 positions with a mate in one; a mating move was played in 1 (50.0%)" in mates_report("M", n, played, rows)
-    with pytest.raises(ValueError, match="no position"):
+    with pytest.raises(ValueError, match="no game of a player named 'nobody'"):
         mate_positions(pgn, "nobody", 10)
+    quiet = tmp_path / "quiet.pgn"
+    quiet.write_text(game_text({"White": "M", "Black": "W"}, "1. e4 e5 *", "*"))
+    with pytest.raises(ValueError, match="no position where 'M' is to move with a mate in one"):
+        mate_positions(quiet, "M", 10)
 
 
 def test_value_check_correlates_the_heads_score_with_material_and_result(tiny_weights, tmp_path: Path) -> None:

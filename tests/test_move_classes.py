@@ -3,12 +3,12 @@ from pathlib import Path
 import chess
 import pytest
 
+from bench.analyse import player_moves
 from bench.move_classes import (
     BLUNDER,
     classify_moves,
     move_classes_report,
     move_kind,
-    player_moves,
     run_move_classes,
     stockfish_price,
 )
@@ -45,6 +45,9 @@ def test_player_moves_reads_only_the_named_players_moves_after_the_skipped_plies
     assert [m for _, m in got] == ["g1f3", "f1b5", "d7d5"]  # e2e4 is ply 0; d7d5 ply 1
     assert got[0][0] == chess.Board("rnbqkbnr/pppp1ppp/8/4p3/4P3/8/PPPP1PPP/RNBQKBNR w KQkq - 0 2").fen()
     assert [m.uci() for _, m in player_moves(pgn, "A", skip_plies=0, max_games=1)] == ["e2e4", "g1f3", "f1b5"]
+    assert all(not b.move_stack for b, _ in player_moves(pgn, "A"))  # stackless copies by default
+    stacks = [[m.uci() for m in b.move_stack] for b, _ in player_moves(pgn, "A", stack=True)]
+    assert stacks == [[], ["e2e4", "e7e5"], ["e2e4", "e7e5", "g1f3", "b8c6"], ["d2d4"]]  # all games: max_games None
     with pytest.raises(ValueError, match="no game of a player named 'C'"):
         list(player_moves(pgn, "C", 0, 10))
 
