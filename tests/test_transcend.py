@@ -5,6 +5,7 @@ import json
 import re
 from pathlib import Path
 
+import chess.pgn
 import pytest
 
 from bench.transcend import TranscendConfig, report_markdown, run_transcend
@@ -195,14 +196,36 @@ def test_toy_transcend_run(tmp_path: Path) -> None:
         'r1bqkbnr/pppp1ppp/2n5/4p3/2B1P3/5N2/PPPP1PPP/RNBQK2R b KQkq - id "Italian";\n'
         'rnbqkbnr/pp1ppppp/8/2p5/4P3/8/PPPP1PPP/RNBQKBNR w KQkq - id "Sicilian";\n'
     )
-    op = run_transcend(
-        dataclasses.replace(rerun, out=str(tmp_path / "openings"), rating_openings=str(epd)), progress=False
+    # six games a point against each of weak and strong (deterministic: depth 2, no random moves), from
+    # four starts (two openings, both colours): the model at temperature 0 replays two against strong
+    openings = dataclasses.replace(
+        rerun,
+        out=str(tmp_path / "openings"),
+        rating_openings=str(epd),
+        rating_opponents=("weak", "strong"),
+        games_per_point=12,
     )
+    op = run_transcend(openings, progress=False)
     assert op["rating_openings"] == ["Italian", "Sicilian"]
     for pgn, games in (("pool.pgn", 3 * cfg.rating_games), ("models.pgn", sum(r["games"] for r in op["rows"]))):
         played = re.findall(r'\[Opening "([^"]+)"\]', (tmp_path / "openings" / pgn).read_text())
         assert len(played) == games and set(played) == {"Italian", "Sicilian"}
-    assert all(r["repeats"] >= 0 for r in op["rows"])
+    # repeats counted afresh from the games: a game with the same players, colours, opening, result
+    # and moves as an earlier one
+    seen: set[tuple[str, ...]] = set()
+    counted: dict[str, int] = {}
+    with open(tmp_path / "openings" / "models.pgn") as f:
+        while (game := chess.pgn.read_game(f)) is not None:
+            h = game.headers
+            moves = [m.uci() for m in game.mainline_moves()]
+            key = (h["White"], h["Black"], h.get("FEN", ""), h["Opening"], h["Result"], *moves)
+            for name in (h["White"], h["Black"]):
+                counted[name] = counted.get(name, 0) + (key in seen)
+            seen.add(key)
+    assert [r["repeats"] for r in op["rows"]] == [
+        counted[f"CF-{r['model']} T={r['temperature']:g}"] for r in op["rows"]
+    ]
+    assert any(r["repeats"] for r in op["rows"] if r["temperature"] == 0)  # the count is exercised
     report = (tmp_path / "openings" / "report.md").read_text()
     assert "one of 2 openings" in report and "| repeats |" in report
 
