@@ -173,18 +173,15 @@ def run_transcend(
         if games > 2 * len(openings):  # each opening is played once with each colour
             _log(f"warning: {games} games per {what} from {len(openings)} opening(s): openings are reused")
 
+    def match(engine: EngineSpec, others: list[EngineSpec], games: int) -> MatchConfig:
+        """The round robin's and the models' matches: same openings, time, move limit and seeds."""
+        return MatchConfig(
+            engine, others, games, openings=openings, movetime=cfg.movetime, max_moves=cfg.max_moves, seed=pool.seed
+        )
+
     _log("1/5 rating the pool (round robin)")
     for i, spec in enumerate(specs[:-1]):
-        mc = MatchConfig(
-            spec,
-            specs[i + 1 :],
-            cfg.rating_games,
-            openings=openings,
-            movetime=cfg.movetime,
-            max_moves=cfg.max_moves,
-            seed=pool.seed,
-        )
-        run_match(mc, out / "pool.pgn", cfg.concurrency, progress)
+        run_match(match(spec, specs[i + 1 :], cfg.rating_games), out / "pool.pgn", cfg.concurrency, progress)
     anchor = parse_anchors([cfg.anchor or f"{names[0]}=1000"])
     # read once: the pool's ratings now, and with the models' games, the final table and records
     # (forfeits, an expert wrapper's protocol error or illegal move, are not chess results)
@@ -255,15 +252,7 @@ def run_transcend(
             draws = ",draw_avoidance=true" if cfg.draw_avoidance else ""
             base = parse_engine_spec(f"chessformer:temperature={t:g},weights={weights}{draws}")
             eng = EngineSpec(f"CF-{label} T={t:g}", base.command, base.options)
-            mc = MatchConfig(
-                eng,
-                opponents,
-                per_opp,
-                openings=openings,
-                movetime=cfg.movetime,
-                max_moves=cfg.max_moves,
-                seed=pool.seed,
-            )
+            mc = match(eng, opponents, per_opp)
             if cfg.batched:
                 run_batched_match(mc, players[label], out / "models.pgn", cfg.batched_games, progress)
             else:
