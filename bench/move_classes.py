@@ -133,7 +133,7 @@ def run_move_classes(
     try:
         sf.configure({"Threads": 1, "Hash": 16})
         rows = classify_moves(
-            player_moves(pgn, player, skip_plies, max_games), habits, stockfish_price(sf, depth), progress
+            player_moves(pgn, player, skip_plies, max_games), habits, stockfish_price(sf, depth), progress, rule
         )
     finally:
         sf.quit()

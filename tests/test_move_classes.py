@@ -17,6 +17,8 @@ from tests.test_engine_subprocess import STOCKFISH
 
 # White's rook takes a free queen (the greedy rule's move); the king's habit walks instead
 FREE_QUEEN = chess.Board("6k1/8/8/3q4/8/8/8/3R2K1 w - - 0 1")
+# nothing to take: greedy-pawns pushes b3-b4, the greedy rule sends the queen furthest (Qh5)
+QUIET = chess.Board("4k3/8/4p3/3p4/8/1P6/8/3QK3 w - - 0 1")
 
 
 def uci(text: str) -> chess.Move:
@@ -94,10 +96,17 @@ def test_stockfish_price_of_a_mate_a_win_and_a_blunder(tmp_path: Path) -> None:
     rows = run_move_classes(pgn, "A", ("king",), 6, 0, 10, tmp_path / "m.json", progress=False)
     assert [(r.kind, r.moves, r.blunders) for r in rows] == [("habit:king(-material)", 1, 1)]
     assert '"player": "A"' in (tmp_path / "m.json").read_text()
+    # the rule named is the one the moves are classed by: b3-b4 is greedy-pawns' move, not greedy's
+    quiet = tmp_path / "quiet.pgn"
+    quiet.write_text(game_text({"White": "A", "Black": "B", "FEN": QUIET.fen(), "SetUp": "1"}, "1. b4", "*"))
+    for rule, kind in (("greedy-pawns", "greedy"), ("greedy", "other")):
+        rows = run_move_classes(quiet, "A", (), 6, 0, 10, tmp_path / "q.json", progress=False, rule=rule)
+        assert [r.kind for r in rows] == [kind]
+        assert f'"rule": "{rule}"' in (tmp_path / "q.json").read_text()
 
 
 def test_move_kind_can_take_the_greedy_pawns_rule_as_the_shared_move() -> None:
-    quiet = chess.Board("4k3/8/4p3/3p4/8/1P6/8/3QK3 w - - 0 1")
+    quiet = QUIET
     assert move_kind(quiet, uci("b3b4"), (), rule="greedy-pawns") == "greedy"
     assert move_kind(quiet, uci("d1h5"), (), rule="greedy-pawns") == "other"
     assert move_kind(quiet, uci("d1h5"), ()) == "greedy"
