@@ -15,7 +15,7 @@ habit, how often the model's most likely move is that habit's move (over the pos
 where the habit has one): whether low temperature would play the experts' shared move or
 one expert's habit.
 
-With ``reference`` a rule of training/greedy.py ("greedy", the shared move of pools v8's
+With ``reference`` a rule of training/greedy.py ("greedy", the shared move of pool v8's
 experts, or "greedy-pawns", pools v9-v10's) the reference move is that rule's, instead of
 Stockfish's, and where the model's top move is not the rule's the report says why the rule
 prefers its own.
