@@ -65,6 +65,14 @@ def test_experiment_config_loads(name: str) -> None:
     assert all((ROOT / w).exists() for w in cfg.trained_models.values())
 
 
+def test_fine_tune_config_of_attempt_18b_loads() -> None:
+    from training.train import TrainConfig
+
+    cfg = TrainConfig.load(str(ROOT / "bench" / "experiments" / "pool_v17_ft_train.toml"), [])
+    assert cfg.board_encoding == "squares-attacks" and (ROOT / cfg.init_weights).exists()
+    assert (cfg.lr, cfg.time_limit_minutes) == (3e-4, 22)
+
+
 def test_fine_tune_config_of_attempt_6b_loads() -> None:
     from training.train import TrainConfig
 
