@@ -32,7 +32,7 @@ import chess.engine
 
 from bench.analyse import model_positions
 from bench.engines import stockfish_path
-from training.greedy import MATE_SCORE, RULES, check_rule, exchange, preference, rule_move
+from training.greedy import MATE_SCORE, RULES, exchange, pawns_first, preference, rule_move
 from training.habits import check_habit, habit_move
 
 REFERENCES = ("stockfish", *RULES)  # the shared move: Stockfish at a fixed depth, or a rule of the board
@@ -123,19 +123,17 @@ def agreement(
 
     for h in habits:
         check_habit(h)
-    if rule:
-        check_rule(rule)
+    pawn_rule = pawns_first(rule) if rule else False  # checks the rule's name
     player = load_model(weights, "cpu-fast", 1, 256).player
     top1 = p_ref = uniform = 0.0
     habit_hits = dict.fromkeys(habits, 0)
     habit_seen = dict.fromkeys(habits, 0)
-    pawns_first = rule == "greedy-pawns"
-    misses: dict[str, int] = dict.fromkeys(miss_kinds(pawns_first), 0) if rule else {}
+    misses: dict[str, int] = dict.fromkeys(miss_kinds(pawn_rule), 0) if rule else {}
     for b, ref in zip(boards, refs, strict=True):
         ev = player.evaluate(b)
         top1 += ev.moves[0] == ref  # moves are most probable first
         if rule and ev.moves[0] != ref:
-            misses[greedy_miss(b, ev.moves[0], ref, pawns_first)] += 1
+            misses[greedy_miss(b, ev.moves[0], ref, pawn_rule)] += 1
         p_ref += float(ev.probs[ev.moves.index(ref)])
         uniform += 1.0 / len(ev.moves)
         for h in habits:

@@ -161,7 +161,7 @@ def test_noisy_uci_expert_plays_the_greedy_rule() -> None:
 
 
 def test_greedy_pawns_pushes_a_safe_pawn_first_where_the_material_is_equal() -> None:
-    from training.greedy import rule_move
+    from training.greedy import pawns_first, rule_move
 
     pawns = lambda fen: rule_move("greedy-pawns", chess.Board(fen)).uci()  # noqa: E731
     # the greedy rule's quiet move is the queen's four-rank advance; greedy-pawns pushes the b-pawn
@@ -185,6 +185,9 @@ def test_greedy_pawns_pushes_a_safe_pawn_first_where_the_material_is_equal() -> 
         assert rule_move("greedy", b) == greedy_move(b)
     with pytest.raises(ValueError, match="unknown rule 'lazy'"):
         rule_move("lazy", chess.Board())
+    assert (pawns_first("greedy-pawns"), pawns_first("greedy")) == (True, False)
+    with pytest.raises(ValueError, match="unknown rule 'lazy'"):
+        pawns_first("lazy")
 
 
 def test_noisy_uci_expert_plays_the_greedy_pawns_rule() -> None:

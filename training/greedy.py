@@ -103,7 +103,12 @@ def check_rule(rule: str) -> None:
         raise ValueError(f"unknown rule {rule!r}: expected one of {RULES}")
 
 
+def pawns_first(rule: str) -> bool:
+    """Whether the rule named ``rule`` (one of RULES) puts a pawn move first (greedy-pawns)."""
+    check_rule(rule)
+    return rule == "greedy-pawns"
+
+
 def rule_move(rule: str, board: chess.Board) -> chess.Move:
     """The move of the rule named ``rule`` (one of RULES) in ``board``."""
-    check_rule(rule)
-    return greedy_move(board, pawns_first=rule == "greedy-pawns")
+    return greedy_move(board, pawns_first(rule))
