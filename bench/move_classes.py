@@ -28,7 +28,6 @@ from pathlib import Path
 
 import chess
 import chess.engine
-import chess.pgn
 from tqdm import tqdm
 
 from bench.analyse import player_moves

@@ -106,9 +106,8 @@ def test_stockfish_price_of_a_mate_a_win_and_a_blunder(tmp_path: Path) -> None:
 
 
 def test_move_kind_can_take_the_greedy_pawns_rule_as_the_shared_move() -> None:
-    quiet = QUIET
-    assert move_kind(quiet, uci("b3b4"), (), rule="greedy-pawns") == "greedy"
-    assert move_kind(quiet, uci("d1h5"), (), rule="greedy-pawns") == "other"
-    assert move_kind(quiet, uci("d1h5"), ()) == "greedy"
+    assert move_kind(QUIET, uci("b3b4"), (), rule="greedy-pawns") == "greedy"
+    assert move_kind(QUIET, uci("d1h5"), (), rule="greedy-pawns") == "other"
+    assert move_kind(QUIET, uci("d1h5"), ()) == "greedy"
     with pytest.raises(ValueError, match="unknown rule"):
-        classify_moves(iter([(quiet, uci("b3b4"))]), (), lambda b, m: 0.0, rule="lazy")
+        classify_moves(iter([(QUIET, uci("b3b4"))]), (), lambda b, m: 0.0, rule="lazy")
