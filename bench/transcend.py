@@ -73,6 +73,10 @@ class TranscendConfig:
     # label -> weights of an earlier attempt, rated as is. "diverse" and "single" stand in for the
     # models this run would train; any other label (a-z, 0-9, '-') is a further model rated beside them
     trained_models: dict[str, str] = field(default_factory=dict)
+    # generate data for and train the "diverse" and "single" models that trained_models does not
+    # give; false: rate only trained_models (a re-rating run, e.g. attempt 18b, cannot start a
+    # 45-minute training by leaving an arm out)
+    train_missing: bool = True
     rating_opponents: tuple[str, ...] = ()  # experts the models play (names); default: every expert
     # label of a further trained model -> the expert whose games it learned from: its own bar, drawn
     # in the plot and compared with in the report. The single model's bar is the single expert
@@ -208,13 +212,15 @@ def run_transcend(
     models: dict[str, Path] = {label: Path(w) for label, w in cfg.trained_models.items()}
     man_a: dict[str, Any] = {}
     man_b: dict[str, Any] = {}
-    if not {"diverse", "single"} <= set(models):
+    if not cfg.train_missing and not models:
+        raise ValueError("train_missing = false rates only trained_models, and it gives none")
+    if cfg.train_missing and not {"diverse", "single"} <= set(models):
         man_a, man_b = _datasets(cfg, pool, out, diverse, single, progress, skip=set(models))
     if data_only:
         _log("stopping after the datasets (data only)")
         return {"ratings": ratings, "best_in_data": best, "single_expert": single, "rows": [], "diverse": diverse}
     for label, data in (("diverse", out / "data_diverse"), ("single", out / "data_single")):
-        if label in models:
+        if label in models or not cfg.train_missing:
             continue
         weights = out / f"model_{label}.safetensors"
         if not weights.exists():

@@ -192,6 +192,14 @@ def test_toy_transcend_run(tmp_path: Path) -> None:
     assert weak["own_experts"] == {"single": "weak"} and weak["rows"] == r["rows"][:4]  # no game replayed
     report = (tmp_path / "rerun" / "report.md").read_text()
     assert report.count(", vs weak) |") == 2
+    # train_missing false: only the given model is rated; the missing arm is neither generated nor trained
+    only = dataclasses.replace(rerun, trained_models={"single": rerun.trained_models["single"]}, train_missing=False)
+    o = run_transcend(only, progress=False)
+    assert [(x["model"], x["temperature"]) for x in o["rows"]] == [("single", 0.0), ("single", 1.0)]
+    assert (
+        not (tmp_path / "rerun" / "data_diverse").exists()
+        and not (tmp_path / "rerun" / "model_diverse.safetensors").exists()
+    )
     assert [(x["model"], x["temperature"]) for x in r["rows"]] == [
         (m, t) for m in ("diverse", "single", "single-again") for t in (0.0, 1.0)
     ]
@@ -246,6 +254,7 @@ def test_toy_transcend_run(tmp_path: Path) -> None:
         ({"data_experts": ("weak", "strong"), "cap_expert": "weak", "trained_models": {}}, "rated above the cap"),
         ({"prepare": {"anchor_evry": 1}}, "not PrepareConfig options"),
         ({"prepare": {"filters": None}}, "not PrepareConfig options"),
+        ({"trained_models": {}, "train_missing": False}, "gives none"),
         ({"trained_models": {"init": "x"}}, "lower-case words other than 'init'"),
         ({"trained_models": {"Bad label": "x"}}, "lower-case words other than 'init'"),
         ({"trained_models": {"diverse": str(tmp_path / "missing.safetensors")}}, "do not exist"),
