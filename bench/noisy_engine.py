@@ -71,18 +71,16 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--habit-prob must be within 0..1, got {a.habit_prob}")
     expert = Expert(  # how it moves where Stockfish is not asked, as in training generate
         "noisy",
+        skill=a.skill,
+        depth=a.depth,
+        nodes=a.nodes,
         random_move_prob=a.random,
         habit=a.habit,
         habit_prob=a.habit_prob,
         clean=a.clean,
         habit_fallback=a.habit_fallback,
     )
-    own = f"{a.clean} rule" if a.clean in RULES else f"skill {a.skill}, depth {a.depth}, nodes {a.nodes}"
-    name = f"NoisyExpert({own}, random {a.random:g}"
-    if a.habit:
-        name += f", habit {a.habit}" + (f" {a.habit_prob:g}" if a.habit_prob < 1 else "")
-        name += f" else {a.habit_fallback}" if a.habit_fallback != "random" else ""
-    name += ")"
+    name = f"NoisyExpert({expert.describe()})"  # the pool's own description of the expert
     seed_option = "option name Seed type spin default 0 min 0 max 2147483647"
     out_lock = threading.Lock()
     seed = 0

@@ -155,7 +155,7 @@ def test_noisy_uci_expert_plays_the_greedy_rule() -> None:
     out = noisy_expert_session(
         ["--clean", "greedy", "--random", "1", "--habit", "queen", "--habit-fallback", "clean"], script
     )
-    assert "habit queen else clean" in out and "bestmove a2a4" in out
+    assert "habit queen, else clean" in out and "bestmove a2a4" in out
     mated = "position fen 7k/6Q1/6K1/8/8/8/8/8 b - - 0 1\ngo depth 1\nquit\n"
     assert noisy_expert_session(["--clean", "greedy"], mated).splitlines() == ["bestmove (none)"]
 

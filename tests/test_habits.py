@@ -164,5 +164,5 @@ def test_noisy_uci_expert_errs_by_its_habit() -> None:
     fen = "4k3/8/8/8/8/8/3P4/Q3K3 w - - 0 1"
     script = f"uci\nsetoption name Seed value 3\nposition fen {fen}\ngo depth 1\nquit\n"
     out = noisy_expert_session(["--depth", "1", "--random", "1", "--habit", "queen"], script)
-    assert "id name NoisyExpert(skill 20, depth 1, nodes None, random 1, habit queen)" in out
+    assert "id name NoisyExpert(skill 20, depth 1, random 1, habit queen)" in out
     assert "bestmove a1a8" in out
