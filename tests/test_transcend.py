@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
         "pool_v16",
         "pool_v17",
         "pool_v18",
+        "pool_v18_openings",
     ],
 )
 def test_experiment_config_loads(name: str) -> None:
@@ -55,7 +56,7 @@ def test_experiment_config_loads(name: str) -> None:
         "pool_v15": (0.001, 0.1, 0.3, 1.0),
         "pool_v16": (0.001, 0.1, 0.3, 1.0),
         "pool_v17": (0.001, 0.1, 0.3, 1.0),
-        "pool_v18": (0.001, 0.1, 0.3, 1.0),
+        "pool_v18_openings": (0.001,),
     }
     expected = short.get(name, full_sweep)
     assert cfg.temperatures == expected
