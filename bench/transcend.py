@@ -212,16 +212,17 @@ def run_transcend(
     models: dict[str, Path] = {label: Path(w) for label, w in cfg.trained_models.items()}
     man_a: dict[str, Any] = {}
     man_b: dict[str, Any] = {}
-    if not cfg.train_missing and not models:
+    # the arms this run generates and trains: those trained_models does not give, unless train_missing is off
+    to_train = [label for label in ("diverse", "single") if label not in models] if cfg.train_missing else []
+    if not models and not to_train:
         raise ValueError("train_missing = false rates only trained_models, and it gives none")
-    if cfg.train_missing and not {"diverse", "single"} <= set(models):
+    if to_train:
         man_a, man_b = _datasets(cfg, pool, out, diverse, single, progress, skip=set(models))
     if data_only:
         _log("stopping after the datasets (data only)")
         return {"ratings": ratings, "best_in_data": best, "single_expert": single, "rows": [], "diverse": diverse}
-    for label, data in (("diverse", out / "data_diverse"), ("single", out / "data_single")):
-        if label in models or not cfg.train_missing:
-            continue
+    for label in to_train:
+        data = out / f"data_{label}"
         weights = out / f"model_{label}.safetensors"
         if not weights.exists():
             _log(f"3/5 training the {label} model")
