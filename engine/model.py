@@ -25,6 +25,13 @@ Three board encodings (ModelConfig.board_encoding):
   computed from the pieces inside the model): the inputs of a static exchange, which the
   squares model learns slowly (attempt 14: 59% of a rule-only model's misses hung the moved piece).
 
+Inputs beyond the anchor (summed encoding only; engine/tokenizer.py, "Per-token inputs"):
+``board_every_ply`` adds to each move token's embedding the feature sum of the board after
+the move, so the model need not rebuild the board from the move list (a 4-layer model at
+CPU scale does not learn to); ``rating_condition`` adds the mover's and the opponent's
+rating buckets to every token (as the paper code's ``elo_condition`` runs and Maia-2 do).
+Both arrive as per-token feature rows [B, T, F], embedded with the POS token's table.
+
 Shapes: B batch, T new tokens, L cached tokens, C channels (n_embd), H heads, D = C/H,
 S = 65 square tokens, M = 1968 moves.
 """
@@ -45,8 +52,10 @@ from engine.tokenizer import (
     MAX_FEATURES,
     MOVES,
     N_FEATURES,
+    N_FEATURES_RATED,
     N_MOVES,
     N_PIECE_SQUARE_FEATURES,
+    N_RATING_FEATURES,
     PAD_FEATURE,
     POS_ID,
     VOCAB_SIZE,
@@ -66,11 +75,16 @@ class ModelConfig:
     block_size: int = 256  # longest sequence, POS token included (tokens)
     mlp_ratio: int = 4  # MLP hidden width as a multiple of n_embd (ratio)
     board_encoding: str = "summed"  # how the POS board is read: "summed", "squares" or "squares-attacks" (module doc)
+    board_every_ply: bool = False  # each move token also reads the board after it (summed encoding; module doc)
+    rating_condition: bool = False  # every token reads the mover's and the opponent's rating bucket (module doc)
 
     def __post_init__(self) -> None:
         for f in fields(self):
             v = getattr(self, f.name)
-            if f.name == "board_encoding":
+            if f.name in ("board_every_ply", "rating_condition"):
+                if not isinstance(v, bool):
+                    raise ValueError(f"ModelConfig.{f.name} must be true or false, got {v!r}")
+            elif f.name == "board_encoding":
                 if v not in BOARD_ENCODINGS:
                     raise ValueError(f"ModelConfig.board_encoding must be one of {BOARD_ENCODINGS}, got {v!r}")
             elif not isinstance(v, int) or isinstance(v, bool) or v <= 0:
@@ -82,6 +96,20 @@ class ModelConfig:
                 f"board_encoding {self.board_encoding} reads the current board only:"
                 f" block_size must be 1, got {self.block_size}"
             )
+        if self.reads_squares and (self.board_every_ply or self.rating_condition):
+            raise ValueError(
+                f"board_every_ply and rating_condition need the summed encoding, not {self.board_encoding}"
+            )
+
+    @property
+    def row_width(self) -> int:
+        """Feature ids per token row at inference (engine/tokenizer.py): the board, then the ratings."""
+        return MAX_FEATURES + (N_RATING_FEATURES if self.rating_condition else 0)
+
+    @property
+    def n_features(self) -> int:
+        """Rows of the feature table: the board features, and the rating features if conditioned."""
+        return N_FEATURES_RATED if self.rating_condition else N_FEATURES
 
     @property
     def reads_squares(self) -> bool:
@@ -185,6 +213,16 @@ def square_pieces(anchor: torch.Tensor) -> torch.Tensor:
     return board.scatter(1, where, what)[:, :64]  # [B, 64]
 
 
+def feature_sum(table: nn.Embedding, features: torch.Tensor) -> torch.Tensor:
+    """The sum of ``table``'s rows over the last dim of ``features`` [..., F] -> [..., C]."""
+    if torch.onnx.is_in_onnx_export():  # ONNX has no embedding_bag with padding: gather, then sum
+        return table(features).sum(dim=-2)  # [..., F, C] -> [..., C]
+    lead, Fw = features.shape[:-1], features.shape[-1]
+    # one bag per token: the rows never materialise as [..., F, C] (training batches: ~70 x 16k rows)
+    bags = F.embedding_bag(features.reshape(-1, Fw), table.weight, mode="sum", padding_idx=PAD_FEATURE)
+    return bags.view(*lead, -1)  # [N, C] -> [..., C]
+
+
 class AttentionPolicy(nn.Module):
     """Move logits [B, M] from square tokens [B, 64, C]: from-square query . to-square key + promotion bias."""
 
@@ -222,7 +260,7 @@ class ChessFormer(nn.Module):
                 self.attack_maps = AttackMaps()  # fixed tables (non-persistent buffers), no parameters
         else:
             self.tok_emb = nn.Embedding(VOCAB_SIZE, cfg.n_embd)
-            self.feat_emb = nn.Embedding(N_FEATURES, cfg.n_embd, padding_idx=PAD_FEATURE)
+            self.feat_emb = nn.Embedding(cfg.n_features, cfg.n_embd, padding_idx=PAD_FEATURE)
             self.pos_emb = nn.Embedding(cfg.block_size, cfg.n_embd)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(cfg.n_embd, bias=False)
@@ -254,18 +292,22 @@ class ChessFormer(nn.Module):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def embed(self, tokens: torch.Tensor, anchor: torch.Tensor, start: int) -> torch.Tensor:
+    def embed(self, tokens: torch.Tensor, features: torch.Tensor, start: int) -> torch.Tensor:
         """Input embeddings [B, T, C] of ``tokens`` [B, T] at positions start .. start+T-1.
 
-        ``anchor`` [B, MAX_FEATURES] gives the board of each row's POS token.
+        ``features``: per-token feature rows [B, T, F] (engine/tokenizer.py), or the anchor
+        [B, F] alone, the board of each row's POS token. A token's embedding is its own row
+        of tok_emb (none for POS) plus the sum of its features' rows of feat_emb.
         """
-        T = tokens.shape[1]
+        B, T = tokens.shape
         if start + T > self.cfg.block_size:
             raise ValueError(f"sequence of {start + T} tokens exceeds block_size {self.cfg.block_size}")
-        x = self.tok_emb(tokens)  # [B, T, C]
-        board = self.feat_emb(anchor).sum(dim=1)  # [B, F, C] -> [B, C]
         is_pos = (tokens == POS_ID).unsqueeze(-1)  # [B, T, 1]
-        x = torch.where(is_pos, board.unsqueeze(1).to(x.dtype), x)  # [B, 1, C] broadcast over T
+        if features.dim() == 2:  # the anchor on POS tokens, padding elsewhere
+            features = torch.where(is_pos, features.unsqueeze(1), torch.full_like(features, PAD_FEATURE).unsqueeze(1))
+        x = self.tok_emb(tokens)  # [B, T, C]
+        x = torch.where(is_pos, torch.zeros_like(x), x)
+        x = x + feature_sum(self.feat_emb, features).to(x.dtype)
         positions = torch.arange(start, start + T, device=tokens.device)
         return x + self.pos_emb(positions)  # [T, C] broadcast over B
 
@@ -278,12 +320,13 @@ class ChessFormer(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, KVCache]:
         """Policy logits [B, T', N_MOVES], value logits [B, T', 3] and the extended cache.
 
-        tokens: [B, T] int64 token ids; anchor: [B, MAX_FEATURES] int64 board features.
+        tokens: [B, T] int64 token ids; anchor: [B, MAX_FEATURES] int64 board features of the POS
+        token, or [B, T, F] per-token feature rows (engine/tokenizer.py, "Per-token inputs").
         past: the cache of the first L tokens (all rows the same length), or None.
         last_only: compute the heads at the last position only (T' = 1), as inference does.
         """
         if self.squares:
-            return self._forward_squares(tokens, anchor, past)
+            return self._forward_squares(tokens, anchor if anchor.dim() == 2 else anchor[:, 0], past)
         start = 0 if past is None else past[0][0].shape[2]
         x = self.embed(tokens, anchor, start)
         cache: KVCache = []

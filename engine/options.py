@@ -17,6 +17,11 @@ OptionValue = bool | int | str | float
 
 BUNDLED = "<bundled>"  # WeightsFile value meaning "the model shipped with the package"
 DEFAULT_TEMPERATURE = 0.1
+# The rating a rating-conditioned model plays as, by default: FIDE 2700, the bucket 2600-2799, the
+# strongest players of the training data with 100k+ games (FIDE 2800+ holds 4.9k).
+DEFAULT_RATING = 2700
+DEFAULT_RATING_SCALE = "fide"
+RATING_SCALE_NAMES: tuple[str, ...] = ("lichess", "chesscom", "fide")  # engine/tokenizer.py RATING_SCALES
 BACKEND_NAMES: tuple[str, ...] = ("auto", "torch", "cpu-fast", "cpu-int8", "cuda-graph", "tensorrt", "onnx", "check")
 
 
@@ -114,6 +119,32 @@ def _declare() -> tuple[OptionSpec, ...]:
             " game can end drawn by rule (stalemate, a repeated position, insufficient material, or a threefold or"
             " fifty-move claim the opponent's reply allows), unless no other move is left. A board-reading model"
             " cannot see its own repetitions; off plays the paper's plain sampling.",
+        ),
+        OptionSpec(
+            "Rating",
+            "spin",
+            DEFAULT_RATING,
+            "The rating the engine plays as, on RatingScale's scale, for models trained with rating conditioning"
+            " (others ignore it). 0: unknown, the model's unconditioned play. Read in 200-point buckets from"
+            " below 1000 to 2800 and above. Default FIDE 2700: the strongest players of the training data.",
+            min=0,
+            max=4000,
+        ),
+        OptionSpec(
+            "OpponentRating",
+            "spin",
+            0,
+            "The opponent's rating on RatingScale's scale, for rating-conditioned models. 0: the same as Rating.",
+            min=0,
+            max=4000,
+        ),
+        OptionSpec(
+            "RatingScale",
+            "combo",
+            DEFAULT_RATING_SCALE,
+            "Which rating scale Rating and OpponentRating are on: lichess, chesscom or fide. The training data"
+            " mixes the three, and the model reads each on its own scale (they differ by hundreds of points).",
+            choices=RATING_SCALE_NAMES,
         ),
         OptionSpec(
             "Seed",
@@ -232,6 +263,14 @@ class OptionValues:
     @property
     def temperature(self) -> float:
         return float(self.values["Temperature"])
+
+    @property
+    def ratings(self) -> tuple[tuple[str | None, int | None], tuple[str | None, int | None]]:
+        """(own, opponent) as (scale, rating) for the player; rating None is unknown."""
+        scale = str(self.values["RatingScale"])
+        own = int(self.values["Rating"])
+        opp = int(self.values["OpponentRating"]) or own
+        return (scale, own or None), (scale, opp or None)
 
     @property
     def draw_avoidance(self) -> bool:

@@ -33,13 +33,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import chess
 import numpy as np
 
 from engine.backends.base import Backend
-from engine.tokenizer import encode_board, move_id
+from engine.tokenizer import InputSpec, encode_board, move_id
+
+Rating = tuple[str | None, int | None]  # (rating scale, rating); None: unknown
 
 # lichess's model of win probability against centipawns: E = 1 / (1 + exp(-K * cp))
 _LICHESS_K = 0.00368208
@@ -135,8 +137,20 @@ def wdl_permille(wdl: np.ndarray) -> tuple[int, int, int]:
 class Player:
     """Turns a backend's logits into move distributions and choices for chess positions."""
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, ratings: tuple[Rating, Rating] = ((None, None), (None, None))) -> None:
         self.backend = backend
+        self.ratings = ratings  # (own, opponent): what a rating-conditioned model is told (UCI Rating options)
+        self.own_colour: chess.Color | None = None  # the colour that plays as ratings[0]; None: the side to move
+
+    def input_spec(self, board: chess.Board) -> InputSpec | None:
+        """The model's inputs for ``board``, the side to move playing as ``ratings[0]``; None when it reads the anchor alone."""
+        spec = self.backend.inputs
+        if spec.plain:
+            return None
+        own, opp = self.ratings
+        own_colour = board.turn if self.own_colour is None else self.own_colour
+        white, black = (own, opp) if own_colour == chess.WHITE else (opp, own)
+        return replace(spec, white=white, black=black)
 
     def evaluate_many(
         self,
@@ -149,7 +163,7 @@ class Player:
         Every board must have at least one candidate move. ``avoid_draws``: the module's
         draw avoidance (boards need their move stacks for the repetition test).
         """
-        seqs = [encode_board(b, self.backend.block_size) for b in boards]
+        seqs = [encode_board(b, self.backend.block_size, self.input_spec(b)) for b in boards]
         outs = self.backend.evaluate(seqs)
         result = []
         for i, (board, out) in enumerate(zip(boards, outs, strict=True)):

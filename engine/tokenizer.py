@@ -36,6 +36,22 @@ A window of ``block_size = 2`` makes the model read a board: past the first ply 
 sequence is ``[POS(board one ply back)] + last move``. The smallest, ``block_size = 1``,
 is ``[POS(current board)]`` alone: a pure board reader (engine/model.py's squares encoding).
 
+Per-token inputs
+----------------
+A model may read more than the anchor (engine/model.py, ModelConfig ``board_every_ply``
+and ``rating_condition``). Then every token has a *feature row*, summed into its input
+embedding with the same feature table as POS (NNUE-style, no cost in sequence length):
+
+- ``board_every_ply``: a move token's row holds the features of the board *after* that
+  move (``ply_features``: as ``board_features``, but the en-passant file is written when a
+  capture is pseudo-legal, so that training can track it without move generation);
+- ``rating_condition``: every row ends with two rating features, the player who moves next
+  (after this token) and the opponent, each a bucket on its platform's own scale
+  (``rating_feature``), or "unknown".
+
+The POS token's row is its anchor board (plus the ratings). ``TokenSequence.row(t)`` gives
+row ``t`` for any model: for the plain transcript model the move rows are padding only.
+
 The model's output at token ``t`` predicts the move played after token ``t`` (policy)
 and the game result for the side to move at that point (value, win/draw/loss).
 """
@@ -88,8 +104,20 @@ _CASTLING_BASE = 770  # +0 K, +1 Q, +2 k, +3 q
 _EP_FILE_BASE = 774  # +file (a=0 .. h=7)
 N_PIECE_SQUARE_FEATURES = _SIDE_TO_MOVE_BASE  # features below this are piece-square: kind * 64 + square
 PAD_FEATURE = 782  # padding: its embedding is fixed at zero
-N_FEATURES = 783  # size of the feature embedding table
+N_FEATURES = 783  # size of the feature embedding table (without rating features)
 MAX_FEATURES = 32 + 1 + 4 + 1  # pieces + side to move + castling rights + en-passant file
+
+# Rating features (ModelConfig.rating_condition), after the board features. The corpus mixes
+# three rating scales that are not one scale (lichess Glicko-2, chess.com Glicko, FIDE Elo):
+# a rating is bucketed on its own platform's scale, so "lichess 1800" and "FIDE 1800" are
+# different inputs, and the model learns what each means from the games.
+RATING_SCALES = ("lichess", "chesscom", "fide")
+RATING_EDGES = (1000, 1200, 1400, 1600, 1800, 2000, 2200, 2400, 2600, 2800)  # bucket lower bounds (Elo)
+N_RATING_BUCKETS = len(RATING_EDGES) + 1  # below 1000, then one per edge
+RATING_ROLE_SIZE = 1 + len(RATING_SCALES) * N_RATING_BUCKETS  # "unknown", then scale x bucket
+MOVER, OPPONENT = 0, 1  # rating roles: the player to move after the token, and the other one
+N_FEATURES_RATED = N_FEATURES + 2 * RATING_ROLE_SIZE  # feature table of a rating-conditioned model
+N_RATING_FEATURES = 2  # rating columns at the end of a row (mover, opponent)
 
 assert N_MOVES == 1968, N_MOVES
 
@@ -112,8 +140,28 @@ def move_id(board: chess.Board, move: chess.Move) -> int:
         raise TokenizerError(f"move {uci} is not in the vocabulary") from None
 
 
-def board_features(board: chess.Board) -> tuple[int, ...]:
-    """The POS token's feature indices for ``board``, padded with PAD_FEATURE to MAX_FEATURES."""
+def rating_bucket(elo: int) -> int:
+    """The bucket (0 .. N_RATING_BUCKETS-1) of a rating: 0 below 1000, then 200-point steps up to 2800+."""
+    return sum(1 for edge in RATING_EDGES if elo >= edge)
+
+
+def rating_feature(role: int, scale: str | None, elo: int | None) -> int:
+    """The feature index of a rating for ``role`` (MOVER or OPPONENT); "unknown" when the
+    scale or the rating is missing (None, or 0 as shards store an unrated player)."""
+    if role not in (MOVER, OPPONENT):
+        raise ValueError(f"rating role must be MOVER (0) or OPPONENT (1), got {role!r}")
+    base = N_FEATURES + role * RATING_ROLE_SIZE
+    if scale is None or not elo:
+        return base
+    if scale not in RATING_SCALES:
+        raise ValueError(f"unknown rating scale {scale!r}; known: {', '.join(RATING_SCALES)}")
+    return base + 1 + RATING_SCALES.index(scale) * N_RATING_BUCKETS + rating_bucket(elo)
+
+
+def board_features(board: chess.Board, pseudo_ep: bool = False) -> tuple[int, ...]:
+    """The POS token's feature indices for ``board``, padded with PAD_FEATURE to MAX_FEATURES.
+
+    pseudo_ep: write the en-passant file when a capture is pseudo-legal (``ply_features``)."""
     feats: list[int] = []
     for square, piece in board.piece_map().items():
         kind = piece.piece_type - 1 + (0 if piece.color == chess.WHITE else 6)
@@ -127,11 +175,37 @@ def board_features(board: chess.Board) -> tuple[int, ...]:
         has = board.has_kingside_castling_rights(color) if kingside else board.has_queenside_castling_rights(color)
         if has:
             feats.append(_CASTLING_BASE + i)
-    if board.ep_square is not None and board.has_legal_en_passant():
+    ep = board.has_pseudo_legal_en_passant() if pseudo_ep else board.has_legal_en_passant()
+    if board.ep_square is not None and ep:
         feats.append(_EP_FILE_BASE + chess.square_file(board.ep_square))
     feats.sort()
     feats.extend([PAD_FEATURE] * (MAX_FEATURES - len(feats)))
     return tuple(feats)
+
+
+def ply_features(board: chess.Board) -> tuple[int, ...]:
+    """A move token's board features (``board_every_ply``): the board after the move."""
+    return board_features(board, pseudo_ep=True)
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What a model reads besides the move tokens (from its ModelConfig), and the ratings to give it."""
+
+    board_every_ply: bool = False  # each move row holds the board after the move
+    rating_condition: bool = False  # each row ends with the mover's and the opponent's rating features
+    white: tuple[str | None, int | None] = (None, None)  # White's (rating scale, rating); None: unknown
+    black: tuple[str | None, int | None] = (None, None)  # Black's (rating scale, rating)
+
+    @property
+    def plain(self) -> bool:
+        """The anchor alone: rows are not needed."""
+        return not (self.board_every_ply or self.rating_condition)
+
+    def ratings(self, white_to_move: bool) -> tuple[int, int]:
+        """(mover, opponent) rating features for a token after which ``white_to_move``."""
+        mover, opp = (self.white, self.black) if white_to_move else (self.black, self.white)
+        return rating_feature(MOVER, *mover), rating_feature(OPPONENT, *opp)
 
 
 @dataclass(frozen=True)
@@ -140,10 +214,28 @@ class TokenSequence:
 
     anchor: the POS token's board features (MAX_FEATURES indices, PAD_FEATURE-padded).
     moves: move token ids played from the anchor board, oldest first.
+    rows: per-token feature rows (1 + len(moves) rows of one width), or None for a model
+        that reads the anchor alone (module doc, "Per-token inputs").
     """
 
     anchor: tuple[int, ...]
     moves: tuple[int, ...]
+    rows: tuple[tuple[int, ...], ...] | None = None
+
+    def row(self, t: int) -> tuple[int, ...]:
+        """The feature row of token ``t`` (0 = POS): the anchor, then padding, unless rows are given."""
+        if self.rows is not None:
+            return self.rows[t]
+        return self.anchor if t == 0 else (PAD_FEATURE,) * len(self.anchor)
+
+    def all_rows(self) -> list[tuple[int, ...]]:
+        """Every token's feature row, POS first."""
+        return [self.row(t) for t in range(len(self))]
+
+    def prefix(self, n_moves: int) -> TokenSequence:
+        """The sequence of the first ``n_moves`` moves."""
+        rows = None if self.rows is None else self.rows[: n_moves + 1]
+        return TokenSequence(self.anchor, self.moves[:n_moves], rows)
 
     def __len__(self) -> int:
         return 1 + len(self.moves)
@@ -155,7 +247,9 @@ class TokenSequence:
     def is_prefix_of(self, other: TokenSequence) -> bool:
         """True if ``other`` extends this sequence (same anchor, these moves first)."""
         n = len(self.moves)
-        return self.anchor == other.anchor and len(other.moves) >= n and other.moves[:n] == self.moves
+        if self.anchor != other.anchor or len(other.moves) < n or other.moves[:n] != self.moves:
+            return False
+        return self.rows is None if other.rows is None else self.rows == other.rows[: n + 1]
 
 
 def anchor_stride(block_size: int) -> int:
@@ -188,23 +282,36 @@ def encode_moves(board: chess.Board, moves: list[chess.Move]) -> list[int]:
     return ids
 
 
-def encode_board(board: chess.Board, block_size: int) -> TokenSequence:
+def encode_board(board: chess.Board, block_size: int, spec: InputSpec | None = None) -> TokenSequence:
     """The sequence for the position ``board`` reached through its move stack.
 
     The root (the board before its first stacked move; the start position or a FEN)
     is the anchor unless the game no longer fits ``block_size``; see the module doc.
+    With a ``spec`` that reads more than the anchor, the sequence carries its feature rows.
     """
     stack = board.move_stack
     root = board.root()
     a = anchor_ply(len(stack), block_size)
     ids: list[int] = []
     anchor = root
+    boards: list[tuple[int, ...]] = []  # ply features after each kept move (board_every_ply)
+    every_ply = spec is not None and spec.board_every_ply
     for i, mv in enumerate(stack):
         if i == a:
             anchor = root.copy(stack=False)
         if i >= a:
             ids.append(move_id(root, mv))
         root.push(mv)
+        if i >= a and every_ply:
+            boards.append(ply_features(root))
     if a == len(stack):
         anchor = root.copy(stack=False)
-    return TokenSequence(board_features(anchor), tuple(ids))
+    feats = board_features(anchor)
+    if spec is None or spec.plain:
+        return TokenSequence(feats, tuple(ids))
+    pad = (PAD_FEATURE,) * MAX_FEATURES
+    rows = [feats, *(boards if every_ply else [pad] * len(ids))]
+    if spec.rating_condition:
+        white = anchor.turn == chess.WHITE  # after token t, White moves next when t is even (from a White anchor)
+        rows = [r + spec.ratings(white == (t % 2 == 0)) for t, r in enumerate(rows)]
+    return TokenSequence(feats, tuple(ids), tuple(rows))

@@ -282,6 +282,7 @@ class UciEngine:
             self.info_string(f"cannot play without a model: {self.load_error or 'not loaded'}")
             return "0000", None
         player = self.loaded.player
+        player.ratings, player.own_colour = self.options.ratings, board.turn  # the engine plays the side to move
         allowed = self._searchmoves(board, params.searchmoves)
         ev = player.evaluate(board, allowed, avoid_draws=self.options.draw_avoidance)
         chosen = ev.moves[sample_index(ev.logits, self.options.temperature, self._rng_for_game())]

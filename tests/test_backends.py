@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from engine.backends.check import CheckBackend
-from engine.backends.cpu_fast import CpuFastBackend
+from engine.backends.cpu_fast import CpuFastBackend, CpuInt8Backend
 from engine.backends.cuda_graph import BUCKETS, CudaGraphBackend, bucket_for
 from engine.backends.tensorrt_backend import PRECISIONS, GraphBackend, OrtRunner, plan_key, profiles
 from engine.backends.torch_backend import TorchBackend
@@ -43,9 +43,45 @@ def _games(n: int, plies: int, seed: int) -> list[chess.Board]:
 
 
 def test_parity_single_games_with_forks_and_reanchoring(tiny_model: ChessFormer, tmp_path) -> None:
-    for name, be in _backends(tiny_model, tmp_path):
-        check = CheckBackend(be, TorchBackend(copy.deepcopy(tiny_model), device="cpu"), tolerance=TOL)
-        player = Player(check)
+    _single_game_parity(tiny_model, tmp_path)
+
+
+def test_parity_board_every_ply_and_rating_condition(tmp_path) -> None:
+    """The per-token rows (board after each move, two rating features) through every backend, int8 too."""
+    torch.manual_seed(3)
+    cfg = ModelConfig(n_layer=2, n_head=2, n_embd=32, block_size=32, board_every_ply=True, rating_condition=True)
+    model = ChessFormer(cfg).eval()
+    ratings = (("fide", 2650), ("lichess", 1500))
+    _single_game_parity(model, tmp_path, ratings)
+    int8 = CpuInt8Backend(copy.deepcopy(model), slots=16)
+    reference = TorchBackend(copy.deepcopy(model), device="cpu")
+    for b in _games(6, 60, seed=4):
+        p8, pr = Player(int8, ratings), Player(reference, ratings)
+        a, r = p8.evaluate(b), pr.evaluate(b)
+        assert a.moves[0] == r.moves[0] or abs(a.logits[0] - r.logits[0]) < 0.05
+        assert np.abs(np.sort(a.logits) - np.sort(r.logits)).max() < 0.05
+    assert int8.single_step == "native"
+
+
+def test_ratings_and_boards_change_the_output(tmp_path) -> None:
+    """A rating-conditioned model's logits depend on the ratings; a plain model's do not."""
+    torch.manual_seed(5)
+    cfg = ModelConfig(n_layer=2, n_head=2, n_embd=32, block_size=32, board_every_ply=True, rating_condition=True)
+    be = TorchBackend(ChessFormer(cfg).eval(), device="cpu")
+    board = _games(1, 20, seed=9)[0]
+    strong = Player(be, (("fide", 2700), ("fide", 2700))).evaluate(board).logits
+    weak = Player(be, (("lichess", 900), ("lichess", 900))).evaluate(board).logits
+    assert np.abs(strong - weak).max() > 1e-4
+    plain = TorchBackend(ChessFormer(ModelConfig(n_layer=2, n_head=2, n_embd=32, block_size=32)).eval())
+    a = Player(plain, (("fide", 2700), (None, None))).evaluate(board).logits
+    b = Player(plain, (("lichess", 900), (None, None))).evaluate(board).logits
+    assert np.array_equal(a, b)
+
+
+def _single_game_parity(model: ChessFormer, tmp_path, ratings=((None, None), (None, None))) -> None:  # type: ignore[no-untyped-def]
+    for name, be in _backends(model, tmp_path):
+        check = CheckBackend(be, TorchBackend(copy.deepcopy(model), device="cpu"), tolerance=TOL)
+        player = Player(check, ratings)
         rng = random.Random(1)
         b = chess.Board()
         for _ in range(70):  # the tiny window is 32 tokens: re-anchors at plies 31, 47, 63

@@ -96,7 +96,8 @@ def test_bad_slot_and_position_are_errors(tiny_model: ChessFormer) -> None:
     bad_board[0] = 10**6
     with pytest.raises(ValueError, match="feature id"):
         native(0, POS_ID, bad_board, 0)
-    native(0, 5, bad_board, 1)  # a move token does not read the board
+    with pytest.raises(ValueError, match="feature id"):  # a move token reads its row too (board_every_ply, ratings)
+        native(0, 5, bad_board, 1)
     with pytest.raises(ValueError, match="int64"):
         native(0, POS_ID, anchor.to(torch.int32), 0)
     with pytest.raises(NativeUnavailable, match="float32"):

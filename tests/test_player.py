@@ -4,6 +4,7 @@ import pytest
 
 from engine.backends.torch_backend import TorchBackend
 from engine.player import Player, sample_index, temperature_probs, wdl_permille, wdl_to_cp
+from engine.tokenizer import InputSpec
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +93,7 @@ class _FixedBackend:
 
     name = "fixed"
     block_size = 64
+    inputs = InputSpec()  # the plain transcript: the anchor alone
 
     def __init__(self, preferred: dict[int, float], wdl: tuple[float, float, float]) -> None:
         self.preferred, self.wdl = preferred, wdl

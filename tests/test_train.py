@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import chess
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -84,8 +85,9 @@ def test_full_window_last_token_has_a_target(shards: Path) -> None:
     rng = random.Random(3)
     full = ended = 0
     for ref in index.train[:40]:
-        moves, feats, result, _ = index.sample(ref, 4, rng, 1.0)
-        b = collate([(moves, feats, result, None)], 4)
+        sample = index.sample(ref, 4, rng, 1.0)
+        moves = sample.moves
+        b = collate([sample], 4)
         s, g = ref
         game = index.shards[s].games[g]
         if len(moves) == 4:  # [POS, m0, m1, m2] reads three moves and predicts m0 .. m3
@@ -99,8 +101,9 @@ def test_full_window_last_token_has_a_target(shards: Path) -> None:
             assert b.tokens.shape[1] == len(moves) + 1
     assert full > 20
     # block_size 2, the board-reading window: [POS(board), last move] -> the next move
-    moves, feats, result, _ = index.sample(index.train[0], 2, rng, 1.0)
-    b = collate([(moves, feats, result, None)], 2)
+    sample = index.sample(index.train[0], 2, rng, 1.0)
+    moves = sample.moves
+    b = collate([sample], 2)
     assert b.tokens.shape == (1, 2) and b.policy_targets[0].tolist() == moves.tolist() and len(moves) == 2
 
 
@@ -142,8 +145,9 @@ def test_mirrored_sample_is_the_colour_flipped_position(legal_shards: Path) -> N
 
     index = GameIndex(legal_shards, val_permille=100, legal=True)
     for ref in index.train[:30]:
-        m0, f0, r0, l0 = index.sample(ref, 2, random.Random(5), 1.0)
-        m1, f1, r1, l1 = index.sample(ref, 2, random.Random(5), 1.0, mirror_fraction=1.0)
+        m0, f0, r0, l0, g0, _ = index.sample(ref, 2, random.Random(5), 1.0)
+        m1, f1, r1, l1, g1, _ = index.sample(ref, 2, random.Random(5), 1.0, mirror_fraction=1.0)
+        assert g1 == g0  # the ratings are the side to move's and its opponent's, mirrored or not
         assert l0 is not None and l1 is not None
         assert m1.tolist() == MIRROR_MOVE[m0].tolist() and f1.tolist() == mirror_features(f0).tolist()
         assert r1 == r0  # the side to move's result
@@ -354,6 +358,52 @@ def test_torchrun_two_processes_gloo(shards: Path, tmp_path: Path) -> None:
     assert ck["step"] == 10
     log = [json.loads(x) for x in (tmp_path / "ddp" / "log.jsonl").read_text().splitlines()]
     assert log[-1]["step"] == 10 and "val_policy_loss" in log[-1]
+
+
+def test_board_every_ply_and_ratings_train_export_and_play(shards: Path, tmp_path: Path) -> None:
+    """The bundled model's inputs (training/configs/default.toml) through train, export and the engine."""
+    cfg = _tiny_cfg(
+        shards,
+        tmp_path / "r",
+        "--max_steps",
+        "40",
+        "--lr",
+        "3e-3",
+        "--eval_every",
+        "40",
+        "--log_every",
+        "10",
+        "--board_every_ply",
+        "true",
+        "--rating_condition",
+        "true",
+        "--mirror_fraction",
+        "0.5",
+    )
+    train(cfg, progress=False)
+    log = [json.loads(line) for line in (tmp_path / "r" / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["loss"] < log[0]["loss"] - 0.5
+    b = BatchStream(
+        GameIndex(shards, val_permille=100), 64, 1024, seed=1, mid_game_fraction=0.5, rows=cfg.row_spec()
+    ).batch(0)
+    assert b.features is not None and b.features.shape[:2] == b.tokens.shape and b.features.shape[2] == 72
+    from engine.loader import load_model
+    from training.export import export
+
+    out = export(tmp_path / "r" / "checkpoint.pt", tmp_path / "w.safetensors", "toy", None, bf16=True)
+    loaded = load_model(str(out["weights"]), "cpu-fast", threads=1, hash_mb=16)
+    assert loaded.player.backend.inputs.board_every_ply and loaded.player.backend.inputs.rating_condition
+    board = chess.Board()
+    for _ in range(30):
+        board.push(loaded.player.choose(board, 0.5, np.random.default_rng(0)))
+
+
+def test_default_and_transcript_recipes_load() -> None:
+    root = Path(__file__).resolve().parents[1] / "training" / "configs"
+    default = TrainConfig.load(str(root / "default.toml"), [])
+    assert default.board_every_ply and default.rating_condition and default.model_config().row_width == 40
+    plain = TrainConfig.load(str(root / "transcript.toml"), [])
+    assert not plain.board_every_ply and not plain.rating_condition and plain.row_spec().plain
 
 
 def test_export_gives_engine_weights(shards: Path, tmp_path: Path) -> None:

@@ -91,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         from training.generate import cli as generate_cli
 
         commands["generate"] = generate_cli
+        from training.heldout import cli as heldout_cli
+
+        commands["heldout"] = heldout_cli
     except ImportError:
         pass
     if not argv or argv[0] not in commands:

@@ -17,12 +17,14 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import chess
 import numpy as np
 import torch
 
-from engine.tokenizer import MAX_FEATURES, PAD_ID, POS_ID, board_features
+from engine.tokenizer import MAX_FEATURES, PAD_FEATURE, PAD_ID, POS_ID, board_features
+from training.board_replay import rating_code, rating_columns, scale_of_source, track_rows
 from training.mirror import MIRROR_MOVE, mirror_features
 from training.shards import Shard, list_shards, load_shard
 
@@ -30,8 +32,54 @@ START_FEATURES = np.array(board_features(chess.Board()), dtype=np.int64)
 _STM_BLACK = 769  # the side-to-move feature index for black (engine/tokenizer.py)
 IGNORE = -100  # target index ignored by the loss
 
-# (moves, anchor features, result for the anchor's side, per-move legal move ids or None)
-Sample = tuple[np.ndarray, np.ndarray, int, list[np.ndarray] | None]
+
+class Sample(NamedTuple):
+    """One training window (module doc)."""
+
+    moves: np.ndarray  # [k] int64 move ids from the anchor (the last may be a target only)
+    feats: np.ndarray  # [MAX_FEATURES] int64 anchor board features
+    result: int  # +1 / 0 / -1 for the anchor's side to move
+    legal: list[np.ndarray] | None  # per move, the legal move ids of its position, or None
+    ratings: tuple[int, int] = (0, 0)  # rating codes (training/board_replay.py) of the anchor's side, the other
+    rows: np.ndarray | None = None  # [n_in, W] int64 per-token feature rows (with_rows), or None
+
+
+@dataclass(frozen=True)
+class RowSpec:
+    """Which per-token feature rows a model reads (ModelConfig.board_every_ply / rating_condition)."""
+
+    board_every_ply: bool = False
+    rating_condition: bool = False
+    rating_dropout: float = 0.0  # samples whose ratings are given as unknown (fraction)
+
+    @property
+    def plain(self) -> bool:
+        return not (self.board_every_ply or self.rating_condition)
+
+
+def with_rows(samples: list[Sample], block_size: int, spec: RowSpec, chunk: int = 4096) -> list[Sample]:
+    """The samples with their per-token feature rows, the boards tracked for many at once."""
+    if spec.plain:
+        return samples
+    out: list[Sample] = []
+    for c in range(0, len(samples), chunk):
+        part = samples[c : c + chunk]
+        n_in = [min(len(s.moves) + 1, block_size) for s in part]
+        T = max(n_in)
+        if spec.board_every_ply:
+            ids = np.full((len(part), max(T - 1, 1)), PAD_ID, dtype=np.int64)
+            for i, s in enumerate(part):
+                ids[i, : n_in[i] - 1] = s.moves[: n_in[i] - 1]
+            anchors = torch.from_numpy(np.stack([s.feats for s in part]))
+            boards = track_rows(anchors, torch.from_numpy(ids)).numpy()[:, :T]  # [N, T, ROW_WIDTH]
+        else:  # the anchor on POS, padding on the moves
+            boards = np.full((len(part), T, MAX_FEATURES), PAD_FEATURE, dtype=np.int64)
+            boards[:, 0] = np.stack([s.feats for s in part])
+        if spec.rating_condition:
+            codes = np.array([s.ratings for s in part], dtype=np.int64)  # [N, 2]
+            boards = np.concatenate([boards, rating_columns(codes, T)], axis=2)
+        out.extend(s._replace(rows=boards[i, : n_in[i]]) for i, s in enumerate(part))
+    return out
 
 
 @dataclass
@@ -44,6 +92,12 @@ class Batch:
     legal: torch.Tensor | None = (
         None  # [B, T, K] int64 legal move ids of each target's position, -1 padded; None unless asked
     )
+    features: torch.Tensor | None = None  # [B, T, W] int64 per-token feature rows, or None (anchor only)
+
+    @property
+    def inputs(self) -> torch.Tensor:
+        """What the model reads besides the tokens: the rows if there are any, else the anchors."""
+        return self.anchors if self.features is None else self.features
 
 
 class GameIndex:
@@ -79,6 +133,8 @@ class GameIndex:
             self.mid_lo.append(np.searchsorted(owners, ids, side="left"))
             self.mid_hi.append(np.searchsorted(owners, ids, side="right"))
         self.tokens = sum(int(sh.info["tokens"]) for sh in self.shards)
+        # each shard's rating scale, from its source file's name (lichess, chess.com, FIDE; or unknown)
+        self.scales = [scale_of_source(str(sh.info.get("source", sh.name))) for sh in self.shards]
 
     def sample(
         self,
@@ -120,6 +176,9 @@ class GameIndex:
         moves = np.asarray(sh.tokens[off + ply : end], dtype=np.int64)
         black_to_move = bool((feats == _STM_BLACK).any())
         result = int(game["result"]) * (-1 if black_to_move else 1)
+        white_code = rating_code(self.scales[s], int(game["white_elo"]))
+        black_code = rating_code(self.scales[s], int(game["black_elo"]))
+        ratings = (black_code, white_code) if black_to_move else (white_code, black_code)
         legal = None
         if self.legal:
             assert sh.legal is not None and sh.legal_offsets is not None
@@ -127,9 +186,10 @@ class GameIndex:
             legal = [np.asarray(sh.legal[a:b], dtype=np.int64) for a, b in zip(lo_hi[:-1], lo_hi[1:], strict=True)]
         if mirror_fraction > 0 and rng.random() < mirror_fraction:
             # the result stays: it is the side to move's, and mirroring keeps who that is in the game
+            # the ratings stay too: they are the side to move's and its opponent's
             feats, moves = mirror_features(feats), MIRROR_MOVE[moves]
             legal = None if legal is None else [MIRROR_MOVE[x] for x in legal]
-        return moves, feats, result, legal
+        return Sample(moves, feats, result, legal, ratings)
 
 
 def collate(samples: list[Sample], block_size: int) -> Batch:
@@ -145,11 +205,13 @@ def collate(samples: list[Sample], block_size: int) -> Batch:
     policy = np.full((B, T), IGNORE, dtype=np.int64)
     value = np.full((B, T), IGNORE, dtype=np.int64)
     anchors = np.zeros((B, MAX_FEATURES), dtype=np.int64)
+    first_rows = samples[0].rows
+    rows = None if first_rows is None else np.full((B, T, first_rows.shape[1]), PAD_FEATURE, dtype=np.int64)
     with_legal = samples[0][3] is not None
     K = max((len(x) for s in samples for x in (s[3] or [])), default=1)  # the longest legal move list
     legal = np.full((B, T, K), -1, dtype=np.int64) if with_legal else None
     real = 0
-    for i, (moves, feats, result, legal_ids) in enumerate(samples):
+    for i, (moves, feats, result, legal_ids, _, sample_rows) in enumerate(samples):
         k = len(moves)  # targets
         n_in = min(k + 1, block_size)  # input tokens: POS and the moves that fit
         tokens[i, 0] = POS_ID
@@ -159,6 +221,9 @@ def collate(samples: list[Sample], block_size: int) -> Batch:
         sign = np.where(np.arange(n_in) % 2 == 0, result, -result)
         value[i, :n_in] = 1 - sign
         anchors[i] = feats
+        if rows is not None:
+            assert sample_rows is not None and len(sample_rows) == n_in
+            rows[i, :n_in] = sample_rows
         real += n_in
         if legal is not None:
             assert legal_ids is not None and len(legal_ids) == k
@@ -171,6 +236,7 @@ def collate(samples: list[Sample], block_size: int) -> Batch:
         torch.from_numpy(value),
         real,
         None if legal is None else torch.from_numpy(legal),
+        None if rows is None else torch.from_numpy(rows),
     )
 
 
@@ -206,8 +272,10 @@ class BatchStream:
         mirror_fraction: float = 0.0,
         end_game_fraction: float = 0.0,
         end_game_plies: int = 0,
+        rows: RowSpec = RowSpec(),
     ) -> None:
         self.index, self.block_size, self.batch_tokens = index, block_size, batch_tokens
+        self.rows = rows
         self.seed, self.mid, self.pool_batches = seed, mid_game_fraction, pool_batches
         self.mirror = mirror_fraction
         self.end_fraction, self.end_plies = end_game_fraction, end_game_plies
@@ -231,6 +299,9 @@ class BatchStream:
             )
             for _ in range(n)
         ]
+        if self.rows.rating_dropout > 0:  # drawn after the samples, so the samples do not change with it
+            samples = [s._replace(ratings=(0, 0)) if rng.random() < self.rows.rating_dropout else s for s in samples]
+        samples = with_rows(samples, self.block_size, self.rows)
         batches = bucket_by_length(samples, self.batch_tokens, self.block_size)
         rng.shuffle(batches)
         return batches[: self.pool_batches] if len(batches) >= self.pool_batches else batches
@@ -245,7 +316,7 @@ class BatchStream:
 
 
 def validation_batches(
-    index: GameIndex, block_size: int, batch_tokens: int, max_games: int, seed: int = 1234
+    index: GameIndex, block_size: int, batch_tokens: int, max_games: int, seed: int = 1234, rows: RowSpec = RowSpec()
 ) -> list[Batch]:
     """A fixed validation set: held-out games, each from its start and from mid-game anchors.
 
@@ -257,4 +328,5 @@ def validation_batches(
     refs = index.val[:max_games]
     samples = [index.sample(r, block_size, rng, 0.0) for r in refs]
     samples += [index.sample(r, block_size, rng, 1.0) for r in refs for _ in range(max(1, 32 // block_size))]
+    samples = with_rows(samples, block_size, RowSpec(rows.board_every_ply, rows.rating_condition))
     return [collate(b, block_size) for b in bucket_by_length(samples, batch_tokens, block_size)]

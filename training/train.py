@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from engine.model import BOARD_ENCODINGS, SQUARE_TOKENS, ChessFormer, ModelConfig
 from engine.perf import measure_matmul_peak
 from engine.tokenizer import anchor_stride
+from training.data import RowSpec
 
 try:
     import tomllib
@@ -45,6 +46,11 @@ class TrainConfig:
     n_embd: int = 384  # residual width (channels)
     block_size: int = 256  # longest sequence (tokens); 1 for the squares encodings
     board_encoding: str = "summed"  # "summed": the paper's transcript model; "squares": a board reader with one token per square and an attention policy (engine/model.py), block_size 1; "squares-attacks": squares plus each square's attackers
+    board_every_ply: bool = False  # each move token also reads the board after it (engine/model.py)
+    rating_condition: bool = False  # every token reads the mover's and the opponent's rating bucket
+    rating_dropout: float = (
+        0.2  # training samples given "unknown" ratings, so the model also plays unconditioned (fraction)
+    )
     # optimisation (the paper's AdamW settings)
     lr: float = 1e-3  # peak learning rate (per step); the paper's 3e-4 is for 50M params, small models take more
     min_lr: float = 1e-4  # cosine floor (per step)
@@ -92,6 +98,8 @@ class TrainConfig:
             raise SystemExit(f"train: mirror_fraction must be within [0, 1], got {self.mirror_fraction}")
         if not 0.0 <= self.end_game_fraction <= 1.0:
             raise SystemExit(f"train: end_game_fraction must be within [0, 1], got {self.end_game_fraction}")
+        if not 0.0 <= self.rating_dropout <= 1.0:
+            raise SystemExit(f"train: rating_dropout must be within [0, 1], got {self.rating_dropout}")
         if self.end_game_plies < 1:
             raise SystemExit(f"train: end_game_plies must be at least 1, got {self.end_game_plies}")
 
@@ -127,7 +135,13 @@ class TrainConfig:
             n_embd=self.n_embd,
             block_size=self.block_size,
             board_encoding=self.board_encoding,
+            board_every_ply=self.board_every_ply,
+            rating_condition=self.rating_condition,
         )
+
+    def row_spec(self) -> RowSpec:
+        """The per-token feature rows the model reads (training/data.py)."""
+        return RowSpec(self.board_every_ply, self.rating_condition, self.rating_dropout)
 
 
 def init_from(model: ChessFormer, weights: Path) -> None:
@@ -186,9 +200,9 @@ def losses(
     model: torch.nn.Module, batch: Any, device: torch.device, value_weight: float
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Policy + value loss of a batch; the policy over legal moves only if the batch carries them."""
-    tokens, anchors = batch.tokens.to(device), batch.anchors.to(device)
+    tokens, inputs = batch.tokens.to(device), batch.inputs.to(device)
     pt, vt = batch.policy_targets.to(device), batch.value_targets.to(device)
-    policy, value, _ = model(tokens, anchors)
+    policy, value, _ = model(tokens, inputs)
     mask = pt != -100
     if batch.legal is not None:
         pl, hits = legal_policy_loss(policy, pt, batch.legal.to(device))
@@ -325,8 +339,13 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, overwri
         mirror_fraction=cfg.mirror_fraction,
         end_game_fraction=cfg.end_game_fraction,
         end_game_plies=cfg.end_game_plies,
+        rows=cfg.row_spec(),
     )
-    val = validation_batches(index, cfg.block_size, cfg.batch_tokens, cfg.val_games) if master else []
+    val = (
+        validation_batches(index, cfg.block_size, cfg.batch_tokens, cfg.val_games, rows=cfg.row_spec())
+        if master
+        else []
+    )
     peak = measure_matmul_peak(dtype, device)
     manifest = Path(cfg.data) / "manifest.json"
     every = json.loads(manifest.read_text()).get("anchor_every") if manifest.exists() else None

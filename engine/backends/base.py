@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.tokenizer import TokenSequence
+from engine.tokenizer import InputSpec, TokenSequence
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,14 @@ class Backend(ABC):
     @abstractmethod
     def block_size(self) -> int:
         """Longest sequence the model accepts (tokens, POS included)."""
+
+    @property
+    def inputs(self) -> InputSpec:
+        """What the model reads besides its tokens (its ModelConfig); the player adds the ratings."""
+        cfg = getattr(getattr(self, "model", None), "cfg", None)
+        if cfg is None:
+            return InputSpec()
+        return InputSpec(board_every_ply=cfg.board_every_ply, rating_condition=cfg.rating_condition)
 
     @abstractmethod
     def evaluate(self, sequences: Sequence[TokenSequence]) -> list[Evaluation]:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from engine.backends.base import Backend, Evaluation
-from engine.tokenizer import TokenSequence
+from engine.tokenizer import InputSpec, TokenSequence
 
 log = logging.getLogger("chessformer")
 
@@ -32,6 +32,10 @@ class CheckBackend(Backend):
     @property
     def block_size(self) -> int:
         return self.main.block_size
+
+    @property
+    def inputs(self) -> InputSpec:
+        return self.main.inputs
 
     def evaluate(self, sequences: Sequence[TokenSequence]) -> list[Evaluation]:
         a = self.main.evaluate(sequences)

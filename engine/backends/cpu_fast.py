@@ -25,7 +25,6 @@ from engine.backends.native_step import NativeDecodeStep, NativeUnavailable
 from engine.backends.slots import SlotBackend
 from engine.backends.static_step import decode_step
 from engine.model import ChessFormer
-from engine.tokenizer import MAX_FEATURES
 
 log = logging.getLogger("chessformer")
 
@@ -80,7 +79,7 @@ class CpuFastBackend(SlotBackend):
         k, v = self.cache.gather(torch.zeros(1, dtype=torch.long))  # [L, 1, H, Tmax, D]: the traced shapes
         example = (
             torch.zeros(1, dtype=torch.long),
-            torch.zeros(1, MAX_FEATURES, dtype=torch.long),
+            torch.zeros(1, self.model.cfg.row_width, dtype=torch.long),
             torch.ones(1, dtype=torch.long),
             k,
             v,

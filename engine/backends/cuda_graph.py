@@ -20,7 +20,6 @@ import torch
 from engine.backends.slots import SlotBackend
 from engine.backends.static_step import decode_step
 from engine.model import ChessFormer
-from engine.tokenizer import MAX_FEATURES
 
 BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
@@ -41,7 +40,9 @@ class StaticStep:
         self.scratch = backend.cache.slots - 1  # padding rows read and write only this slot
         self.slots = torch.full((batch,), self.scratch, dtype=torch.long, device=dev)
         self.tokens = torch.zeros(batch, dtype=torch.long, device=dev)
-        self.anchors = torch.zeros(batch, MAX_FEATURES, dtype=torch.long, device=dev)
+        self.anchors = torch.zeros(
+            batch, backend.model.cfg.row_width, dtype=torch.long, device=dev
+        )  # [B, F] token rows
         self.pos = torch.zeros(batch, dtype=torch.long, device=dev)
         self._fn: Callable[[], tuple[torch.Tensor, torch.Tensor]] = lambda: backend._step(
             self.slots, self.tokens, self.anchors, self.pos

@@ -32,11 +32,11 @@ import torch
 from engine.backends.build_cache import build_cache_root
 from engine.backends.static_step import StaticKVCache
 from engine.model import Block, ChessFormer
-from engine.tokenizer import POS_ID
+from engine.tokenizer import PAD_FEATURE, POS_ID
 
 log = logging.getLogger("chessformer")
 
-ABI_VERSION = 4  # cf_abi_version() of the C file this wrapper speaks to
+ABI_VERSION = 5  # cf_abi_version() of the C file this wrapper speaks to
 CFLAGS = ("-O3", "-march=native", "-fopenmp-simd", "-fno-math-errno", "-pthread", "-shared", "-fPIC")
 SOURCE = "decode_step.c"
 
@@ -170,6 +170,7 @@ class NativeDecodeStep:
             int(int8),
             model.tok_emb.num_embeddings,
             model.feat_emb.num_embeddings,
+            PAD_FEATURE,
         ]
         expected = (self._lib.cf_dims_count(), self._lib.cf_weights_count(cfg.n_layer))
         if (len(dims), len(ptrs)) != expected:

@@ -1,8 +1,9 @@
 """ONNX export of the two static steps, the graphs TensorRT builds its engines from.
 
-- ``decode.onnx``: tokens [B] int64, anchor [B, F] int64, pos [B] int64,
+- ``decode.onnx``: tokens [B] int64, anchor [B, F] int64 (the new token's feature row), pos [B] int64,
   k_cache, v_cache [L, B, H, Tmax, D] -> policy [B, M], value [B, 3], k_new, v_new [L, B, H, D].
-- ``prefill.onnx``: tokens [B, T] int64, anchor [B, F] int64 -> policy [B, M], value [B, 3],
+- ``prefill.onnx``: tokens [B, T] int64, anchor [B, T, F] int64 (every token's feature row,
+  engine/tokenizer.py) -> policy [B, M], value [B, 3],
   keys, values [L, B, H, T, D].
 
 B (1..256) and T (1..block_size) are dynamic; Tmax is the model's block_size.
@@ -20,7 +21,7 @@ from torch import nn
 
 from engine.backends.static_step import decode_step, prefill
 from engine.model import ChessFormer
-from engine.tokenizer import MAX_FEATURES
+from engine.tokenizer import PAD_FEATURE, POS_ID
 
 OPSET = 17
 DECODE_INPUTS = ("tokens", "anchor", "pos", "k_cache", "v_cache")
@@ -59,7 +60,7 @@ def example_inputs(
 ) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
     cfg = model.cfg
     L, H, T, D = cfg.n_layer, cfg.n_head, cfg.block_size, cfg.n_embd // cfg.n_head
-    anchor = torch.full((batch, MAX_FEATURES), 782, dtype=torch.long)
+    anchor = torch.full((batch, cfg.row_width), PAD_FEATURE, dtype=torch.long)
     decode = (
         torch.zeros(batch, dtype=torch.long),
         anchor,
@@ -68,8 +69,9 @@ def example_inputs(
         torch.zeros(L, batch, H, T, D),
     )
     tokens = torch.zeros(batch, min(seq, T), dtype=torch.long)  # a short window's model takes fewer
-    tokens[:, 0] = 1968
-    return decode, (tokens, anchor)
+    tokens[:, 0] = POS_ID
+    rows = anchor.unsqueeze(1).expand(-1, tokens.shape[1], -1).contiguous()  # [B, F] -> [B, T, F]
+    return decode, (tokens, rows)
 
 
 def graph_names(model: ChessFormer) -> tuple[str, ...]:
@@ -96,7 +98,7 @@ def export_onnx(model: ChessFormer, folder: Path) -> dict[str, Path]:
     }
     pre_axes = {
         "tokens": {0: "batch", 1: "seq"},
-        "anchor": batch,
+        "anchor": {0: "batch", 1: "seq"},
         "policy": batch,
         "value": batch,
         "keys": {1: "batch", 3: "seq"},

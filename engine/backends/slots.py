@@ -59,7 +59,7 @@ class SlotBackend(Backend):
     def _decode(
         self, slots: torch.Tensor, tokens: torch.Tensor, anchors: torch.Tensor, pos: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Run one decode step for rows (slots [B], tokens [B], anchors [B, F], pos [B]),
+        """Run one decode step for rows (slots [B], tokens [B], anchors [B, F]: each token's feature row, pos [B]),
         write their keys and values into the cache; return policy [B, M] and value [B, 3]."""
 
     def _prefill(self, seqs: list[TokenSequence], slots: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -70,8 +70,8 @@ class SlotBackend(Backend):
         lengths vary (a block_size-2 model re-anchors every ply, so all its rows prefill).
         """
         tok = torch.tensor([s.tokens() for s in seqs], device=self.device)  # [n, T]
-        anchor = torch.tensor([s.anchor for s in seqs], device=self.device)  # [n, F]
-        policy, value, ks, vs = prefill(self.model, tok, anchor)  # ks, vs [L, n, H, T, D]
+        rows = torch.tensor([s.all_rows() for s in seqs], device=self.device)  # [n, T, F]
+        policy, value, ks, vs = prefill(self.model, tok, rows)  # ks, vs [L, n, H, T, D]
         for r, slot in enumerate(slots):
             self.cache.write_prefix(slot, ks[:, r], vs[:, r])
         return policy, value
@@ -102,7 +102,7 @@ class SlotBackend(Backend):
         """
         n = len(seq.moves)
         for k in range(min(n, PREFILL_THRESHOLD) + 1):
-            cand = seq if k == 0 else TokenSequence(seq.anchor, seq.moves[: n - k])
+            cand = seq if k == 0 else seq.prefix(n - k)
             s = self._slot_of_seq.get(cand)
             if s is not None:
                 return s
@@ -175,7 +175,7 @@ class SlotBackend(Backend):
             slots = torch.tensor([slot_of[i] for i in rows], device=self.device)
             pos = torch.tensor([start[i] for i in rows], device=self.device)
             tok = torch.tensor(toks, device=self.device)
-            anchors = torch.tensor([sequences[i].anchor for i in rows], device=self.device)
+            anchors = torch.tensor([sequences[i].row(start[i]) for i in rows], device=self.device)  # [B, F]
             policy, value = self._decode(slots, tok, anchors, pos)
             self.decoded_tokens += len(rows)
             self.decode_calls += 1

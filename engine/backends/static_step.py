@@ -20,12 +20,12 @@ from engine.model import Block, ChessFormer
 from engine.tokenizer import POS_ID
 
 
-def embed_at(model: ChessFormer, tokens: torch.Tensor, anchor: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-    """Embeddings [B, C] of one token per row at per-row positions pos [B]."""
+def embed_at(model: ChessFormer, tokens: torch.Tensor, rows: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    """Embeddings [B, C] of one token per row at per-row positions pos [B]: the token's own
+    embedding (none for POS) plus its feature row's sum (rows [B, F]; the board for POS)."""
     x = model.tok_emb(tokens)  # [B, C]
-    board = model.feat_emb(anchor).sum(dim=1)  # [B, F, C] -> [B, C]
-    x = torch.where((tokens == POS_ID).unsqueeze(-1), board.to(x.dtype), x)
-    return x + model.pos_emb(pos)
+    x = torch.where((tokens == POS_ID).unsqueeze(-1), torch.zeros_like(x), x)
+    return x + model.feat_emb(rows).sum(dim=1).to(x.dtype) + model.pos_emb(pos)  # [B, F, C] -> [B, C]
 
 
 def decode_step(
@@ -38,7 +38,7 @@ def decode_step(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """One new token per row, attending to its row's cache (positions < pos) and itself.
 
-    tokens [B] int64, anchor [B, F] int64, pos [B] int64,
+    tokens [B] int64, anchor [B, F] int64 (each new token's feature row), pos [B] int64,
     k_cache, v_cache [L, B, H, Tmax, D] (the rows' caches, gathered by the caller).
     Returns policy [B, M], value [B, 3], k_new, v_new [L, B, H, D] for position pos.
     Pure: writes nothing, so it exports to ONNX as is.

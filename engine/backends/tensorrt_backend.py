@@ -29,7 +29,7 @@ from engine.backends.build_cache import build_cache_root
 from engine.backends.onnx_graphs import export_onnx, graph_names
 from engine.backends.slots import SQUARES_PREFILL_MAX_BATCH, SlotBackend
 from engine.model import ChessFormer, ModelConfig
-from engine.tokenizer import MAX_FEATURES, TokenSequence
+from engine.tokenizer import TokenSequence
 
 MAX_BATCH = 256  # largest batch in the decode profile (rows)
 PREFILL_MAX_BATCH = 16  # largest batch in the prefill profile (rows)
@@ -48,7 +48,7 @@ def default_cache_dir() -> Path:
 def profiles(cfg: ModelConfig) -> dict[str, dict[str, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]]]:
     """TensorRT optimisation profiles: (min, opt, max) shape per input of each graph."""
     L, H, T, D = cfg.n_layer, cfg.n_head, cfg.block_size, cfg.n_embd // cfg.n_head
-    F = MAX_FEATURES
+    F = cfg.row_width
 
     def rows(n: int, *rest: int) -> tuple[int, ...]:
         return (n, *rest)
@@ -56,7 +56,7 @@ def profiles(cfg: ModelConfig) -> dict[str, dict[str, tuple[tuple[int, ...], tup
     cache = ((L, 1, H, T, D), (L, 32, H, T, D), (L, MAX_BATCH, H, T, D))
     if cfg.reads_squares:  # one graph, one token per row: the prefill is the whole step
         n = SQUARES_PREFILL_MAX_BATCH
-        return {"prefill": {"tokens": ((1, 1), (32, 1), (n, 1)), "anchor": ((1, F), (32, F), (n, F))}}
+        return {"prefill": {"tokens": ((1, 1), (32, 1), (n, 1)), "anchor": ((1, 1, F), (32, 1, F), (n, 1, F))}}
     return {
         "decode": {
             "tokens": (rows(1), rows(32), rows(MAX_BATCH)),
@@ -67,7 +67,7 @@ def profiles(cfg: ModelConfig) -> dict[str, dict[str, tuple[tuple[int, ...], tup
         },
         "prefill": {
             "tokens": ((1, 1), (1, min(96, T)), (PREFILL_MAX_BATCH, T)),
-            "anchor": ((1, F), (1, F), (PREFILL_MAX_BATCH, F)),
+            "anchor": ((1, 1, F), (1, min(96, T), F), (PREFILL_MAX_BATCH, T, F)),  # every token's row
         },
     }
 
@@ -206,8 +206,8 @@ class GraphBackend(SlotBackend):
 
     def _prefill(self, seqs: list[TokenSequence], slots: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         tok = torch.tensor([s.tokens() for s in seqs], device=self.device)  # [n, T]
-        anchor = torch.tensor([s.anchor for s in seqs], device=self.device)  # [n, F]
-        out = self.runner.run("prefill", {"tokens": tok, "anchor": anchor})
+        rows = torch.tensor([s.all_rows() for s in seqs], device=self.device)  # [n, T, F]
+        out = self.runner.run("prefill", {"tokens": tok, "anchor": rows})
         for r, slot in enumerate(slots):  # keys, values [L, n, H, T, D]
             self.cache.write_prefix(slot, out["keys"][:, r].to(self.device), out["values"][:, r].to(self.device))
         return out["policy"], out["value"]

@@ -72,13 +72,16 @@ class TorchBackend(Backend):
             return hit[1].evaluation
         tokens = seq.tokens()
         past = None
+        start = 0
         if hit is not None:
-            tokens = tokens[len(hit[0]) :]
+            start = len(hit[0])
+            tokens = tokens[start:]
             past = hit[1].cache
             self._entries.move_to_end(hit[0])
         tok = torch.tensor([tokens], dtype=torch.long, device=self.device)  # [1, T]
-        anchor = torch.tensor([seq.anchor], dtype=torch.long, device=self.device)  # [1, F]
-        policy, value, cache = self.model(tok, anchor, past, last_only=True)
+        rows = [seq.row(t) for t in range(start, len(seq))]
+        features = torch.tensor([rows], dtype=torch.long, device=self.device)  # [1, T, F]: each new token's row
+        policy, value, cache = self.model(tok, features, past, last_only=True)
         self.decoded_tokens += len(tokens)
         evaluation = Evaluation(
             policy_logits=policy[0, -1].float().cpu().numpy(),

@@ -33,14 +33,14 @@
 #endif
 
 /* dims[], in this order */
-enum { D_LAYER, D_HEAD, D_EMBD, D_HIDDEN, D_MOVES, D_MAX_LEN, D_POS_ID, D_INT8, D_VOCAB, D_FEATURES, D_COUNT };
+enum { D_LAYER, D_HEAD, D_EMBD, D_HIDDEN, D_MOVES, D_MAX_LEN, D_POS_ID, D_INT8, D_VOCAB, D_FEATURES, D_PAD_FEATURE, D_COUNT };
 
 /* weights[], in this order: the globals, then W_PER_LAYER pointers per layer. A linear layer
  * is three pointers: its weights, and for int8 its row scales (float) and row sums (int32). */
 enum { W_TOK, W_FEAT, W_POS, W_LNF, W_POLICY, W_POLICY_S, W_POLICY_R, W_VALUE, W_VALUE_B, W_GLOBAL };
 enum { L_LN1, L_LN2, L_QKV, L_PROJ = L_QKV + 3, L_FC = L_PROJ + 3, L_MPROJ = L_FC + 3, W_PER_LAYER = L_MPROJ + 3 };
 
-int cf_abi_version(void) { return 4; }
+int cf_abi_version(void) { return 5; }
 
 int cf_dims_count(void) { return D_COUNT; }
 
@@ -250,7 +250,8 @@ static void linear(cf_pool *pool, const void *const *w, int int8, const float *x
 
 /* Decode one token at position pos (pool: from cf_pool_create, or NULL for this thread alone): writes its keys and values into the cache at pos, the
  * move logits to policy[n_moves] and the win/draw/loss logits to value[3]. anchor holds
- * n_anchor feature ids (the board of a POS token; padding rows of feat_emb are zero).
+ * n_anchor feature ids, the token's feature row (engine/tokenizer.py: the board of a POS token;
+ * padding rows of feat_emb are zero).
  * Returns 0, -1 if pos is outside the cache, -2 if the token or a feature id is outside its table. */
 int cf_decode(cf_pool *pool, const int32_t *dims, const void *const *weights, int64_t token, const int64_t *anchor,
               int n_anchor, int64_t pos, float *k_cache, float *v_cache, int64_t layer_stride, float *policy,
@@ -260,23 +261,23 @@ int cf_decode(cf_pool *pool, const int32_t *dims, const void *const *weights, in
     if (pos < 0 || pos >= Tmax) return -1;
     /* ids index the embedding tables: out of range is an error, never a read past them */
     if (token < 0 || token >= dims[D_VOCAB]) return -2;
-    if (token == dims[D_POS_ID])
-        for (int f = 0; f < n_anchor; f++)
-            if (anchor[f] < 0 || anchor[f] >= dims[D_FEATURES]) return -2;
+    for (int f = 0; f < n_anchor; f++)
+        if (anchor[f] < 0 || anchor[f] >= dims[D_FEATURES]) return -2;
     float *x = scratch, *h = x + C, *qkv = h + C, *y = qkv + 3 * C, *hid = y + C, *att = hid + F;
     uint8_t *xq = (uint8_t *)(att + Tmax); /* the quantised input of an int8 linear layer */
 
     pool_wake(pool); /* the workers wake while the embedding is summed */
-    /* embedding: the board's feature sum for POS, the move's own row otherwise, plus the position */
+    /* embedding: the move's own row (none for POS), plus the feature sum of the token's row
+     * (the board for POS; the board after the move and ratings for models that read them), plus the position */
     const float *pos_row = (const float *)weights[W_POS] + (size_t)pos * C;
-    if (token == dims[D_POS_ID]) {
+    if (token == dims[D_POS_ID])
         memset(x, 0, sizeof(float) * C);
-        for (int f = 0; f < n_anchor; f++) {
-            const float *row = (const float *)weights[W_FEAT] + (size_t)anchor[f] * C;
-            for (int c = 0; c < C; c++) x[c] += row[c];
-        }
-    } else {
+    else
         memcpy(x, (const float *)weights[W_TOK] + (size_t)token * C, sizeof(float) * C);
+    for (int f = 0; f < n_anchor; f++) {
+        if (anchor[f] == dims[D_PAD_FEATURE]) continue; /* a zero row: skip the read */
+        const float *row = (const float *)weights[W_FEAT] + (size_t)anchor[f] * C;
+        for (int c = 0; c < C; c++) x[c] += row[c];
     }
     for (int c = 0; c < C; c++) x[c] += pos_row[c];
 

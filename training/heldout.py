@@ -1,0 +1,128 @@
+"""``python -m training heldout``: top-1 agreement with the human move on held-out games.
+
+One position per validation game (the split of training/data.py's GameIndex, never trained
+on), a uniformly random ply from the 9th on, as the engine sees it: the game's moves up to
+there through the player, the model's most likely legal move against the move the human
+played. Reported overall and by the mover's rating band on its own platform's scale, for a
+rating-conditioned model both with the true ratings and with "unknown" ratings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import chess
+
+from engine.tokenizer import MOVES
+
+BANDS = ((0, 1200, "< 1200"), (1200, 1600, "1200-1600"), (1600, 2000, "1600-2000"), (2000, 10**6, ">= 2000"))
+FIRST_PLY = 8  # 0-based: the position before the 9th move
+
+
+@dataclass(frozen=True)
+class HeldOutPosition:
+    board: chess.Board  # with its move stack from the start
+    human: chess.Move  # the move played
+    mover: tuple[str | None, int]  # the mover's (scale, rating); rating 0 unknown
+    opponent: tuple[str | None, int]
+
+
+def band_of(rating: int) -> str | None:
+    """The rating band label of a rating, None when unrated."""
+    if rating <= 0:
+        return None
+    return next(label for lo, hi, label in BANDS if lo <= rating < hi)
+
+
+def heldout_positions(data: Path, max_games: int, seed: int = 9) -> list[HeldOutPosition]:
+    """One position per validation game (standard start, at least FIRST_PLY + 1 plies)."""
+    from training.data import GameIndex
+
+    index = GameIndex(data)
+    rng = random.Random(seed)
+    out: list[HeldOutPosition] = []
+    for s, g in index.val:
+        if len(out) >= max_games:
+            break
+        sh = index.shards[s]
+        game = sh.games[g]
+        n = int(game["length"])
+        if int(game["fen_anchor"]) >= 0 or n <= FIRST_PLY:
+            continue
+        ply = rng.randrange(FIRST_PLY, n)
+        off = int(game["offset"])
+        board = chess.Board()
+        for tok in sh.tokens[off : off + ply]:
+            board.push(chess.Move.from_uci(MOVES[int(tok)]))
+        human = chess.Move.from_uci(MOVES[int(sh.tokens[off + ply])])
+        white = (index.scales[s], int(game["white_elo"]))
+        black = (index.scales[s], int(game["black_elo"]))
+        mover, opp = (white, black) if board.turn == chess.WHITE else (black, white)
+        out.append(HeldOutPosition(board, human, mover, opp))
+    return out
+
+
+def top1(weights: str, positions: list[HeldOutPosition], conditioned: bool, batch: int = 64) -> dict[str, Any]:
+    """Top-1 agreement overall and by band; ``conditioned``: give the model the true ratings."""
+    from engine.loader import load_model
+
+    player = load_model(weights, "cpu-fast", threads=0, hash_mb=256).player
+    hits: dict[str, list[int]] = {"all": [0, 0]}
+    for c in range(0, len(positions), batch):
+        chunk = positions[c : c + batch]
+        evs = []
+        for p in chunk:  # ratings differ per position: one evaluation each, the backend caches nothing useful
+            player.ratings = (p.mover, p.opponent) if conditioned else ((None, None), (None, None))
+            player.own_colour = None
+            evs.append(player.evaluate(p.board))
+        for p, ev in zip(chunk, evs, strict=True):
+            hit = int(ev.moves[0] == p.human)
+            for key in ("all", band_of(p.mover[1]) or "unrated"):
+                h = hits.setdefault(key, [0, 0])
+                h[0] += hit
+                h[1] += 1
+    return {k: {"top1": h[0] / h[1], "positions": h[1]} for k, h in hits.items()}
+
+
+def report(results: dict[str, dict[str, Any]]) -> str:
+    """A markdown table: one row per run, one column per band."""
+    cols = ["all"] + [label for _, _, label in BANDS] + ["unrated"]
+    lines = ["| model | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    for name, res in results.items():
+        cells = [f"{100 * res[c]['top1']:.1f}% ({res[c]['positions']})" if c in res else "" for c in cols]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def cli(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m training heldout", description=__doc__.splitlines()[0])
+    p.add_argument(
+        "--data", type=Path, required=True, help="the shards the model was trained on (their validation split)"
+    )
+    p.add_argument("--weights", action="append", required=True, help="a weights file (repeatable)")
+    p.add_argument("--games", type=int, default=2000, help="validation games, one position each")
+    p.add_argument("--seed", type=int, default=9)
+    p.add_argument("--json", type=Path, help="write the figures here")
+    a = p.parse_args(argv)
+    from engine.loader import resolve_weights
+    from engine.weights import read_info
+
+    positions = heldout_positions(a.data, a.games, a.seed)
+    print(f"{len(positions)} held-out positions", file=sys.stderr)
+    results: dict[str, dict[str, Any]] = {}
+    for w in a.weights:
+        rated = bool(read_info(resolve_weights(w)).config.get("rating_condition", False))
+        name = Path(w).stem
+        results[name + (" (unknown ratings)" if rated else "")] = top1(w, positions, conditioned=False)
+        if rated:
+            results[name + " (true ratings)"] = top1(w, positions, conditioned=True)
+    print(report(results))
+    if a.json:
+        a.json.write_text(json.dumps(results, indent=1) + "\n")
+    return 0
