@@ -82,6 +82,9 @@ def _match(argv: list[str]) -> int:
         summary = run_batched_match(cfg, loaded.player, a.pgn, a.concurrency, progress=not a.no_progress)
     else:
         summary = run_match(cfg, a.pgn, a.concurrency, progress=not a.no_progress)
+        from bench.match import engine_log_path
+
+        print(f"engines' stderr: {engine_log_path(a.pgn)}", file=sys.stderr)
     for name, s in summary.items():
         print(
             f"{cfg.engine.name} vs {name}: +{s.get('wins', 0):g} ={s.get('draws', 0):g} -{s.get('losses', 0):g}"

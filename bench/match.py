@@ -17,6 +17,7 @@ import datetime
 import hashlib
 import io
 import json
+import logging
 import queue
 import threading
 import time
@@ -202,6 +203,9 @@ def play_game(
             seed = seeds[color]
             if seed is not None and "Seed" in proc.options:
                 proc.configure({"Seed": seed})
+            # isready before the first go, as cutechess-cli and fastchess do: the engine's load (the
+            # model, seconds when cold) happens here, on no clock, not inside the first move's time
+            proc.ping()
         except Exception as e:  # noqa: BLE001 - an engine that cannot start forfeits
             eng.discard()
             return _finish(
@@ -302,10 +306,42 @@ def _jobs(cfg: MatchConfig, done: set[tuple[str, int]]) -> Iterator[Job]:
 
 
 def run_match(cfg: MatchConfig, pgn: Path, concurrency: int = 1, progress: bool = True) -> dict[str, dict[str, float]]:
-    """Play the missing games of the match, appending them to ``pgn``; returns the summary of the whole file."""
-    from tqdm import tqdm
+    """Play the missing games of the match, appending them to ``pgn``; returns the summary of the whole file.
+
+    The engines' stderr goes to ``engine_log_path(pgn)``."""
 
     pgn.parent.mkdir(parents=True, exist_ok=True)
+    with engine_stderr_to(engine_log_path(pgn)):
+        return _run_match(cfg, pgn, concurrency, progress)
+
+
+def engine_log_path(pgn: Path) -> Path:
+    """Where a match's engines' stderr goes: beside its PGN."""
+    return pgn.with_name(pgn.name + ".engines.log")
+
+
+@contextlib.contextmanager
+def engine_stderr_to(path: Path) -> Iterator[None]:
+    """Send python-chess's engine log (every engine's stderr lines) to ``path``, not the terminal,
+    where they broke the progress bar; only bench's own lines reach the terminal."""
+    logger = logging.getLogger("chess.engine")
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    old = logger.propagate, logger.level
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+        logger.propagate, logger.level = old[0], old[1]
+
+
+def _run_match(cfg: MatchConfig, pgn: Path, concurrency: int, progress: bool) -> dict[str, dict[str, float]]:
+    from tqdm import tqdm
+
     done = finished_games(pgn)
     jobs: queue.Queue[Job] = queue.Queue()
     for j in _jobs(cfg, done):

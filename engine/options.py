@@ -29,14 +29,31 @@ class OptionError(ValueError):
     """A setoption that cannot be applied; the message is one line for the user."""
 
 
+TEMPERATURE_RULE = "Temperature must be a number between 0 and 100"  # one rule, in every message
+
+
 def _parse_temperature(raw: str) -> float:
     try:
         t = float(raw)
     except ValueError:
-        raise OptionError(f"Temperature must be a number >= 0, got {raw!r}") from None
+        raise OptionError(f"{TEMPERATURE_RULE}, got {raw[:40]!r}") from None
     if not math.isfinite(t) or t < 0 or t > 100:
-        raise OptionError(f"Temperature must be between 0 and 100, got {raw!r}")
+        raise OptionError(f"{TEMPERATURE_RULE}, got {raw[:40]!r}")
     return t
+
+
+def _parse_weights_file(raw: str) -> str:
+    """A WeightsFile value is checked when it is set (file, sidecar, sha256, config), so a bad one
+    is refused like any bad value and the model in use stays."""
+    from engine.loader import resolve_weights
+    from engine.weights import WeightsError, check_weights
+
+    value = raw.strip() or BUNDLED
+    try:
+        check_weights(resolve_weights(value))
+    except WeightsError as e:
+        raise OptionError(f"WeightsFile: {e}") from None
+    return value
 
 
 @dataclass(frozen=True)
@@ -160,7 +177,9 @@ def _declare() -> tuple[OptionSpec, ...]:
             "string",
             BUNDLED,
             "Path of a .safetensors weights file (its .json beside it). <bundled> is the model shipped with the"
-            " engine. Loaded at the next isready or go; an unusable file is reported and the engine refuses to play.",
+            " engine. Checked when set: a file that is missing, not .safetensors, corrupted (sha256), or of an"
+            " unknown architecture is refused and the model in use stays. Loaded at the next isready or go.",
+            parse=_parse_weights_file,
             uci_default=BUNDLED,
         ),
         OptionSpec(

@@ -49,6 +49,7 @@ class UciEngine:
         self.loaded: LoadedModel | None = None
         self.load_error: str | None = None
         self._model_stale = True  # WeightsFile/Backend changed since the last load attempt
+        self._loaded_weights, self._loaded_backend = self.options["WeightsFile"], self.options["Backend"]  # of `loaded`
         self._rng: np.random.Generator | None = None
         self._search: threading.Thread | None = None
         self._release = threading.Event()  # stop/ponderhit: let a held bestmove go
@@ -208,6 +209,7 @@ class UciEngine:
         if not self._model_stale:
             return
         self._model_stale = False
+        previous = self.loaded  # kept if the new load fails: a bad value must not disable the engine
         self.loaded, self.load_error = None, None
         try:
             from engine.loader import load_model
@@ -225,9 +227,15 @@ class UciEngine:
         except Exception as e:  # noqa: BLE001 - any failure to load is reported, not raised
             log.exception("model load failed")
             self.load_error = f"{type(e).__name__}: {e}"
-        if self.load_error:
+        if self.load_error and previous is not None:
+            self.info_string(f"cannot load model: {self.load_error}; still playing with {previous.info.path.name}")
+            self.loaded, self.load_error = previous, None
+            self.options.values["WeightsFile"] = self._loaded_weights
+            self.options.values["Backend"] = self._loaded_backend
+        elif self.load_error:
             self.info_string(f"cannot load model: {self.load_error}")
         elif self.loaded is not None:
+            self._loaded_weights, self._loaded_backend = self.options["WeightsFile"], self.options["Backend"]
             meta = self.loaded.info.metadata
             desc = meta.get("description", "no description")
             self.info_string(

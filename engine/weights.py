@@ -111,6 +111,18 @@ def read_info(path: Path) -> WeightsInfo:
     return WeightsInfo(path=path, config=config, sha256=actual, metadata=metadata if isinstance(metadata, dict) else {})
 
 
+def check_weights(path: Path | str) -> WeightsInfo:
+    """read_info, and the model config must describe a model this engine builds (WeightsError if not)."""
+    from engine.model import ModelConfig
+
+    info = read_info(Path(path))
+    try:
+        ModelConfig.from_dict(info.config)
+    except (TypeError, ValueError) as e:
+        raise WeightsError(f"{sidecar_path(info.path).name}: bad model config: {e}") from None
+    return info
+
+
 def load_weights(path: Path | str, device: str = "cpu") -> tuple[Any, WeightsInfo]:
     """Load a ChessFormer from ``path`` (a .safetensors file with its JSON beside it).
 

@@ -102,8 +102,47 @@ def _line(rng: random.Random) -> bytes:
     return b"x" * rng.choice([10_000, 2_000_000])  # huge lines
 
 
-def test_fuzzed_input_then_engine_still_plays(tiny_weights: Path) -> None:
+def _bad_weights_lines(tmp: Path, tiny_weights: Path) -> list[bytes]:
+    """setoption lines naming weights that cannot be loaded: missing, corrupted, a directory, no sidecar."""
+    corrupted = tmp / "corrupted.safetensors"
+    corrupted.write_bytes(tiny_weights.read_bytes()[:-100] + b"x" * 100)  # the sha256 in its sidecar no longer holds
+    (tmp / "corrupted.json").write_text((tiny_weights.with_suffix(".json")).read_text())
+    (tmp / "dir.safetensors").mkdir(exist_ok=True)
+    lone = tmp / "lone.safetensors"
+    lone.write_bytes(tiny_weights.read_bytes())
+    paths = [
+        "/nonexistent/file.safetensors",
+        corrupted,
+        tmp / "dir.safetensors",
+        tmp,
+        lone,
+        tiny_weights.with_suffix(".json"),
+    ]
+    return [f"setoption name WeightsFile value {p}".encode() for p in paths]
+
+
+ROUND_RESET = (
+    "stop\nsetoption name Backend value cpu-fast\nsetoption name UCI_Chess960 value false\n"
+    "setoption name Temperature value 0\nsetoption name DrawAvoidance value false\nsetoption name MultiPV value 1\n"
+    "ucinewgame\nposition startpos moves e2e4\nisready\n"
+)
+
+
+ROUNDS = 300
+
+
+def test_fuzzed_input_then_engine_still_plays(tiny_weights: Path, tmp_path: Path) -> None:
+    """Rounds of garbage (bad WeightsFile values among it), each followed by a go: the engine must
+    answer with a legal move, and the move the model it had plays (Temperature 0), every round."""
+    from engine.backends.torch_backend import TorchBackend
+    from engine.player import Player
+    from engine.weights import load_weights
+
     rng = random.Random(2024)
+    bad = _bad_weights_lines(tmp_path, tiny_weights)
+    after_e4 = chess.Board()
+    after_e4.push_uci("e2e4")
+    expected = Player(TorchBackend(load_weights(tiny_weights)[0], device="cpu")).evaluate(after_e4).moves[0].uci()
     proc = subprocess.Popen(
         [sys.executable, "-m", "engine"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
     )
@@ -117,44 +156,44 @@ def test_fuzzed_input_then_engine_still_plays(tiny_weights: Path) -> None:
                 out.append(raw.decode("utf-8", "replace").rstrip("\n"))
                 lock.notify_all()
 
-    threading.Thread(target=reader, daemon=True).start()
-    assert proc.stdin is not None
-    proc.stdin.write(f"setoption name WeightsFile value {tiny_weights}\nisready\n".encode())
-    n = 3000
-    for _ in range(n):
-        line = _line(rng)
-        if line.strip().lower().startswith(b"quit"):
-            continue
-        proc.stdin.write(line + b"\n")
-    proc.stdin.write(
-        f"stop\nsetoption name WeightsFile value {tiny_weights}\nsetoption name UCI_Chess960 value false\n".encode()
-    )
-    proc.stdin.write(b"isready\nucinewgame\nposition startpos moves e2e4\ngo movetime 10\n")
-    proc.stdin.flush()
-
-    def wait_for(prefix: str, start: int, timeout: float = 120) -> tuple[int, str]:
+    def wait_for(prefix: str, start: int, timeout: float = 120, nth: int = 1) -> int:
         deadline = time.monotonic() + timeout
         with lock:
             while True:
-                for i in range(start, len(out)):
-                    if out[i].startswith(prefix):
-                        return i, out[i]
+                seen = [i for i in range(start, len(out)) if out[i].startswith(prefix)]
+                if len(seen) >= nth:
+                    return seen[nth - 1]
                 assert proc.poll() is None, f"engine exited with {proc.returncode}"
                 assert lock.wait(max(0.0, deadline - time.monotonic())) or time.monotonic() < deadline, out[-5:]
 
-    # the last isready's readyok, then the last go's bestmove
-    with lock:
-        start = len(out)
-    time.sleep(0.5)
-    proc.stdin.write(b"isready\n")
+    threading.Thread(target=reader, daemon=True).start()
+    assert proc.stdin is not None
+    proc.stdin.write(f"setoption name WeightsFile value {tiny_weights}\nisready\n".encode())
+    refused = 0
     proc.stdin.flush()
-    i, _ = wait_for("readyok", start)
-    proc.stdin.write(b"position startpos moves e2e4\ngo movetime 10\n")
-    proc.stdin.flush()
-    _, best = wait_for("bestmove", i + 1)
-    b = chess.Board()
-    b.push_uci("e2e4")
-    assert chess.Move.from_uci(best.split()[1]) in b.legal_moves
+    wait_for("readyok", 0)
+    for r in range(ROUNDS):
+        with lock:
+            start = len(out)  # the previous round is answered: nothing more is on its way
+        readies = 0  # garbage isready lines: each is answered, before the round's own
+        for _ in range(rng.randint(5, 40)):
+            line = rng.choice(bad) if rng.random() < 0.1 else _line(rng)
+            words = line.decode("utf-8", "replace").strip().split() if len(line) < 1 << 20 else []
+            if words and words[0].lower() == "quit":
+                continue
+            readies += bool(words) and words[0].lower() == "isready"
+            proc.stdin.write(line + b"\n")
+        proc.stdin.write(ROUND_RESET.encode())
+        proc.stdin.flush()
+        i = wait_for("readyok", start, nth=readies + 1)
+        proc.stdin.write(b"go movetime 10\n")
+        proc.stdin.flush()
+        j = wait_for("bestmove", i + 1)
+        with lock:
+            best = out[j].split()[1]
+            refused += sum("WeightsFile:" in line for line in out[start:j])
+        assert best == expected, (r, out[max(start, j - 5) : j + 1])
+    assert refused > 0  # the bad files were offered, refused and the model kept
     # stdout stayed UCI-only: every line starts with a UCI keyword
     with lock:
         assert all(

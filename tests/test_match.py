@@ -241,3 +241,43 @@ def test_idle_opponents_are_trimmed_to_the_concurrency() -> None:
     assert sum(len(v) for v in idle.values()) == 4 and sum(p.closed for p in procs) == 5
     assert sorted(len(v) for v in idle.values()) == [1, 1, 2]  # the longest lists gave them up
     assert all(not p.closed for v in idle.values() for p in v)
+
+
+def test_slow_loading_engine_does_not_lose_on_time_and_stderr_goes_to_the_log(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """An engine that takes 3 s to get ready (as a cold model load) on a 2 s clock: bench waits for
+    its readyok before the first go, on no clock (without it, the first move lost on time)."""
+    slow = tmp_path / "slow_engine.py"
+    slow.write_text(
+        "import sys, time, chess\n"
+        "board, ready = chess.Board(), False\n"
+        "for line in sys.stdin:\n"
+        "    c = line.split()\n"
+        "    if not c: continue\n"
+        "    if c[0] == 'uci': print('id name Slow\\nuciok', flush=True)\n"
+        "    elif c[0] == 'isready':\n"
+        "        if not ready: time.sleep(3); ready = True\n"
+        "        print('slow: model loaded', file=sys.stderr, flush=True); print('readyok', flush=True)\n"
+        "    elif c[0] == 'position':\n"
+        "        board = chess.Board()\n"
+        "        for m in c[c.index('moves') + 1:] if 'moves' in c else []: board.push_uci(m)\n"
+        "    elif c[0] == 'go':\n"
+        "        if not ready: time.sleep(3); ready = True\n"
+        "        print('bestmove ' + next(iter(board.legal_moves)).uci(), flush=True)\n"
+        "    elif c[0] == 'quit': break\n"
+    )
+    cfg = MatchConfig(
+        EngineSpec("Slow", (sys.executable, str(slow))),
+        [parse_engine_spec("random")],
+        games=2,
+        movetime=None,
+        clock=(2.0, 0.05),
+        max_moves=10,
+    )
+    pgn = tmp_path / "slow.pgn"
+    s = run_match(cfg, pgn, progress=False)["Random"]
+    assert s["games"] == 2 and s["engine_forfeits"] == 0, s
+    assert "lost on time" not in pgn.read_text()
+    assert "slow: model loaded" not in capfd.readouterr().err
+    assert "slow: model loaded" in (tmp_path / "slow.pgn.engines.log").read_text()

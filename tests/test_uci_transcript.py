@@ -58,15 +58,52 @@ def test_no_bundled_model_reports_and_refuses(monkeypatch: pytest.MonkeyPatch) -
     assert sess.expect("^bestmove") == "bestmove 0000"
 
 
-def test_missing_weights_file_keeps_engine_running(tmp_path: Path, tiny_weights: Path) -> None:
+def test_bad_weights_file_is_refused_and_the_model_stays(tmp_path: Path, tiny_weights: Path) -> None:
     sess = Session()
-    sess.send(f"setoption name WeightsFile value {tmp_path}/missing.safetensors")
-    sess.send("isready")
-    assert "not found" in sess.expect("^info string cannot load")
-    sess.expect("^readyok$")
     sess.send(f"setoption name WeightsFile value {tiny_weights}")
     sess.send("isready")
     sess.expect("^readyok$")
+    loaded = sess.engine.loaded
+    corrupted = tmp_path / "c.safetensors"
+    corrupted.write_bytes(b"\0" * 64)
+    (tmp_path / "c.json").write_text(tiny_weights.with_suffix(".json").read_text())
+    (tmp_path / "d.safetensors").mkdir()
+    for bad, why in [
+        (tmp_path / "missing.safetensors", "not found"),
+        (corrupted, "sha256 mismatch"),
+        (tmp_path / "d.safetensors", "not found"),
+        (tiny_weights.with_suffix(".json"), "must end in .safetensors"),
+    ]:
+        sess.send(f"setoption name WeightsFile value {bad}")
+        line = sess.expect("^info string WeightsFile")
+        assert why in line and line.endswith("unchanged"), line
+        assert sess.engine.options["WeightsFile"] == str(tiny_weights)
+        sess.send("isready")
+        sess.expect("^readyok$")
+        sess.send("go")
+        assert sess.expect("^bestmove") != "bestmove 0000"
+        assert sess.engine.loaded is loaded  # the same model object: nothing was reloaded
+
+
+def test_a_failed_backend_load_keeps_the_model(tiny_weights: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.loader
+    from engine.weights import WeightsError
+
+    sess = Session()
+    sess.send(f"setoption name WeightsFile value {tiny_weights}")
+    sess.send("isready")
+    sess.expect("^readyok$")
+    loaded = sess.engine.loaded
+
+    def fail(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise WeightsError("backend tensorrt unavailable: no GPU")
+
+    monkeypatch.setattr(engine.loader, "make_backend", fail)
+    sess.send("setoption name Backend value tensorrt")
+    sess.send("isready")
+    assert "still playing with tiny.safetensors" in sess.expect("^info string cannot load")
+    sess.expect("^readyok$")
+    assert sess.engine.loaded is loaded and sess.engine.options["Backend"] == "auto"
     sess.send("go")
     assert sess.expect("^bestmove") != "bestmove 0000"
 
@@ -159,9 +196,10 @@ def test_fen_position_and_bad_inputs(s: Session) -> None:
     b.push_uci("e2e4")
     assert chess.Move.from_uci(best) in b.legal_moves
     s.send("setoption name Temperature value hot")
-    assert "Temperature" in s.expect("^info string")
+    hot = s.expect("^info string")
     s.send("setoption name Temperature value -1")
-    s.expect("^info string")
+    minus = s.expect("^info string")
+    assert "must be a number between 0 and 100" in hot and "must be a number between 0 and 100" in minus
     assert s.engine.options.temperature == 0.1
     s.send("setoption name MultiPV value 99999")
     s.expect("^info string")
