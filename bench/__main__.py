@@ -294,7 +294,11 @@ def _throughput(argv: list[str]) -> int:
     p = argparse.ArgumentParser(
         prog="python -m bench throughput", description="Latency and moves/s per backend and batch size."
     )
-    p.add_argument("--weights", default="<bundled>")
+    p.add_argument(
+        "--weights",
+        default="<bundled>",
+        help="a weights file (a paper ckpt_*.pt too), or random-nanogpt: the paper's 16 x 8 x 512 model, random init",
+    )
     p.add_argument(
         "--backend",
         action="append",

@@ -16,6 +16,7 @@ import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import chess
 import torch
@@ -26,6 +27,7 @@ from engine.perf import measure_matmul_peak
 from engine.tokenizer import TokenSequence, encode_board
 
 PLAIN_EAGER = "plain-eager"  # the baseline: no cache, no batching (not an engine backend)
+RANDOM_NANOGPT = "random-nanogpt"  # --weights value: a random-init nanoGPT of the paper's published size
 
 DEFAULT_BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
@@ -107,7 +109,7 @@ def measure(
 
 
 def run_throughput(
-    model: ChessFormer,
+    model: Any,
     backends: list[str],
     batches: tuple[int, ...],
     steps: int,
@@ -120,8 +122,18 @@ def run_throughput(
     torch.set_num_threads(threads)
     peaks = {"fp32": measure_matmul_peak(torch.float32), "bf16": measure_matmul_peak(torch.bfloat16)}
     # a squares model reads 65 tokens a move (engine/model.py); the others one new token
-    flops_per_move = 2 * model.num_parameters() * (SQUARE_TOKENS if model.squares else 1)
     rows = []
+    from engine.nanogpt import NanoGPT
+
+    if isinstance(model, NanoGPT):  # the paper's character model: its one backend, exact move log-probabilities
+        from engine.backends.nanogpt_backend import NanoGPTBackend
+
+        nano = NanoGPTBackend(model, cache_mb=4096)
+        for batch in batches:
+            lat = measure(nano, batch, steps, plies=plies)
+            rows.append(ThroughputRow("nanogpt", batch, lat * 1000, batch / lat, 0.0))  # FLOPs vary with the move tree
+        return rows, peaks
+    flops_per_move = 2 * model.num_parameters() * (SQUARE_TOKENS if model.squares else 1)
     for name in backends:
         import copy
 
@@ -164,10 +176,18 @@ def cli(
     from engine.loader import resolve_weights
     from engine.weights import load_weights
 
-    model, info = load_weights(resolve_weights(weights))
+    if weights == RANDOM_NANOGPT:  # the published checkpoints' shape with random weights: a speed check
+        from engine.nanogpt import NanoGPT, NanoGPTConfig
+
+        torch.manual_seed(0)
+        model: Any = NanoGPT(NanoGPTConfig()).eval()
+        name = "random-init nanoGPT 16 x 8 x 512, block 1023"
+    else:
+        model, info = load_weights(resolve_weights(weights))
+        name = info.path.name
     rows, peaks = run_throughput(model, backends, batches, steps, threads, scattered, plies)
     summary = {
-        "weights": info.path.name,
+        "weights": name,
         "parameters": model.num_parameters(),
         "threads": threads,
         "scattered": scattered,

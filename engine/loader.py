@@ -123,7 +123,16 @@ def load_model(weights: str, backend: str, threads: int, hash_mb: int) -> Loaded
     set_threads(threads)
     model, info = load_weights(path)
     n = model.num_parameters()
-    be = make_backend(backend, model, info.sha256, hash_mb)
+    from engine.nanogpt import NanoGPT
+
+    if isinstance(model, NanoGPT):  # the paper's character model has one backend of its own
+        from engine.backends.nanogpt_backend import NanoGPTBackend
+
+        if backend not in ("auto", "torch"):
+            log.info("backend %s does not run character nanoGPT models; using nanogpt", backend)
+        be: Backend = NanoGPTBackend(model, cache_mb=hash_mb)
+    else:
+        be = make_backend(backend, model, info.sha256, hash_mb)
     label = be.name
     if isinstance(step := getattr(be, "single_step", None), str):  # cpu-fast, cpu-int8: how batch 1 runs
         label += f", batch-1 step {step}"

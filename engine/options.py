@@ -164,6 +164,15 @@ def _declare() -> tuple[OptionSpec, ...]:
             choices=RATING_SCALE_NAMES,
         ),
         OptionSpec(
+            "PaperSampler",
+            "check",
+            False,
+            "For the paper's character-level nanoGPT models: sample characters one at a time at the temperature,"
+            " as the paper's harness does (cut at ';' and after the first '+', the first word read as SAN, up to"
+            " 5 tries after an illegal move), instead of the exact temperature over the legal moves. When all 5"
+            " tries fail (the paper counts a loss), the exact sampler's move is played and an info string says so.",
+        ),
+        OptionSpec(
             "Seed",
             "spin",
             0,

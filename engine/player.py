@@ -46,6 +46,7 @@ Rating = tuple[str | None, int | None]  # (rating scale, rating); None: unknown
 # lichess's model of win probability against centipawns: E = 1 / (1 + exp(-K * cp))
 _LICHESS_K = 0.00368208
 MAX_CP = 2000  # centipawn scores are clamped to +-MAX_CP
+PAPER_TRIES = 5  # the paper's harness retries an illegal sampled move up to five times
 # piece values (pawns) for the draw avoidance gate: the usual 1/3/3/5/9
 PIECE_VALUES = {chess.PAWN: 1, chess.KNIGHT: 3, chess.BISHOP: 3, chess.ROOK: 5, chess.QUEEN: 9, chess.KING: 0}
 
@@ -196,6 +197,27 @@ class Player:
     ) -> PositionEval:
         """The model's distribution over the candidate moves of ``board``."""
         return self.evaluate_many([board], [searchmoves], avoid_draws)[0]
+
+    def paper_sample(
+        self, board: chess.Board, temperature: float, rng: np.random.Generator, tries: int = PAPER_TRIES
+    ) -> tuple[chess.Move | None, list[str]]:
+        """The paper harness's move for a character model (engine/backends/nanogpt_backend.py):
+        characters sampled at ``temperature``, up to ``tries`` times until they name a legal move.
+        Returns (the move, or None after ``tries`` failures; every sampled response)."""
+        from engine.backends.nanogpt_backend import NanoGPTBackend, paper_move
+
+        backend = self.backend
+        if not isinstance(backend, NanoGPTBackend):
+            raise ValueError(f"the paper's sampler needs a character nanoGPT model, not backend {backend.name}")
+        game = backend.game_text(encode_board(board, backend.block_size))
+        responses = []
+        for _ in range(tries):
+            text = backend.sample_text(game, temperature, rng)
+            responses.append(text)
+            move = paper_move(text, board)
+            if move is not None:
+                return move, responses
+        return None, responses
 
     def choose(
         self, board: chess.Board, temperature: float, rng: np.random.Generator, avoid_draws: bool = False

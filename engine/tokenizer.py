@@ -183,6 +183,27 @@ def board_features(board: chess.Board, pseudo_ep: bool = False) -> tuple[int, ..
     return tuple(feats)
 
 
+def board_from_features(features: tuple[int, ...] | list[int]) -> chess.Board:
+    """The board ``board_features`` describes (halfmove clock 0, fullmove number 1: not encoded)."""
+    board = chess.Board.empty()
+    castling = ""
+    ep_file = None
+    for f in features:
+        if f < N_PIECE_SQUARE_FEATURES:
+            kind, square = divmod(f, 64)
+            board.set_piece_at(square, chess.Piece(kind % 6 + 1, chess.WHITE if kind < 6 else chess.BLACK))
+        elif f in (_SIDE_TO_MOVE_BASE, _SIDE_TO_MOVE_BASE + 1):
+            board.turn = f == _SIDE_TO_MOVE_BASE
+        elif _CASTLING_BASE <= f < _CASTLING_BASE + 4:
+            castling += "KQkq"[f - _CASTLING_BASE]
+        elif _EP_FILE_BASE <= f < _EP_FILE_BASE + 8:
+            ep_file = f - _EP_FILE_BASE
+    board.set_castling_fen(castling or "-")
+    if ep_file is not None:
+        board.ep_square = chess.square(ep_file, 5 if board.turn == chess.WHITE else 2)
+    return board
+
+
 def ply_features(board: chess.Board) -> tuple[int, ...]:
     """A move token's board features (``board_every_ply``): the board after the move."""
     return board_features(board, pseudo_ep=True)

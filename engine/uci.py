@@ -294,6 +294,15 @@ class UciEngine:
         allowed = self._searchmoves(board, params.searchmoves)
         ev = player.evaluate(board, allowed, avoid_draws=self.options.draw_avoidance)
         chosen = ev.moves[sample_index(ev.logits, self.options.temperature, self._rng_for_game())]
+        if self.options["PaperSampler"] and self.loaded.backend_name == "nanogpt":
+            paper, responses = player.paper_sample(board, self.options.temperature, self._rng_for_game())
+            if paper is None:
+                self.info_string(
+                    f"paper sampler: {len(responses)} samples named no legal move ({' | '.join(map(repr, responses))});"
+                    " the paper counts a loss; playing the exact sampler's move"
+                )
+            elif paper in ev.moves:  # else outside searchmoves or the draw filter: the exact sampler's move
+                chosen = paper
         k = min(int(self.options["MultiPV"]), len(ev.moves))
         lines = [chosen] + [m for m in ev.moves if m != chosen][: k - 1]
         afters = []

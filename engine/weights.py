@@ -13,6 +13,11 @@ The JSON holds::
 
 ``load_weights`` checks every part of it and raises ``WeightsError`` with one clear
 line; the UCI engine shows that line as ``info string`` and keeps running.
+
+Two architectures: a ChessFormer (config: ModelConfig fields), and the Transcendence
+paper's character-level nanoGPT (config ``"architecture": "nanogpt-char"``, engine/nanogpt.py).
+A paper checkpoint (``ckpt_*.pt``) is also read directly, with ``weights_only=True``;
+``python -m training convert-paper`` turns it into this format, so that later loads read no pickle.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ class WeightsInfo:
     """What a weights file says about itself."""
 
     path: Path  # the .safetensors file
-    config: dict[str, int | str]  # ModelConfig fields (board_encoding is a string)
+    config: dict[str, Any]  # ModelConfig fields, or a NanoGPTConfig's with "architecture"
     sha256: str  # hex digest of the .safetensors file
     metadata: dict[str, Any] = field(default_factory=dict)  # free-form provenance
 
@@ -111,15 +116,46 @@ def read_info(path: Path) -> WeightsInfo:
     return WeightsInfo(path=path, config=config, sha256=actual, metadata=metadata if isinstance(metadata, dict) else {})
 
 
-def check_weights(path: Path | str) -> WeightsInfo:
-    """read_info, and the model config must describe a model this engine builds (WeightsError if not)."""
-    from engine.model import ModelConfig
+def is_paper_checkpoint(path: Path) -> bool:
+    """A PyTorch checkpoint of the paper's training code (read with weights_only)."""
+    return path.suffix in (".pt", ".pth", ".ckpt")
 
-    info = read_info(Path(path))
+
+def _paper_info(path: Path) -> tuple[WeightsInfo, Any, Any]:
+    """(info, config, state dict) of a paper checkpoint; WeightsError with its reason."""
+    from engine.nanogpt import CheckpointError, read_paper_checkpoint
+
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}")
     try:
-        ModelConfig.from_dict(info.config)
+        cfg, state = read_paper_checkpoint(path)
+    except CheckpointError as e:
+        raise WeightsError(str(e)) from None
+    meta = {"description": f"Transcendence-format nanoGPT checkpoint {path.name}"}
+    return WeightsInfo(path=path, config=cfg.to_dict(), sha256=file_sha256(path), metadata=meta), cfg, state
+
+
+def _model_config(info: WeightsInfo) -> Any:
+    """The ModelConfig or NanoGPTConfig the sidecar describes; WeightsError if none."""
+    from engine.model import ModelConfig
+    from engine.nanogpt import ARCHITECTURE, NanoGPTConfig
+
+    try:
+        if info.config.get("architecture") == ARCHITECTURE:
+            return NanoGPTConfig.from_dict(info.config)
+        return ModelConfig.from_dict(info.config)
     except (TypeError, ValueError) as e:
         raise WeightsError(f"{sidecar_path(info.path).name}: bad model config: {e}") from None
+
+
+def check_weights(path: Path | str) -> WeightsInfo:
+    """read_info, and the model config must describe a model this engine builds (WeightsError if not).
+    A paper checkpoint is read whole (its tensors are checked against its config)."""
+    path = Path(path)
+    if is_paper_checkpoint(path):
+        return _paper_info(path)[0]
+    info = read_info(path)
+    _model_config(info)
     return info
 
 
@@ -131,17 +167,24 @@ def load_weights(path: Path | str, device: str = "cpu") -> tuple[Any, WeightsInf
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from engine.model import ChessFormer, ModelConfig
+    from engine.model import ChessFormer
+    from engine.nanogpt import CheckpointError, NanoGPTConfig, build_nanogpt, check_state
 
+    if is_paper_checkpoint(Path(path)):
+        info, cfg, state = _paper_info(Path(path))
+        return build_nanogpt(cfg, state).to(device), info
     info = read_info(Path(path))
-    try:
-        cfg = ModelConfig.from_dict(info.config)
-    except (TypeError, ValueError) as e:
-        raise WeightsError(f"{sidecar_path(info.path).name}: bad model config: {e}") from None
+    cfg = _model_config(info)
     try:
         tensors = load_file(str(info.path), device=device)
     except (SafetensorError, OSError, ValueError) as e:
         raise WeightsError(f"{info.path.name}: not a readable safetensors file: {e}") from None
+    if isinstance(cfg, NanoGPTConfig):
+        try:
+            check_state(cfg, tensors, info.path.name)
+        except CheckpointError as e:
+            raise WeightsError(str(e)) from None
+        return build_nanogpt(cfg, {k: v.float() for k, v in tensors.items()}).to(device), info
     model = ChessFormer(cfg)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
@@ -169,7 +212,8 @@ def save_weights(model: Any, path: Path | str, metadata: dict[str, Any] | None =
         raise ValueError(f"weights path must end in .safetensors: {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    tied = set(getattr(model, "tied_keys", ()))  # shared with another tensor: safetensors stores each once
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items() if k not in tied}
     save_file(state, str(tmp))
     sha = file_sha256(tmp)
     meta = {

@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         from training.heldout import cli as heldout_cli
 
         commands["heldout"] = heldout_cli
+        from training.convert_paper import cli as convert_cli
+
+        commands["convert-paper"] = convert_cli
     except ImportError:
         pass
     if not argv or argv[0] not in commands:

@@ -45,7 +45,8 @@ class Backend(ABC):
         cfg = getattr(getattr(self, "model", None), "cfg", None)
         if cfg is None:
             return InputSpec()
-        return InputSpec(board_every_ply=cfg.board_every_ply, rating_condition=cfg.rating_condition)
+        every_ply, rated = getattr(cfg, "board_every_ply", False), getattr(cfg, "rating_condition", False)
+        return InputSpec(board_every_ply=every_ply, rating_condition=rated)
 
     @abstractmethod
     def evaluate(self, sequences: Sequence[TokenSequence]) -> list[Evaluation]:

@@ -1,0 +1,257 @@
+"""The paper's character-level nanoGPT as a backend: exact log-probabilities of every legal move.
+
+For a position with its game, the transcript is written as the model was trained
+(``;1.e4 e5 2.Nf3 ...``). A legal move m then has log p(m), the sum of the log-probabilities
+of the characters that write it and end it: the space before it (none at the start of a
+game), the move number and dot before a White move, its SAN (with ``+``, ``#``, ``=Q``), and
+a delimiter, a following space or ``;`` (the two summed). The delimiter is what keeps
+``O-O`` apart from ``O-O-O``. These are the policy logits the player softmaxes at its
+temperature, so Temperature, MultiPV and searchmoves work as for a ChessFormer.
+
+All candidates are computed in one forward over the game prefix's KV cache: their strings
+form a trie (``" 3.N"`` is shared by every knight move), each trie node is one token that
+attends to the prefix and its own ancestors (a tree attention mask), so a position costs one
+pass over the distinct characters, not one forward per move.
+
+Long games: the window holds ``block_size`` characters. When the transcript and the longest
+move string no longer fit, the window starts at a move boundary (the character after a
+space) at or past the next multiple of half a window; a window that starts inside a game is
+in distribution, as the paper trained on 1023-character blocks cut anywhere in its stream.
+The window moves every half window, so the prefix cache is recomputed that often, not every move.
+
+Positions set up from a FEN: the model has seen only games from the start. The transcript is
+the moves since the FEN, numbered from 1, a Black first move without a number: out of its
+distribution (said once in the log). There is no value head: win/draw/loss is uniform, so UCI
+``score`` is always ``cp 0`` and ``wdl`` 333/334/333.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import chess
+import numpy as np
+import torch
+
+from engine.backends.base import Backend, Evaluation
+from engine.nanogpt import GAME_SEPARATOR, STOI, VOCAB, CharCache, NanoGPT, encode_chars
+from engine.tokenizer import MOVES, N_MOVES, TokenSequence, board_from_features, move_id
+
+log = logging.getLogger("chessformer")
+
+MOVE_MARGIN = 16  # characters kept free after the prefix: the longest move string, " 150.exd8=Q+", and its delimiter
+PLY_LIMIT = 1 << 30  # the player never re-anchors a game for this backend: it windows characters itself
+UNREACHABLE = -1e30  # the logit of a move that is not legal here (the player reads only legal moves)
+_END = (STOI[" "], STOI[GAME_SEPARATOR])  # the characters that end a move
+
+
+@dataclass
+class GameText:
+    """A game as the model reads it: the board after its moves and its transcript so far."""
+
+    board: chess.Board
+    text: str  # ";1.e4 e5 2.Nf3": the separator, then the moves
+    from_start: bool  # the game began at the standard start position
+
+
+def move_prefix(board: chess.Board, text: str) -> str:
+    """What comes before the next move's SAN: the space, and the move number before a White move."""
+    space = " " if text != GAME_SEPARATOR else ""
+    number = f"{board.fullmove_number}." if board.turn == chess.WHITE else ""
+    return space + number
+
+
+def write_move(board: chess.Board, text: str, move: chess.Move) -> str:
+    """``text`` with ``move`` (legal in ``board``) appended, as the transcript writes it."""
+    return text + move_prefix(board, text) + board.san(move)
+
+
+def window_start(text: str, block_size: int) -> int:
+    """Where the model's window starts in ``text`` (module doc): 0 while it fits, else a move
+    boundary at or past the next multiple of half a window."""
+    overflow = len(text) + MOVE_MARGIN - block_size
+    if overflow <= 0:
+        return 0
+    stride = max(1, block_size // 2)
+    at = -(-overflow // stride) * stride  # ceil to a multiple of stride
+    space = text.find(" ", at - 1)
+    if space < 0 or space + 1 >= len(text):
+        raise ValueError(f"no move boundary in the last {len(text) - at} characters of the transcript")
+    return space + 1
+
+
+class NanoGPTBackend(Backend):
+    """Exact legal-move log-probabilities of a character nanoGPT (engine/nanogpt.py)."""
+
+    name = "nanogpt"
+
+    def __init__(self, model: NanoGPT, cache_mb: int = 128) -> None:
+        self.model = model.float().eval()
+        self._games: OrderedDict[TokenSequence, GameText] = OrderedDict()  # recent transcripts, to extend
+        self._prefixes: OrderedDict[str, tuple[CharCache, torch.Tensor]] = (
+            OrderedDict()
+        )  # window text -> cache, last logits
+        self._bytes = 0
+        self._limit = cache_mb << 20
+        self._warned_fen = False
+        self.forwards = 0  # model calls (tests: one tree forward per position, plus prefix extensions)
+
+    @property
+    def block_size(self) -> int:
+        return PLY_LIMIT
+
+    def clear_cache(self) -> None:
+        self._games.clear()
+        self._prefixes.clear()
+        self._bytes = 0
+
+    def set_cache_limit(self, megabytes: int) -> None:
+        self._limit = max(0, megabytes) << 20
+        self._evict()
+
+    def _evict(self) -> None:
+        while self._prefixes and self._bytes > self._limit:
+            _, (cache, _) = self._prefixes.popitem(last=False)
+            self._bytes -= sum(k.numel() * k.element_size() * 2 for k, _ in cache)
+
+    # ---- transcripts
+    def game_text(self, seq: TokenSequence) -> GameText:
+        """The board and transcript of ``seq`` (its anchor is the game's root: no re-anchoring here)."""
+        n = len(seq.moves)
+        for k in range(min(n, 8) + 1):  # a game usually extends a sequence seen a ply or two ago
+            hit = self._games.get(seq if k == 0 else seq.prefix(n - k))
+            if hit is not None:
+                break
+        if hit is None:
+            root = board_from_features(seq.anchor)
+            from_start = root.board_fen() == chess.STARTING_BOARD_FEN and root.turn == chess.WHITE
+            if not from_start and not self._warned_fen:
+                log.info("nanoGPT: a position from a FEN; the transcript starts there, out of the model's distribution")
+                self._warned_fen = True
+            hit, k = GameText(root, GAME_SEPARATOR, from_start), n
+        board, text = hit.board.copy(stack=False), hit.text
+        for mid in seq.moves[n - k :]:
+            move = chess.Move.from_uci(MOVES[mid])
+            text = write_move(board, text, move)
+            board.push(move)
+        game = GameText(board, text, hit.from_start)
+        self._games[seq] = game
+        while len(self._games) > 256:
+            self._games.popitem(last=False)
+        return game
+
+    # ---- the model
+    @torch.inference_mode()
+    def prefix_state(self, window: str) -> tuple[CharCache, torch.Tensor]:
+        """The KV cache of ``window`` and its last character's next-character log-probabilities [V]."""
+        hit = self._prefixes.get(window)
+        if hit is not None:
+            self._prefixes.move_to_end(window)
+            return hit
+        best = max((w for w in self._prefixes if window.startswith(w)), key=len, default="")
+        past = self._prefixes[best][0] if best else None
+        idx = torch.tensor([encode_chars(window[len(best) :])])  # [1, T]
+        logits, cache = self.model(idx, past)
+        self.forwards += 1
+        state = (cache, torch.log_softmax(logits[0, -1].double(), dim=-1))
+        self._prefixes[window] = state
+        self._bytes += sum(k.numel() * k.element_size() * 2 for k, _ in cache)
+        self._evict()
+        return state
+
+    @torch.inference_mode()
+    def move_logprobs(self, game: GameText, moves: Sequence[chess.Move]) -> np.ndarray:
+        """log p(m) for each of ``moves`` (legal in ``game.board``), in one tree forward."""
+        window = game.text[window_start(game.text, self.model.cfg.block_size) :]
+        cache, last = self.prefix_state(window)
+        head = move_prefix(game.board, game.text)
+        strings = [head + game.board.san(m) for m in moves]
+        chars: list[int] = []  # the trie's nodes in creation order: their character,
+        parents: list[int] = []  # their parent node (-1: the prefix's last character),
+        depths: list[int] = []  # and their depth (0: the first character after the prefix)
+        children: dict[tuple[int, int], int] = {}
+        ends = []
+        for s in strings:
+            node = -1
+            for c in encode_chars(s):
+                key = (node, c)
+                if key not in children:
+                    children[key] = len(chars)
+                    chars.append(c)
+                    parents.append(node)
+                    depths.append(0 if node < 0 else depths[node] + 1)
+                node = children[key]
+            ends.append(node)
+        n, L = len(chars), len(window)
+        sees = torch.zeros(n, L + n, dtype=torch.bool)  # [N, L+N]: the prefix, and each node's ancestors and itself
+        sees[:, :L] = True
+        for i, p in enumerate(parents):
+            if p >= 0:
+                sees[i, L : L + n] = sees[p, L : L + n]
+            sees[i, L + i] = True
+        positions = L + torch.tensor(depths)
+        logits, _ = self.model(torch.tensor([chars]), cache, positions=positions, mask=sees)  # [1, N, V]
+        self.forwards += 1
+        lp = torch.log_softmax(logits[0].double(), dim=-1)  # [N, V]
+        # each node's own character under its parent's (or the prefix's) next-character distribution
+        own = torch.tensor([(last if p < 0 else lp[p])[c] for c, p in zip(chars, parents, strict=True)])
+        path_sum = torch.zeros(n, dtype=torch.float64)
+        for i, p in enumerate(parents):  # parents come before children
+            path_sum[i] = own[i] + (path_sum[p] if p >= 0 else 0.0)
+        end = torch.logsumexp(lp[:, list(_END)], dim=-1)  # [N]: the move is over here
+        return np.array([float(path_sum[e] + end[e]) for e in ends])
+
+    def evaluate(self, sequences: Sequence[TokenSequence]) -> list[Evaluation]:
+        out = []
+        for seq in sequences:
+            game = self.game_text(seq)
+            moves = list(game.board.legal_moves)
+            policy = np.full(N_MOVES, UNREACHABLE, dtype=np.float32)
+            if moves:
+                lps = self.move_logprobs(game, moves)
+                for m, lp in zip(moves, lps, strict=True):
+                    policy[move_id(game.board, m)] = lp
+            out.append(Evaluation(policy_logits=policy, wdl_logits=np.zeros(3, dtype=np.float32)))
+        return out
+
+    # ---- the paper's own sampler
+    @torch.inference_mode()
+    def sample_text(self, game: GameText, temperature: float, rng: np.random.Generator, max_chars: int = 10) -> str:
+        """Up to ``max_chars`` characters after the game's prompt, drawn one at a time at ``temperature``
+        (the paper harness's generate; its top_k of 200 keeps all 32 characters)."""
+        prompt = game.text + (move_prefix(game.board, game.text) if game.board.turn == chess.WHITE else "")
+        window = prompt[window_start(prompt, self.model.cfg.block_size) :]
+        cache, lp = self.prefix_state(window)
+        out = []
+        for i in range(max_chars):
+            logits = lp.numpy()
+            if temperature == 0:
+                c = int(np.argmax(logits))
+            else:
+                z = logits / temperature
+                p = np.exp(z - z.max())
+                c = int(rng.choice(len(p), p=p / p.sum()))
+            out.append(c)
+            if i + 1 == max_chars or len(window) + i + 1 >= self.model.cfg.block_size:
+                break
+            step, cache = self.model(torch.tensor([[c]]), cache)
+            lp = torch.log_softmax(step[0, -1].double(), dim=-1)
+        return "".join(VOCAB[c] for c in out)
+
+
+def paper_move(response: str, board: chess.Board) -> chess.Move | None:
+    """The move a sampled response names, by the paper harness's cut rules: up to the first ``;``,
+    through the first ``+``, then its first word as SAN. None if that is no legal move."""
+    text = response.split(GAME_SEPARATOR)[0]
+    if "+" in text:
+        text = text[: text.index("+") + 1]
+    words = text.split()
+    if not words:
+        return None
+    try:
+        return board.parse_san(words[0])
+    except ValueError:
+        return None
