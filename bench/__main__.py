@@ -79,12 +79,16 @@ def _match(argv: list[str]) -> int:
         except WeightsError as e:
             print(f"match: {e}", file=sys.stderr)
             return 2
-        summary = run_batched_match(cfg, loaded.player, a.pgn, a.concurrency, progress=not a.no_progress)
+        from bench.match import engine_log_path, engine_stderr_to
+
+        a.pgn.parent.mkdir(parents=True, exist_ok=True)
+        with engine_stderr_to(engine_log_path(a.pgn)):
+            summary = run_batched_match(cfg, loaded.player, a.pgn, a.concurrency, progress=not a.no_progress)
     else:
         summary = run_match(cfg, a.pgn, a.concurrency, progress=not a.no_progress)
-        from bench.match import engine_log_path
+    from bench.match import engine_log_path
 
-        print(f"engines' stderr: {engine_log_path(a.pgn)}", file=sys.stderr)
+    print(f"engines' stderr: {engine_log_path(a.pgn)}", file=sys.stderr)
     for name, s in summary.items():
         print(
             f"{cfg.engine.name} vs {name}: +{s.get('wins', 0):g} ={s.get('draws', 0):g} -{s.get('losses', 0):g}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import queue
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +31,7 @@ from bench.match import (
     opponent_seed,
     summarize,
 )
-from engine.options import DEFAULT_TEMPERATURE
+from engine.options import OptionValues
 from engine.player import Player, sample_index
 from training.pgn import append_game
 
@@ -50,14 +51,27 @@ class _Live:
     opening_name: str = field(default="startpos")
 
 
+def engine_option_values(options: Mapping[str, object]) -> OptionValues:
+    """The engine's UCI options as the engine would hold them, parsed by the option table
+    (engine/options.py): the same rules and messages; a bad value raises OptionError."""
+    values = OptionValues()
+    for name, value in options.items():
+        raw = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        if name == "WeightsFile":  # the runner has loaded these weights itself
+            continue
+        values.set(name, raw)
+    return values
+
+
 def run_batched_match(
     cfg: MatchConfig, player: Player, pgn, concurrency: int = 16, progress: bool = True
 ) -> dict[str, dict[str, float]]:  # type: ignore[no-untyped-def]
     """Play the missing games of ``cfg`` with ``player`` in-process; ``concurrency`` games at once."""
     from tqdm import tqdm
 
-    temperature = float(cfg.engine.options.get("Temperature", DEFAULT_TEMPERATURE))
-    avoid_draws = str(cfg.engine.options.get("DrawAvoidance", "false")).lower() == "true"
+    values = engine_option_values(cfg.engine.options)
+    temperature, avoid_draws = values.temperature, values.draw_avoidance
+    player.ratings, player.own_colour = values.ratings, None  # the model plays the side to move in each game
     done = finished_games(pgn)
     todo: queue.Queue[Job] = queue.Queue()
     for j in _jobs(cfg, done):

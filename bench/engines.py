@@ -12,7 +12,8 @@ Specs are written on the command line as short strings:
   ``clean=greedy``: its own move is the greedy rule of training/greedy.py, not Stockfish's;
   ``fallback=clean``: where the habit has no move it plays its own move, not a random one).
 - ``chessformer:temperature=0.3,weights=PATH``: this project's engine (also ``backend=NAME``,
-  ``draw_avoidance=true``: the DrawAvoidance option, engine/player.py).
+  ``draw_avoidance=true``: the DrawAvoidance option, engine/player.py; ``rating=2700,scale=fide``:
+  the Rating and RatingScale options of a rating-conditioned model, ``rating=0`` unconditioned).
 - ``cmd=PATH [ARGS];Option=value;...``: any UCI engine with options.
 """
 
@@ -136,6 +137,12 @@ def parse_engine_spec(text: str) -> EngineSpec:
             name += f" {Path(str(options['WeightsFile'])).stem}"
         if "backend" in kv:
             options["Backend"] = kv.pop("backend")
+        if "rating" in kv:  # the rating a rating-conditioned model plays as (0: unknown)
+            options["Rating"] = kv.pop("rating")
+            name += f" R={options['Rating']}"
+        if "scale" in kv:
+            options["RatingScale"] = kv.pop("scale")
+            name += f" {options['RatingScale']}"
         if "draw_avoidance" in kv:
             value = kv.pop("draw_avoidance").lower()
             if value not in ("true", "false"):
