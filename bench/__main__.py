@@ -1,4 +1,4 @@
-"""``python -m bench {match,...}``."""
+"""``python -m bench COMMAND``: matches, ratings, sweeps, analyses and throughput (``--help`` lists them)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
+
+from engine.commands import Command, dispatch
 
 
 def _match(argv: list[str]) -> int:
@@ -382,21 +384,19 @@ def _curve(argv: list[str]) -> int:
     return 0
 
 
+COMMANDS = {
+    "match": Command("play an engine against UCI opponents (Stockfish, the random mover, any engine) to PGN", _match),
+    "rate": Command("Glicko-2 and maximum-likelihood Elo with 95% intervals from match PGNs", _rate),
+    "sweep": Command("rating against temperature, the paper's Figure 1", _sweep),
+    "analyse": Command("the paper's Table 1 and entropy, agreement, move classes, mates", _analyse),
+    "throughput": Command("latency and moves/s per backend and batch size", _throughput),
+    "transcend": Command("the transcendence experiment on a pool of noisy experts", _transcend),
+    "curve": Command("rating against training steps, per arm of a transcend run", _curve),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    commands = {
-        "match": _match,
-        "rate": _rate,
-        "sweep": _sweep,
-        "analyse": _analyse,
-        "throughput": _throughput,
-        "transcend": _transcend,
-        "curve": _curve,
-    }
-    if not argv or argv[0] not in commands:
-        print(f"usage: python -m bench {{{','.join(commands)}}} ...", file=sys.stderr)
-        return 2
-    return commands[argv[0]](argv[1:])
+    return dispatch("python -m bench", COMMANDS, argv)
 
 
 if __name__ == "__main__":

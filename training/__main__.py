@@ -1,12 +1,15 @@
-"""``python -m training {prepare,train,export}``."""
+"""``python -m training COMMAND``: the data pipeline, the trainer and the weights tools (``--help`` lists them)."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+from engine.commands import Command, dispatch
 from training.filters import TIME_CLASSES, FilterConfig
 
 
@@ -78,31 +81,31 @@ def _prepare(argv: list[str]) -> int:
     return 0
 
 
+def _lazy(module: str) -> Callable[[list[str]], int]:
+    """The ``cli`` of ``training.<module>``, imported when the command runs (torch loads only then)."""
+
+    def run(argv: list[str]) -> int:
+        return int(importlib.import_module(f"training.{module}").cli(argv))
+
+    return run
+
+
+COMMANDS = {
+    "prepare": Command("PGN files (.pgn, .zst, .bz2, .gz) to token shards, filtered by rating cap and more", _prepare),
+    "train": Command(
+        "train a ChessFormer on token shards (one machine, or many GPUs through torchrun)", _lazy("train")
+    ),
+    "export": Command("a training checkpoint to engine weights (safetensors + JSON)", _lazy("export")),
+    "heldout": Command("top-1 agreement with the human move on held-out games, by rating band", _lazy("heldout")),
+    "convert-paper": Command(
+        "a Transcendence-format ckpt_*.pt to engine weights, no pickle afterwards", _lazy("convert_paper")
+    ),
+    "generate": Command("games of noisy experts for the transcendence experiment", _lazy("generate")),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    commands = {"prepare": _prepare}
-    try:
-        from training.train import cli as train_cli
-
-        commands["train"] = train_cli
-        from training.export import cli as export_cli
-
-        commands["export"] = export_cli
-        from training.generate import cli as generate_cli
-
-        commands["generate"] = generate_cli
-        from training.heldout import cli as heldout_cli
-
-        commands["heldout"] = heldout_cli
-        from training.convert_paper import cli as convert_cli
-
-        commands["convert-paper"] = convert_cli
-    except ImportError:
-        pass
-    if not argv or argv[0] not in commands:
-        print(f"usage: python -m training {{{','.join(commands)}}} ...", file=sys.stderr)
-        return 2
-    return commands[argv[0]](argv[1:])
+    return dispatch("python -m training", COMMANDS, argv)
 
 
 if __name__ == "__main__":
