@@ -32,7 +32,7 @@ from bench.match import (
     summarize,
 )
 from engine.options import OptionValues
-from engine.player import Player, sample_index
+from engine.player import Player
 from training.pgn import append_game
 
 
@@ -111,7 +111,7 @@ def run_batched_match(
                 for g, ev in zip(
                     mine, player.evaluate_many([g.board for g in mine], avoid_draws=avoid_draws), strict=True
                 ):
-                    g.board.push(ev.moves[sample_index(ev.logits, temperature, g.rng)])
+                    g.board.push(player.pick(ev, temperature, g.rng))
                     _check_end(g, cfg)
             # the opponents' turns: each in its own thread
             for g in live:

@@ -106,8 +106,7 @@ def _jsonable(cfg: SweepConfig) -> dict[str, object]:
 
 
 def _rating_cap(weights: str) -> float | None:
-    from engine.loader import resolve_weights
-    from engine.weights import WeightsError, read_info
+    from engine.weights import WeightsError, read_info, resolve_weights
 
     try:
         cap = read_info(resolve_weights(weights)).metadata.get("rating_cap")

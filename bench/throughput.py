@@ -173,8 +173,7 @@ def cli(
     scattered: bool = False,
     plies: int = 10,
 ) -> str:
-    from engine.loader import resolve_weights
-    from engine.weights import load_weights
+    from engine.weights import load_weights, resolve_weights
 
     if weights == RANDOM_NANOGPT:  # the published checkpoints' shape with random weights: a speed check
         from engine.nanogpt import NanoGPT, NanoGPTConfig

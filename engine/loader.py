@@ -9,13 +9,11 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from engine.backends.base import Backend
-from engine.options import BUNDLED
 from engine.player import Player
-from engine.weights import WeightsError, WeightsInfo, bundled_weights_path, load_weights
+from engine.weights import WeightsError, WeightsInfo, load_weights, resolve_weights
 
 log = logging.getLogger("chessformer")
 
@@ -26,19 +24,6 @@ class LoadedModel:
     info: WeightsInfo
     parameters: int  # model parameter count
     backend_name: str
-
-
-def resolve_weights(value: str) -> Path:
-    """The weights path for a WeightsFile option value; raise WeightsError if there is none."""
-    if value.strip() in ("", BUNDLED):
-        path = bundled_weights_path()
-        if path is None:
-            raise WeightsError(
-                "this build has no bundled model: set WeightsFile to a .safetensors file"
-                " (python -m training export writes one)"
-            )
-        return path
-    return Path(os.path.expanduser(value.strip()))
 
 
 def set_threads(threads: int) -> int:
@@ -67,54 +52,18 @@ def hash_mb_for_slots(config: Mapping[str, int | str], slots: int) -> int:
 
 
 def make_backend(name: str, model: Any, weights_sha256: str, hash_mb: int = 128) -> Backend:
-    """The backend called ``name`` (an option value of Backend) for ``model``."""
-    import copy
+    """The backend called ``name`` (an option value of Backend) for ``model``, from the registry
+    (engine/backends/registry.py); WeightsError with one line if it is unknown or cannot run here."""
+    from engine.backends.registry import BY_NAME, BackendUnavailable
 
-    import torch
-
-    from engine.backends.torch_backend import TorchBackend
-
-    if name == "auto":
-        name = "cuda-graph" if torch.cuda.is_available() else "cpu-fast"
-    if name == "torch":
-        return TorchBackend(model, cache_mb=hash_mb)
-    if name == "cpu-fast":
-        from engine.backends.cpu_fast import CpuFastBackend
-
-        return CpuFastBackend(model, slots=slots_for(model, hash_mb))
-    if name == "cpu-int8":
-        from engine.backends.cpu_fast import CpuInt8Backend
-
-        return CpuInt8Backend(model, slots=slots_for(model, hash_mb))
-    if name == "cuda-graph":
-        from engine.backends.cuda_graph import CudaGraphBackend
-
-        return CudaGraphBackend(model, slots=slots_for(model, hash_mb))
-    if name == "tensorrt":
-        from engine.backends.tensorrt_backend import TensorRTBackend
-
-        try:
-            return TensorRTBackend(model, weights_sha256, slots=slots_for(model, hash_mb))
-        except (ImportError, RuntimeError) as e:
-            raise WeightsError(f"backend tensorrt unavailable: {e}") from None
-    if name == "onnx":
-        import tempfile
-
-        from engine.backends.tensorrt_backend import GraphBackend, OrtRunner
-
-        try:
-            runner = OrtRunner(model, Path(tempfile.mkdtemp(prefix="chessformer-onnx-")))
-        except ImportError as e:
-            raise WeightsError(f"backend onnx needs onnxruntime (pip install 'chessformer[onnx]'): {e}") from None
-        return GraphBackend(model, runner, slots=slots_for(model, hash_mb))
-    if name == "check":
-        from engine.backends.check import CheckBackend
-        from engine.backends.cpu_fast import CpuFastBackend
-
-        return CheckBackend(
-            CpuFastBackend(copy.deepcopy(model), slots=slots_for(model, hash_mb)), TorchBackend(model, cache_mb=hash_mb)
-        )
-    raise WeightsError(f"unknown backend {name!r}")
+    entry = BY_NAME.get(name)
+    if entry is None:
+        raise WeightsError(f"unknown backend {name!r}")
+    size = hash_mb if name == "torch" else slots_for(model, hash_mb)  # the torch backend's cache is in MB
+    try:
+        return entry.build(model, weights_sha256, size)
+    except BackendUnavailable as e:
+        raise WeightsError(str(e)) from None
 
 
 def load_model(weights: str, backend: str, threads: int, hash_mb: int) -> LoadedModel:

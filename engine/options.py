@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from engine.backends.registry import NAMES, backend_help
+
 OptionType = Literal["check", "spin", "combo", "string", "button"]
 OptionValue = bool | int | str | float
 
@@ -22,7 +24,7 @@ DEFAULT_TEMPERATURE = 0.1
 DEFAULT_RATING = 2700
 DEFAULT_RATING_SCALE = "fide"
 RATING_SCALE_NAMES: tuple[str, ...] = ("lichess", "chesscom", "fide")  # engine/tokenizer.py RATING_SCALES
-BACKEND_NAMES: tuple[str, ...] = ("auto", "torch", "cpu-fast", "cpu-int8", "cuda-graph", "tensorrt", "onnx", "check")
+BACKEND_NAMES: tuple[str, ...] = NAMES  # from the backend registry, declared once there
 
 
 class OptionError(ValueError):
@@ -45,8 +47,7 @@ def _parse_temperature(raw: str) -> float:
 def _parse_weights_file(raw: str) -> str:
     """A WeightsFile value is checked when it is set (file, sidecar, sha256, config), so a bad one
     is refused like any bad value and the model in use stays."""
-    from engine.loader import resolve_weights
-    from engine.weights import WeightsError, check_weights
+    from engine.weights import WeightsError, check_weights, resolve_weights
 
     value = raw.strip() or BUNDLED
     try:
@@ -69,6 +70,9 @@ class OptionSpec:
     choices: tuple[str, ...] = ()  # combo only
     parse: Callable[[str], OptionValue] | None = None  # string options: raw text -> value
     uci_default: str | None = None  # how the default is written in `uci` output, if not str(default)
+    on_change: str | None = (
+        None  # the side effect of a new value: a UciEngine method, called with it (Stockfish's on_change)
+    )
 
     def declaration(self) -> str:
         """The `option name ...` line for the `uci` command."""
@@ -180,6 +184,7 @@ def _declare() -> tuple[OptionSpec, ...]:
             " every ucinewgame, so the same game against the same replies is replayed move for move.",
             min=0,
             max=2**31 - 1,
+            on_change="on_seed_change",
         ),
         OptionSpec(
             "WeightsFile",
@@ -190,17 +195,15 @@ def _declare() -> tuple[OptionSpec, ...]:
             " unknown architecture is refused and the model in use stays. Loaded at the next isready or go.",
             parse=_parse_weights_file,
             uci_default=BUNDLED,
+            on_change="on_model_change",
         ),
         OptionSpec(
             "Backend",
             "combo",
             "auto",
-            "Inference backend. auto: cuda-graph on a CUDA GPU, else cpu-fast. torch: the eager reference."
-            " cpu-fast: static KV cache, batched decode. cpu-int8: cpu-fast with int8 linear weights (faster,"
-            " logits within a few tenths of fp32). cuda-graph: one CUDA graph per batch bucket."
-            " tensorrt: cached TensorRT plans (build them first, see README). onnx: the exported graphs on"
-            " onnxruntime. check: cpu-fast checked against torch on every move (differences logged to stderr).",
+            backend_help(),
             choices=BACKEND_NAMES,
+            on_change="on_model_change",
         ),
         OptionSpec(
             "MultiPV",
@@ -217,6 +220,7 @@ def _declare() -> tuple[OptionSpec, ...]:
             "CPU threads for inference (torch.set_num_threads), capped at the machine's core count.",
             min=1,
             max=1024,
+            on_change="on_threads_change",
         ),
         OptionSpec(
             "Hash",
@@ -225,6 +229,7 @@ def _declare() -> tuple[OptionSpec, ...]:
             "Megabytes for the KV cache of recent positions (reused when a game continues).",
             min=1,
             max=65536,
+            on_change="on_hash_change",
         ),
         OptionSpec(
             "Move Overhead",

@@ -219,9 +219,14 @@ class Player:
                 return move, responses
         return None, responses
 
+    @staticmethod
+    def pick(ev: PositionEval, temperature: float, rng: np.random.Generator) -> chess.Move:
+        """The move drawn from ``ev`` at ``temperature``: how the engine, the batched runner and
+        the sweep all choose (one place)."""
+        return ev.moves[sample_index(ev.logits, temperature, rng)]
+
     def choose(
         self, board: chess.Board, temperature: float, rng: np.random.Generator, avoid_draws: bool = False
     ) -> chess.Move:
         """A move for ``board`` sampled at ``temperature``."""
-        ev = self.evaluate(board, avoid_draws=avoid_draws)
-        return ev.moves[sample_index(ev.logits, temperature, rng)]
+        return self.pick(self.evaluate(board, avoid_draws=avoid_draws), temperature, rng)

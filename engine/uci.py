@@ -128,16 +128,26 @@ class UciEngine:
         except OptionError as e:
             self.info_string(f"{e}; unchanged")
             return
-        if spec.name in ("WeightsFile", "Backend"):
-            self._model_stale = True
-        elif spec.name == "Seed":
-            self._rng = None
-        elif spec.name == "Hash" and self.loaded is not None:
-            self.loaded.player.backend.set_cache_limit(int(value))
-        elif spec.name == "Threads" and self.loaded is not None:
+        if spec.on_change:  # the option's declared side effect (engine/options.py)
+            getattr(self, spec.on_change)(value)
+
+    # ----------------------------------------------------------------- option side effects
+    def on_model_change(self, value: object) -> None:
+        """WeightsFile, Backend: load at the next isready or go."""
+        self._model_stale = True
+
+    def on_seed_change(self, value: object) -> None:
+        self._rng = None  # reseeded at the next go
+
+    def on_hash_change(self, value: object) -> None:
+        if self.loaded is not None:
+            self.loaded.player.backend.set_cache_limit(int(str(value)))
+
+    def on_threads_change(self, value: object) -> None:
+        if self.loaded is not None:
             from engine.loader import set_threads
 
-            set_threads(int(value))
+            set_threads(int(str(value)))
 
     def _cmd_ucinewgame(self, args: list[str]) -> None:
         self._computed.wait()
@@ -279,7 +289,7 @@ class UciEngine:
 
     def _think(self, board: chess.Board, params: GoParams) -> tuple[str, str | None]:
         """Choose a move; send info lines. Returns (bestmove, ponder move or None) as UCI text."""
-        from engine.player import sample_index, wdl_permille, wdl_to_cp
+        from engine.player import wdl_permille, wdl_to_cp
 
         t0 = time.perf_counter()
         chess960 = board.chess960
@@ -293,7 +303,7 @@ class UciEngine:
         player.ratings, player.own_colour = self.options.ratings, board.turn  # the engine plays the side to move
         allowed = self._searchmoves(board, params.searchmoves)
         ev = player.evaluate(board, allowed, avoid_draws=self.options.draw_avoidance)
-        chosen = ev.moves[sample_index(ev.logits, self.options.temperature, self._rng_for_game())]
+        chosen = player.pick(ev, self.options.temperature, self._rng_for_game())
         if self.options["PaperSampler"] and self.loaded.backend_name == "nanogpt":
             paper, responses = player.paper_sample(board, self.options.temperature, self._rng_for_game())
             if paper is None:

@@ -30,6 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from engine.options import BUNDLED
 from engine.tokenizer import TOKENIZER_VERSION
 
 FORMAT = "chessformer-weights"
@@ -230,3 +231,16 @@ def save_weights(model: Any, path: Path | str, metadata: dict[str, Any] | None =
     os.replace(tmp, path)
     os.replace(meta_tmp, sidecar_path(path))
     return WeightsInfo(path=path, config=meta["config"], sha256=sha, metadata=meta["metadata"])
+
+
+def resolve_weights(value: str) -> Path:
+    """The weights path for a WeightsFile option value; raise WeightsError if there is none."""
+    if value.strip() in ("", BUNDLED):
+        path = bundled_weights_path()
+        if path is None:
+            raise WeightsError(
+                "this build has no bundled model: set WeightsFile to a .safetensors file"
+                " (python -m training export writes one)"
+            )
+        return path
+    return Path(os.path.expanduser(value.strip()))

@@ -13,7 +13,8 @@ import torch
 from engine.backends.check import CheckBackend
 from engine.backends.cpu_fast import CpuFastBackend, CpuInt8Backend
 from engine.backends.cuda_graph import BUCKETS, CudaGraphBackend, bucket_for
-from engine.backends.tensorrt_backend import PRECISIONS, GraphBackend, OrtRunner, plan_key, profiles
+from engine.backends.onnx_backend import GraphBackend, OrtRunner
+from engine.backends.tensorrt_backend import PRECISIONS, plan_key, profiles
 from engine.backends.torch_backend import TorchBackend
 from engine.model import ChessFormer, ModelConfig
 from engine.player import Player

@@ -18,7 +18,8 @@ import torch
 from engine.backends.check import CheckBackend
 from engine.backends.cpu_fast import CpuFastBackend, CpuInt8Backend
 from engine.backends.cuda_graph import CudaGraphBackend
-from engine.backends.tensorrt_backend import GraphBackend, OrtRunner, profiles
+from engine.backends.onnx_backend import GraphBackend, OrtRunner
+from engine.backends.tensorrt_backend import profiles
 from engine.backends.torch_backend import TorchBackend
 from engine.model import ChessFormer, ModelConfig, square_pieces
 from engine.player import Player

@@ -46,9 +46,9 @@ def test_uci_handshake_lists_options_before_torch() -> None:
 
 
 def test_no_bundled_model_reports_and_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
-    import engine.loader
+    import engine.weights
 
-    monkeypatch.setattr(engine.loader, "bundled_weights_path", lambda: None)
+    monkeypatch.setattr(engine.weights, "bundled_weights_path", lambda: None)
     sess = Session()
     sess.send("isready")
     assert "cannot load model" in sess.expect("^info string")
@@ -282,3 +282,37 @@ def test_draw_avoidance_option_reaches_the_player(s: Session) -> None:
     assert s.expect("^bestmove").split()[1] == "f1f8"
     s.send("setoption name DrawAvoidance value maybe")
     assert "DrawAvoidance must be true or false" in s.expect("^info string")
+
+
+def test_every_declared_side_effect_is_an_engine_method() -> None:
+    from engine.options import OPTIONS
+    from engine.uci import UciEngine
+
+    effects = {o.name: o.on_change for o in OPTIONS if o.on_change}
+    assert {"WeightsFile", "Backend", "Seed", "Hash", "Threads"} <= set(effects)
+    for name, method in effects.items():
+        assert callable(getattr(UciEngine, method, None)), (name, method)
+
+
+def test_backend_choices_come_from_the_registry(tiny_model) -> None:  # type: ignore[no-untyped-def]
+    import copy
+
+    import torch
+
+    from engine.backends.registry import BACKENDS
+    from engine.loader import make_backend
+    from engine.options import find_option
+    from engine.weights import WeightsError
+
+    spec = find_option("Backend")
+    assert spec is not None and spec.choices == tuple(b.name for b in BACKENDS)
+    assert all(f"{b.name}: {b.summary}" in spec.help for b in BACKENDS)
+    for b in BACKENDS:
+        if b.name in ("cuda-graph", "tensorrt") and not torch.cuda.is_available():
+            if b.name == "tensorrt":
+                with pytest.raises(WeightsError, match="tensorrt unavailable"):
+                    make_backend(b.name, copy.deepcopy(tiny_model), "sha", 16)
+            continue
+        assert make_backend(b.name, copy.deepcopy(tiny_model), "sha", 16).evaluate is not None
+    with pytest.raises(WeightsError, match="unknown backend"):
+        make_backend("nope", tiny_model, "sha", 16)

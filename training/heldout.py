@@ -110,8 +110,7 @@ def cli(argv: list[str]) -> int:
     p.add_argument("--seed", type=int, default=9)
     p.add_argument("--json", type=Path, help="write the figures here")
     a = p.parse_args(argv)
-    from engine.loader import resolve_weights
-    from engine.weights import read_info
+    from engine.weights import read_info, resolve_weights
 
     positions = heldout_positions(a.data, a.games, a.seed)
     print(f"{len(positions)} held-out positions", file=sys.stderr)

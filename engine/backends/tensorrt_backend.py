@@ -1,8 +1,7 @@
-"""tensorrt (and onnx): the exported ONNX graphs run by TensorRT on a GPU, or by onnxruntime.
+"""tensorrt: the exported ONNX graphs run by TensorRT on a GPU.
 
-Both share the slot bookkeeping of SlotBackend and the graphs of onnx_graphs.py; they
-differ only in the runner. ``OrtRunner`` (onnxruntime, CPU) is what this project's
-machines run and test; ``TrtRunner`` deserialises TensorRT plans and needs a GPU.
+A GraphBackend (engine/backends/onnx_backend.py, which runs the same graphs on onnxruntime)
+whose runner, ``TrtRunner``, deserialises TensorRT plans; it needs a GPU.
 
 TensorRT plans are built once, ahead of time, and cached on disk keyed by everything
 that makes a plan valid (TensorRT version, GPU name, weights sha256, precision and the
@@ -20,25 +19,17 @@ import hashlib
 import json
 import sys
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import torch
 
 from engine.backends.build_cache import build_cache_root
+from engine.backends.onnx_backend import MAX_BATCH, PREFILL_MAX_BATCH, GraphBackend
 from engine.backends.onnx_graphs import export_onnx, graph_names
-from engine.backends.slots import SQUARES_PREFILL_MAX_BATCH, SlotBackend
+from engine.backends.slots import SQUARES_PREFILL_MAX_BATCH
 from engine.model import ChessFormer, ModelConfig
-from engine.tokenizer import TokenSequence
 
-MAX_BATCH = 256  # largest batch in the decode profile (rows)
-PREFILL_MAX_BATCH = 16  # largest batch in the prefill profile (rows)
 PRECISIONS = ("fp32", "fp16", "bf16")
-
-
-class GraphRunner(Protocol):
-    def run(self, graph: str, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Run ``graph`` ("decode" or "prefill") on named inputs; return named outputs."""
 
 
 def default_cache_dir() -> Path:
@@ -92,25 +83,6 @@ def plan_key(trt_version: str, gpu_name: str, weights_sha256: str, precision: st
 
 def plan_paths(cache_dir: Path, key: str, graphs: tuple[str, ...] = ("decode", "prefill")) -> dict[str, Path]:
     return {g: cache_dir / f"{key}.{g}.plan" for g in graphs}
-
-
-class OrtRunner:
-    """onnxruntime sessions of the two graphs (CPU execution provider)."""
-
-    def __init__(self, model: ChessFormer, folder: Path) -> None:
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = torch.get_num_threads()
-        self.sessions = {
-            g: ort.InferenceSession(str(p), opts, providers=["CPUExecutionProvider"])
-            for g, p in export_onnx(model, folder).items()
-        }
-
-    def run(self, graph: str, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        sess = self.sessions[graph]
-        outs = sess.run(None, {k: v.cpu().numpy() for k, v in inputs.items()})
-        return {o.name: torch.from_numpy(np.asarray(x)) for o, x in zip(sess.get_outputs(), outs, strict=True)}
 
 
 class TrtRunner:
@@ -186,33 +158,6 @@ def build_plans(model: ChessFormer, weights_sha256: str, precision: str, cache_d
     return paths
 
 
-class GraphBackend(SlotBackend):
-    """A slot backend whose steps are the exported graphs, run by a GraphRunner."""
-
-    name = "onnx"
-    prefill_max_batch = PREFILL_MAX_BATCH  # the prefill graph's optimisation profile
-
-    def __init__(self, model: ChessFormer, runner: GraphRunner, slots: int = 64, device: str = "cpu") -> None:
-        super().__init__(model.float().eval(), slots, torch.device(device), torch.float32)
-        self.runner = runner
-
-    def _decode(
-        self, slots: torch.Tensor, tokens: torch.Tensor, anchors: torch.Tensor, pos: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        k, v = self.cache.gather(slots)
-        out = self.runner.run("decode", {"tokens": tokens, "anchor": anchors, "pos": pos, "k_cache": k, "v_cache": v})
-        self.cache.write_step(slots, pos, out["k_new"].to(self.device), out["v_new"].to(self.device))
-        return out["policy"], out["value"]
-
-    def _prefill(self, seqs: list[TokenSequence], slots: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        tok = torch.tensor([s.tokens() for s in seqs], device=self.device)  # [n, T]
-        rows = torch.tensor([s.all_rows() for s in seqs], device=self.device)  # [n, T, F]
-        out = self.runner.run("prefill", {"tokens": tok, "anchor": rows})
-        for r, slot in enumerate(slots):  # keys, values [L, n, H, T, D]
-            self.cache.write_prefix(slot, out["keys"][:, r].to(self.device), out["values"][:, r].to(self.device))
-        return out["policy"], out["value"]
-
-
 class TensorRTBackend(GraphBackend):
     name = "tensorrt"
 
@@ -233,8 +178,7 @@ class TensorRTBackend(GraphBackend):
 
 def main(argv: list[str] | None = None) -> int:
     """Build the TensorRT plan cache ahead of time."""
-    from engine.loader import resolve_weights
-    from engine.weights import WeightsError, load_weights
+    from engine.weights import WeightsError, load_weights, resolve_weights
 
     p = argparse.ArgumentParser(
         prog="python -m engine.backends.tensorrt_backend", description="Build the TensorRT plan cache."
