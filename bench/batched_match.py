@@ -20,16 +20,16 @@ import chess.engine
 import numpy as np
 
 from bench.match import (
+    EngineProcess,
     GameRecord,
     Job,
     MatchConfig,
-    _Engine,
-    _finish,
-    _headers,
-    _jobs,
+    finish_game,
     finished_games,
+    missing_jobs,
     opponent_seed,
     summarize,
+    write_headers,
 )
 from engine.options import OptionValues
 from engine.player import Player
@@ -42,7 +42,7 @@ class _Live:
     board: chess.Board
     start: chess.Board
     engine_color: bool
-    opponent: _Engine
+    opponent: EngineProcess
     rng: np.random.Generator
     seed: int
     pending: cf.Future[chess.engine.PlayResult] | None = None
@@ -74,10 +74,10 @@ def run_batched_match(
     player.ratings, player.own_colour = values.ratings, None  # the model plays the side to move in each game
     done = finished_games(pgn)
     todo: queue.Queue[Job] = queue.Queue()
-    for j in _jobs(cfg, done):
+    for j in missing_jobs(cfg, done):
         todo.put(j)
     bar = tqdm(total=todo.qsize(), desc="batched match", unit="game", disable=not progress)
-    idle: dict[int, list[_Engine]] = {}  # opponent processes not in a game, per opponent
+    idle: dict[int, list[EngineProcess]] = {}  # opponent processes not in a game, per opponent
     live: list[_Live] = []
     pool = cf.ThreadPoolExecutor(max_workers=max(1, concurrency))
     try:
@@ -86,7 +86,7 @@ def run_batched_match(
                 job = todo.get()
                 opening = cfg.openings[(job.number // 2) % len(cfg.openings)]
                 engines = idle.setdefault(job.opponent, [])
-                opp = engines.pop() if engines else _Engine(cfg.opponents[job.opponent])
+                opp = engines.pop() if engines else EngineProcess(cfg.opponents[job.opponent])
                 board = opening.board()
                 seed = cfg.seed + job.number
                 _seed_opponent(opp, opponent_seed(seed))
@@ -129,7 +129,7 @@ def run_batched_match(
                     _check_end(g, cfg)
             for g in [g for g in live if g.result is not None and g.pending is None]:
                 live.remove(g)
-                rec = _finish(g.start, g.board, g.result or "*", g.termination)
+                rec = finish_game(g.start, g.board, g.result or "*", g.termination)
                 rec.game.headers["Opening"] = g.opening_name
                 _write(pgn, rec, cfg, g)
                 if g.termination.startswith("forfeit"):
@@ -159,7 +159,7 @@ def trim_idle(idle: dict[int, list[Any]], keep: int) -> None:
         max(idle.values(), key=len).pop().close()
 
 
-def _seed_opponent(opp: _Engine, seed: int) -> None:
+def _seed_opponent(opp: EngineProcess, seed: int) -> None:
     """Give a noisy expert this game's Seed (its random moves vary from game to game)."""
     try:
         proc = opp.get()
@@ -208,7 +208,7 @@ def _apply_opponent(g: _Live, fut: cf.Future[chess.engine.PlayResult]) -> None:
 def _write(pgn, rec: GameRecord, cfg: MatchConfig, g: _Live) -> None:  # type: ignore[no-untyped-def]
     from bench.match import Opening
 
-    _headers(rec, cfg, cfg.opponents[g.job.opponent], g.job, Opening(g.opening_name), g.engine_color, g.seed)
+    write_headers(rec, cfg, cfg.opponents[g.job.opponent], g.job, Opening(g.opening_name), g.engine_color, g.seed)
     rec.game.headers["WhiteEngine" if g.engine_color else "BlackEngine"] = (
         cfg.engine.describe() + " (batched, in-process)"
     )

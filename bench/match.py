@@ -137,7 +137,7 @@ def opponent_seed(seed: int) -> int:
     return (seed + 1_000_003) % 2_147_483_648
 
 
-class _Engine:
+class EngineProcess:
     """A running UCI engine, restarted after a crash."""
 
     def __init__(self, spec: EngineSpec) -> None:
@@ -180,12 +180,12 @@ def _limit(spec: EngineSpec, cfg: MatchConfig, clocks: dict[bool, float], board:
 
 
 def play_game(
-    white: _Engine,
-    black: _Engine,
+    white: EngineProcess,
+    black: EngineProcess,
     opening: Opening,
     cfg: MatchConfig,
     seeds: dict[bool, int | None],
-    adjudicator: _Engine | None = None,
+    adjudicator: EngineProcess | None = None,
 ) -> GameRecord:
     """Play one game; forfeits end it with a loss for the offending side.
 
@@ -208,7 +208,7 @@ def play_game(
             proc.ping()
         except Exception as e:  # noqa: BLE001 - an engine that cannot start forfeits
             eng.discard()
-            return _finish(
+            return finish_game(
                 start,
                 board,
                 "0-1" if color else "1-0",
@@ -266,10 +266,10 @@ def play_game(
                 break
             clocks[side] += cfg.clock[1]
         board.push(move)
-    return _finish(start, board, result, termination)
+    return finish_game(start, board, result, termination)
 
 
-def _finish(start: chess.Board, board: chess.Board, result: str, termination: str) -> GameRecord:
+def finish_game(start: chess.Board, board: chess.Board, result: str, termination: str) -> GameRecord:
     game = chess.pgn.Game()
     if start.fen() != chess.STARTING_FEN:
         game.setup(start)
@@ -297,7 +297,7 @@ def finished_games(pgn: Path) -> set[tuple[str, int]]:
     return done
 
 
-def _jobs(cfg: MatchConfig, done: set[tuple[str, int]]) -> Iterator[Job]:
+def missing_jobs(cfg: MatchConfig, done: set[tuple[str, int]]) -> Iterator[Job]:
     for oi, opp in enumerate(cfg.opponents):
         mid = cfg.match_id(opp)
         for n in range(cfg.games):
@@ -344,7 +344,7 @@ def _run_match(cfg: MatchConfig, pgn: Path, concurrency: int, progress: bool) ->
 
     done = finished_games(pgn)
     jobs: queue.Queue[Job] = queue.Queue()
-    for j in _jobs(cfg, done):
+    for j in missing_jobs(cfg, done):
         jobs.put(j)
     total = jobs.qsize()
     lock = threading.Lock()
@@ -352,10 +352,10 @@ def _run_match(cfg: MatchConfig, pgn: Path, concurrency: int, progress: bool) ->
     errors: list[BaseException] = []
 
     def worker() -> None:
-        mine = _Engine(cfg.engine)
-        opps: dict[int, _Engine] = {}
+        mine = EngineProcess(cfg.engine)
+        opps: dict[int, EngineProcess] = {}
         judge = (
-            _Engine(EngineSpec("adjudicator", (stockfish_path(),), {"Threads": 1, "Hash": 16}))
+            EngineProcess(EngineSpec("adjudicator", (stockfish_path(),), {"Threads": 1, "Hash": 16}))
             if cfg.adjudicate_cp is not None
             else None
         )
@@ -366,14 +366,14 @@ def _run_match(cfg: MatchConfig, pgn: Path, concurrency: int, progress: bool) ->
                 except queue.Empty:
                     return
                 opp_spec = cfg.opponents[job.opponent]
-                opp = opps.setdefault(job.opponent, _Engine(opp_spec))
+                opp = opps.setdefault(job.opponent, EngineProcess(opp_spec))
                 opening = cfg.openings[(job.number // 2) % len(cfg.openings)]
                 engine_white = job.number % 2 == 0
                 white, black = (mine, opp) if engine_white else (opp, mine)
                 seed = cfg.seed + job.number
                 seeds: dict[bool, int | None] = {engine_white: seed, not engine_white: opponent_seed(seed)}
                 rec = play_game(white, black, opening, cfg, seeds, judge)
-                _headers(rec, cfg, opp_spec, job, opening, engine_white, seed)
+                write_headers(rec, cfg, opp_spec, job, opening, engine_white, seed)
                 with lock:
                     append_game(pgn, rec.game)
                     bar.update(1)
@@ -397,7 +397,7 @@ def _run_match(cfg: MatchConfig, pgn: Path, concurrency: int, progress: bool) ->
     return summarize(pgn, cfg)
 
 
-def _headers(
+def write_headers(
     rec: GameRecord, cfg: MatchConfig, opp: EngineSpec, job: Job, opening: Opening, engine_white: bool, seed: int
 ) -> None:
     h = rec.game.headers

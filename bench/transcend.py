@@ -226,8 +226,7 @@ def run_transcend(
         weights = out / f"model_{label}.safetensors"
         if not weights.exists():
             _log(f"3/5 training the {label} model")
-            overrides = [x for k, v in cfg.train.items() for x in (f"--{k}", str(v))]
-            tcfg = TrainConfig.load(None, overrides + ["--data", str(data), "--out", str(out / f"run_{label}")])
+            tcfg = TrainConfig.from_dict({**cfg.train, "data": str(data), "out": str(out / f"run_{label}")})
             train(tcfg, resume=True, progress=progress)
             export(
                 out / f"run_{label}" / "checkpoint.pt",

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from tests.pgn_factory import lowest_squares_after_opening, make_pgn
 from training.data import BatchStream, GameIndex, validation_batches
 from training.prepare import PrepareConfig, prepare
-from training.train import TrainConfig, train
+from training.train import TrainConfig, TrainConfigError, train
 from training.train import cli as train_cli
 
 TINY = [
@@ -178,7 +178,7 @@ def test_end_game_samples_come_from_a_decisive_games_last_plies(legal_shards: Pa
                 decisive += 1
                 assert tuple(end[1].tolist()) in late and len(end[0]) == 1
     assert decisive > 20 and drawn > 0
-    with pytest.raises(SystemExit, match="end_game_fraction"):
+    with pytest.raises(TrainConfigError, match="end_game_fraction"):
         _tiny_cfg(legal_shards, Path("unused"), "--end_game_fraction", "1.5")
 
 
@@ -196,7 +196,7 @@ def test_legal_loss_training_learns(legal_shards: Path, shards: Path, tmp_path: 
     assert "val_top1" in log[-1]
     with pytest.raises(ValueError, match="legal move lists"):
         train(_tiny_cfg(shards, tmp_path / "r2", "--policy_loss", "legal"), progress=False)  # prepared without
-    with pytest.raises(SystemExit, match="policy_loss"):
+    with pytest.raises(TrainConfigError, match="policy_loss"):
         _tiny_cfg(legal_shards, tmp_path / "r3", "--policy_loss", "illegal")
 
 
@@ -234,7 +234,7 @@ def test_squares_encoding_trains_exports_and_plays(tmp_path: Path, encoding: str
             break
         board.push(player.evaluate(board).moves[0])
     assert board.ply() >= 10
-    with pytest.raises(SystemExit, match="block_size must be 1"):
+    with pytest.raises(TrainConfigError, match="block_size must be 1"):
         _tiny_cfg(d / "shards", tmp_path / "r4", "--board_encoding", encoding)
 
 
@@ -285,7 +285,7 @@ def test_config_from_toml_and_overrides(tmp_path: Path) -> None:
     p.write_text('n_layer = 3\nlr = 0.002\ndata = "x"\n')
     cfg = TrainConfig.load(str(p), ["--lr", "0.01", "--compile", "true"])
     assert (cfg.n_layer, cfg.lr, cfg.data, cfg.compile) == (3, 0.01, "x", True)
-    with pytest.raises(SystemExit):
+    with pytest.raises(TrainConfigError):
         TrainConfig.load(None, ["--no_such_field", "1"])
 
 
@@ -458,7 +458,7 @@ def test_fine_tuning_starts_from_engine_weights(shards: Path, tmp_path: Path) ->
     train(_tiny_cfg(shards, tmp_path / "c", *zero, "--seed", "7"), progress=False)  # no init: random weights
     fresh = torch.load(tmp_path / "c" / "checkpoint.pt", weights_only=True)["model"]
     assert not all(torch.equal(start[k], fresh[k]) for k in start)
-    with pytest.raises(SystemExit, match="not the configured"):
+    with pytest.raises(TrainConfigError, match="not the configured"):
         train(
             _tiny_cfg(shards, tmp_path / "d", *zero, "--n_embd", "64", "--init_weights", str(weights)), progress=False
         )

@@ -15,6 +15,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -32,6 +33,10 @@ try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
+
+
+class TrainConfigError(ValueError):
+    """A training config that cannot be used; the message is one line."""
 
 
 @dataclass
@@ -87,21 +92,21 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.board_encoding not in BOARD_ENCODINGS:
-            raise SystemExit(f"train: board_encoding must be one of {BOARD_ENCODINGS}, got {self.board_encoding!r}")
+            raise TrainConfigError(f"board_encoding must be one of {BOARD_ENCODINGS}, got {self.board_encoding!r}")
         if self.board_encoding != "summed" and self.block_size != 1:
-            raise SystemExit(
-                f"train: board_encoding {self.board_encoding} reads one board: block_size must be 1, got {self.block_size}"
+            raise TrainConfigError(
+                f"board_encoding {self.board_encoding} reads one board: block_size must be 1, got {self.block_size}"
             )
         if self.policy_loss not in ("all", "legal"):
-            raise SystemExit(f"train: policy_loss must be all or legal, got {self.policy_loss!r}")
+            raise TrainConfigError(f"policy_loss must be all or legal, got {self.policy_loss!r}")
         if not 0.0 <= self.mirror_fraction <= 1.0:
-            raise SystemExit(f"train: mirror_fraction must be within [0, 1], got {self.mirror_fraction}")
+            raise TrainConfigError(f"mirror_fraction must be within [0, 1], got {self.mirror_fraction}")
         if not 0.0 <= self.end_game_fraction <= 1.0:
-            raise SystemExit(f"train: end_game_fraction must be within [0, 1], got {self.end_game_fraction}")
+            raise TrainConfigError(f"end_game_fraction must be within [0, 1], got {self.end_game_fraction}")
         if not 0.0 <= self.rating_dropout <= 1.0:
-            raise SystemExit(f"train: rating_dropout must be within [0, 1], got {self.rating_dropout}")
+            raise TrainConfigError(f"rating_dropout must be within [0, 1], got {self.rating_dropout}")
         if self.end_game_plies < 1:
-            raise SystemExit(f"train: end_game_plies must be at least 1, got {self.end_game_plies}")
+            raise TrainConfigError(f"end_game_plies must be at least 1, got {self.end_game_plies}")
 
     @classmethod
     def load(cls, toml_path: str | None, overrides: list[str]) -> TrainConfig:
@@ -114,7 +119,7 @@ class TrainConfig:
         while i < len(overrides):
             key = overrides[i].removeprefix("--").replace("-", "_")
             if key not in types or i + 1 >= len(overrides):
-                raise SystemExit(f"train: unknown or incomplete option {overrides[i]!r}")
+                raise TrainConfigError(f"unknown or incomplete option {overrides[i]!r}")
             raw = overrides[i + 1]
             t = types[key]
             values[key] = (
@@ -123,9 +128,14 @@ class TrainConfig:
                 else (int(raw) if t in (int, "int") else float(raw) if t in (float, "float") else raw)
             )
             i += 2
-        unknown = set(values) - set(types)
+        return cls.from_dict(values)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> TrainConfig:
+        """A config from field values (TOML tables, an experiment's [train] table); unknown keys are errors."""
+        unknown = set(values) - {f.name for f in fields(cls)}
         if unknown:
-            raise SystemExit(f"train: unknown config keys {sorted(unknown)}")
+            raise TrainConfigError(f"unknown config keys {sorted(unknown)}")
         return cls(**values)
 
     def model_config(self) -> ModelConfig:
@@ -150,7 +160,7 @@ def init_from(model: ChessFormer, weights: Path) -> None:
 
     source, _ = load_weights(weights)
     if source.cfg != model.cfg:
-        raise SystemExit(f"train: {weights} is a {source.cfg}, not the configured {model.cfg}")
+        raise TrainConfigError(f"{weights} is a {source.cfg}, not the configured {model.cfg}")
     model.load_state_dict({k: v.float() for k, v in source.state_dict().items()})
 
 
@@ -447,10 +457,10 @@ def cli(argv: list[str]) -> int:
     p.add_argument("--overwrite", action="store_true", help="start again even if OUT has a checkpoint (it is replaced)")
     p.add_argument("--no-progress", action="store_true")
     a, rest = p.parse_known_args(argv)
-    cfg = TrainConfig.load(a.config, rest)
     try:
+        cfg = TrainConfig.load(a.config, rest)
         result = train(cfg, resume=a.resume, progress=not a.no_progress, overwrite=a.overwrite)
-    except FileExistsError as e:
+    except (FileExistsError, TrainConfigError) as e:
         print(f"train: {e}", file=sys.stderr)
         return 2
     if int(os.environ.get("RANK", "0")) == 0:
