@@ -58,6 +58,7 @@ and the game result for the side to move at that point (value, win/draw/loss).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import chess
@@ -303,6 +304,39 @@ def encode_moves(board: chess.Board, moves: list[chess.Move]) -> list[int]:
     return ids
 
 
+# (anchor features, move ids) -> (ply features after each move, the board after the last move): a game
+# asks for its sequence once a ply, and recomputing every ply's board was 2 ms at ply 100
+_PLY_MEMO: OrderedDict[tuple[tuple[int, ...], tuple[int, ...]], tuple[list[tuple[int, ...]], chess.Board]] = (
+    OrderedDict()
+)
+_PLY_MEMO_SIZE = 1024  # entries (games in flight, a few plies each)
+
+
+def _ply_rows(
+    anchor: chess.Board, feats: tuple[int, ...], moves: list[chess.Move], ids: tuple[int, ...]
+) -> list[tuple[int, ...]]:
+    """ply_features after each of ``moves`` from ``anchor``, continuing a memoised shorter sequence."""
+    n = len(ids)
+    rows: list[tuple[int, ...]] = []
+    board = anchor
+    start = 0
+    for k in range(min(n, 4) + 1):
+        hit = _PLY_MEMO.get((feats, ids[: n - k]))
+        if hit is not None:
+            rows, board = list(hit[0]), hit[1]
+            start = n - k
+            _PLY_MEMO.move_to_end((feats, ids[: n - k]))
+            break
+    board = board.copy(stack=False)
+    for mv in moves[start:]:
+        board.push(mv)
+        rows.append(ply_features(board))
+    _PLY_MEMO[(feats, ids)] = (rows, board)
+    while len(_PLY_MEMO) > _PLY_MEMO_SIZE:
+        _PLY_MEMO.popitem(last=False)
+    return rows
+
+
 def encode_board(board: chess.Board, block_size: int, spec: InputSpec | None = None) -> TokenSequence:
     """The sequence for the position ``board`` reached through its move stack.
 
@@ -315,23 +349,20 @@ def encode_board(board: chess.Board, block_size: int, spec: InputSpec | None = N
     a = anchor_ply(len(stack), block_size)
     ids: list[int] = []
     anchor = root
-    boards: list[tuple[int, ...]] = []  # ply features after each kept move (board_every_ply)
-    every_ply = spec is not None and spec.board_every_ply
     for i, mv in enumerate(stack):
         if i == a:
             anchor = root.copy(stack=False)
         if i >= a:
             ids.append(move_id(root, mv))
         root.push(mv)
-        if i >= a and every_ply:
-            boards.append(ply_features(root))
     if a == len(stack):
         anchor = root.copy(stack=False)
     feats = board_features(anchor)
     if spec is None or spec.plain:
         return TokenSequence(feats, tuple(ids))
     pad = (PAD_FEATURE,) * MAX_FEATURES
-    rows = [feats, *(boards if every_ply else [pad] * len(ids))]
+    boards = _ply_rows(anchor, feats, stack[a:], tuple(ids)) if spec.board_every_ply else [pad] * len(ids)
+    rows = [feats, *boards]
     if spec.rating_condition:
         white = anchor.turn == chess.WHITE  # after token t, White moves next when t is even (from a White anchor)
         rows = [r + spec.ratings(white == (t % 2 == 0)) for t, r in enumerate(rows)]
