@@ -90,6 +90,27 @@ def top1(weights: str, positions: list[HeldOutPosition], conditioned: bool, batc
     return {k: {"top1": h[0] / h[1], "positions": h[1]} for k, h in hits.items()}
 
 
+def stockfish_top1(positions: list[HeldOutPosition], depth: int) -> dict[str, Any]:
+    """The same figures for Stockfish at a fixed depth (the issue's baseline: depth 1)."""
+    import shutil
+
+    import chess.engine
+
+    exe = shutil.which("stockfish") or shutil.which("stockfish", path="/usr/games")
+    if exe is None:
+        raise FileNotFoundError("stockfish is not installed (apt-get install stockfish)")
+    hits: dict[str, list[int]] = {"all": [0, 0]}
+    with chess.engine.SimpleEngine.popen_uci(exe) as sf:
+        sf.configure({"Threads": 1, "Hash": 16})
+        for p in positions:
+            hit = int(sf.play(p.board, chess.engine.Limit(depth=depth)).move == p.human)
+            for key in ("all", band_of(p.mover[1]) or "unrated"):
+                h = hits.setdefault(key, [0, 0])
+                h[0] += hit
+                h[1] += 1
+    return {k: {"top1": h[0] / h[1], "positions": h[1]} for k, h in hits.items()}
+
+
 def report(results: dict[str, dict[str, Any]]) -> str:
     """A markdown table: one row per run, one column per band."""
     cols = ["all"] + [label for _, _, label in BANDS] + ["unrated"]
@@ -109,6 +130,7 @@ def cli(argv: list[str]) -> int:
     p.add_argument("--games", type=int, default=2000, help="validation games, one position each")
     p.add_argument("--seed", type=int, default=9)
     p.add_argument("--json", type=Path, help="write the figures here")
+    p.add_argument("--stockfish-depth", type=int, default=0, help="also Stockfish at this depth (0: not)")
     a = p.parse_args(argv)
     from engine.weights import read_info, resolve_weights
 
@@ -117,10 +139,12 @@ def cli(argv: list[str]) -> int:
     results: dict[str, dict[str, Any]] = {}
     for w in a.weights:
         rated = bool(read_info(resolve_weights(w)).config.get("rating_condition", False))
-        name = Path(w).stem
+        name = Path(w).stem.strip("<>")
         results[name + (" (unknown ratings)" if rated else "")] = top1(w, positions, conditioned=False)
         if rated:
             results[name + " (true ratings)"] = top1(w, positions, conditioned=True)
+    if a.stockfish_depth:
+        results[f"Stockfish depth {a.stockfish_depth}"] = stockfish_top1(positions, a.stockfish_depth)
     print(report(results))
     if a.json:
         a.json.write_text(json.dumps(results, indent=1) + "\n")
