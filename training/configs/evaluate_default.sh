@@ -1,22 +1,50 @@
 #!/usr/bin/env bash
-# Evaluation of the bundled default model, as reported in the issues' closing notes and README.
-# Run from the repository root after training (training/RECIPE.md).
+# Evaluation of the bundled default model (training/RECIPE.md), as reported in README and
+# results/default_model/. Run from the repository root after export; needs Stockfish
+# (apt-get install stockfish) and the shards of training (data/human, for the held-out split).
+#   OLD=path/to/previous.safetensors training/configs/evaluate_default.sh
 set -euo pipefail
-mkdir -p runs/eval
-W=engine/models/default.safetensors
+export PATH="$PATH:/usr/games"
+W=${W:-engine/models/default.safetensors}
+OUT=${OUT:-results/default_model}
+RUNS=${RUNS:-runs/eval_default}
+mkdir -p "$OUT" "$RUNS"
 
-# throughput and latency per backend (quiet machine first)
-python -m bench throughput --weights "$W" --batches 1,2,4,8,16,32,64,128,256 --steps 20 --threads 2 > runs/eval/throughput.txt
+# 1. speed on a quiet machine: batch-1 latency per backend at ply 40, and batched moves/s
+python -m bench throughput --weights "$W" --backend cpu-fast --backend cpu-int8 --batches 1,8,64 \
+    --steps 30 --threads 2 --plies 40 > "$OUT/throughput.txt"
 
-# 20 games at Temperature 0 against Stockfish Skill Level 0 (0.1 s per move) and against a random mover
-python -m bench match --engine chessformer:temperature=0 --opponent stockfish:skill=0 --opponent random \
-    --games 20 --movetime 0.1 --concurrency 2 --pgn runs/eval/t0_vs_sf0_random.pgn --no-progress > runs/eval/t0_match.json
+# 2. top-1 agreement with the human move on held-out games, by rating band (and the previous model, Stockfish depth 1)
+python -m training heldout --data data/human --weights "$W" ${OLD:+--weights "$OLD"} --games 2000 \
+    --stockfish-depth 1 --json "$OUT/heldout.json" > "$OUT/heldout.md"
 
-# rating against temperature (3 temperatures x Stockfish Skill Level 0 and 1), Skill 0 calibrated against Skill 1
-python -m bench sweep --temperatures 0.001,0.3,1.0 --opponent stockfish:skill=0 --opponent stockfish:skill=1 \
-    --games 20 --calibrate 20 --movetime 0.1 --concurrency 2 --out runs/sweep_default --no-progress > runs/eval/sweep.txt
+# 3. 20 games against the random mover at Temperature 0, DrawAvoidance off and on
+for da in false true; do
+    python -m bench match --engine "chessformer:temperature=0,draw_avoidance=$da" --opponent random --games 20 \
+        --movetime 0.1 --concurrency 4 --batched --pgn "$RUNS/vs_random_da_$da.pgn" --no-progress \
+        > "$OUT/vs_random_da_$da.json"
+done
 
-# the paper's Table 1 on the sweep's games, and the data's entropy figure
-python -m bench analyse table1 runs/sweep_default/games.pgn --player "ChessFormer T=" --positions 60 --sf-time 0.2 \
-    --json runs/eval/table1.json > runs/eval/table1.md
-python -m bench analyse entropy data/human --png runs/eval/entropy_human.png --max-games 200000 > runs/eval/entropy.json
+# 4. 40 games against Stockfish 15.1 Skill 0 at 0.1 s a move from the shipped book: conditioned on the
+#    default Rating (FIDE 2700) and unconditioned (Rating 0), Temperature 0
+for r in 2700 0; do
+    python -m bench match --engine "chessformer:temperature=0,rating=$r" --opponent stockfish:skill=0 --games 40 \
+        --movetime 0.1 --openings bench/openings/openings.pgn --concurrency 2 --batched \
+        --pgn "$RUNS/vs_sf0_rating_$r.pgn" --no-progress > "$OUT/vs_sf0_rating_$r.json"
+done
+
+# 5. rating against temperature (the paper's Figure 1 for this model): Stockfish Skill 0, 1, 3, 5 at 0.1 s,
+#    Glicko-2 on the paper's anchors (Skill 1/3/5), MLE Elo with 95% intervals, the plot
+python -m bench sweep --weights "$W" --temperatures 0.001,0.3,1.0 --opponent stockfish:skill=0 \
+    --opponent stockfish:skill=1 --opponent stockfish:skill=3 --opponent stockfish:skill=5 --games 20 \
+    --movetime 0.1 --max-moves 89 --openings bench/openings/openings.pgn --concurrency 2 --batched \
+    --out "$RUNS/sweep" --no-progress > "$OUT/sweep.txt"
+
+# 6. the paper's Table 1 on the sweep's games
+python -m bench analyse table1 "$RUNS/sweep/games.pgn" --weights "$W" --player "ChessFormer T=" --positions 60 \
+    --sf-time 0.2 --json "$OUT/table1.json" > "$OUT/table1.md"
+
+# the small files that go into git: the sweep's table, plot and games (rating games; < 1 MB)
+cp "$RUNS"/sweep/sweep.csv "$RUNS"/sweep/sweep.json "$RUNS"/sweep/sweep.png "$OUT/"
+cp "$RUNS/sweep/games.pgn" "$OUT/sweep_games.pgn"
+cp "$RUNS"/vs_sf0_rating_*.pgn "$RUNS"/vs_random_da_*.pgn "$OUT/"
