@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 from engine.commands import Command, dispatch
@@ -177,13 +176,10 @@ def _sweep(argv: list[str]) -> int:
 
 
 def _analyse(argv: list[str]) -> int:
-    from bench.agreement import REFERENCES
     from bench.analyse import entropy_report, run_table1, table1_report
-    from training.greedy import RULES
 
     p = argparse.ArgumentParser(
-        prog="python -m bench analyse",
-        description="The paper's Table 1 and entropy figure; expert-pool agreement and move classes; mate-in-one conversion.",
+        prog="python -m bench analyse", description="The paper's Table 1 and its entropy figure."
     )
     sub = p.add_subparsers(dest="what", required=True)
     t1 = sub.add_parser(
@@ -195,99 +191,19 @@ def _analyse(argv: list[str]) -> int:
     t1.add_argument("--positions", type=int, default=100)
     t1.add_argument("--sf-time", type=float, default=1.0, help="Stockfish seconds per position (the paper: 1.0)")
     t1.add_argument("--json", type=Path)
-    en = sub.add_parser("entropy", help="normalised entropy of common early states of a shard folder")
-    en.add_argument("data", type=Path)
+    en = sub.add_parser("entropy", help="normalised entropy of common early states of PGN games (the paper's Fig. 4)")
+    en.add_argument("pgn", type=Path, nargs="+", help="PGN files (.pgn, .zst, .bz2, .gz) or folders of them")
     en.add_argument("--png", type=Path, required=True)
     en.add_argument("--max-ply", type=int, default=16)
     en.add_argument("--min-visits", type=int, default=100)
     en.add_argument("--max-games", type=int, default=500_000)
-    ag = sub.add_parser(
-        "agreement", help="how often models' most likely move is Stockfish's fixed-depth move (expert pools)"
-    )
-    ag.add_argument("pgn", type=Path, help="games the models were not trained on")
-    ag.add_argument("--weights", action="append", required=True, help="repeatable")
-    ag.add_argument("--positions", type=int, default=1000)
-    ag.add_argument("--depth", type=int, default=1, help="the experts' shared policy (pool_v2: depth 1)")
-    ag.add_argument(
-        "--reference",
-        choices=REFERENCES,
-        default="stockfish",
-        help="the shared move: Stockfish at --depth, or a rule of training/greedy.py (greedy: pool v8; greedy-pawns: pools v9-v10)",
-    )
-    ag.add_argument("--skip-plies", type=int, default=6, help="leave out the random opening plies")
-    ag.add_argument("--json", type=Path)
-    ag.add_argument(
-        "--habit", action="append", default=[], help="also count top-1 = this habit's move (training/habits.py)"
-    )
-    ag.add_argument(
-        "--player", default="", help="only positions where a player whose name starts with this is to move (e.g. mix-)"
-    )
-    mt = sub.add_parser("mates", help="does a player take a mate in one, and how likely do models make it?")
-    mt.add_argument("pgn", type=Path)
-    mt.add_argument("--player", required=True, help="the player's exact name in the PGN")
-    mt.add_argument("--weights", action="append", default=[], help="repeatable; none: only the games' count")
-    mt.add_argument("--positions", type=int, default=1000, help="at most this many, in game order")
-    mt.add_argument("--json", type=Path)
-    mv = sub.add_parser(
-        "moves", help="a player's moves in its games: the greedy rule's, a habit's or other, each priced by Stockfish"
-    )
-    mv.add_argument("pgn", type=Path, help="games of the player (e.g. a transcend run's models.pgn)")
-    mv.add_argument("--player", required=True, help="the player's exact name in the PGN (e.g. 'CF-diverse T=0.001')")
-    mv.add_argument("--habit", action="append", default=[], help="repeatable, in order (training/habits.py)")
-    mv.add_argument("--rule", choices=RULES, default="greedy", help="the shared move (training/greedy.py)")
-    mv.add_argument("--depth", type=int, default=6, help="Stockfish plies per look (two looks per move)")
-    mv.add_argument("--skip-plies", type=int, default=8, help="leave out the opening plies")
-    mv.add_argument("--games", type=int, default=300, help="at most this many of the player's games, in file order")
-    mv.add_argument("--json", type=Path)
-    va = sub.add_parser("value", help="does a model's value head know who is ahead (material, result)?")
-    va.add_argument("pgn", type=Path, help="finished games; one position is drawn from each")
-    va.add_argument("--weights", action="append", required=True, help="repeatable")
-    va.add_argument("--positions", type=int, default=600, help="at most this many games, in file order")
-    va.add_argument("--json", type=Path)
-    rl = sub.add_parser(
-        "relabel",
-        help="one sample of positions as two PGNs: the experts' moves and Stockfish's (noise vs learnability)",
-    )
-    rl.add_argument("pgn", type=Path, help="expert games")
-    rl.add_argument("--out", type=Path, required=True, help="folder for played.pgn and reference.pgn")
-    rl.add_argument("--positions", type=int, default=100_000)
-    rl.add_argument("--depth", type=int, default=1, help="the experts' shared policy (pool_v2: depth 1)")
-    rl.add_argument("--skip-plies", type=int, default=8, help="leave out the random opening plies")
-    rl.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
     try:
-        if a.what == "relabel":
-            from bench.relabel import relabel
-
-            print(json.dumps(asdict(relabel(a.pgn, a.out, a.positions, a.depth, a.skip_plies, a.seed))))
-        elif a.what == "agreement":
-            from bench.agreement import agreement_report, run_agreement
-
-            rows_ag = run_agreement(
-                a.weights, a.pgn, a.positions, a.depth, a.skip_plies, a.json, tuple(a.habit), a.player, a.reference
-            )
-            print(agreement_report(rows_ag, f"depth-{a.depth}" if a.reference == "stockfish" else a.reference))
-        elif a.what == "mates":
-            from bench.mates import mates_report, run_mates
-
-            n, played, rows_mt = run_mates(a.pgn, a.player, a.weights, a.positions, a.json)
-            print(mates_report(a.player, n, played, rows_mt))
-        elif a.what == "moves":
-            from bench.move_classes import move_classes_report, run_move_classes
-
-            rows_mv = run_move_classes(
-                a.pgn, a.player, tuple(a.habit), a.depth, a.skip_plies, a.games, a.json, rule=a.rule
-            )
-            print(move_classes_report(a.player, rows_mv))
-        elif a.what == "value":
-            from bench.value_check import run_value_check, value_report
-
-            print(value_report(run_value_check(a.pgn, a.weights, a.positions, a.json)))
-        elif a.what == "table1":
+        if a.what == "table1":
             rows = run_table1(a.pgn, a.weights, a.player, a.positions, a.sf_time, a.json)
             print(table1_report(rows))
         else:
-            print(json.dumps(entropy_report(a.data, a.png, a.max_ply, a.min_visits, a.max_games)))
+            print(json.dumps(entropy_report(a.pgn, a.png, a.max_ply, a.min_visits, a.max_games)))
     except (ValueError, FileNotFoundError) as e:
         print(f"analyse: {e}", file=sys.stderr)
         return 2
@@ -337,61 +253,12 @@ def _throughput(argv: list[str]) -> int:
     return 0
 
 
-def _transcend(argv: list[str]) -> int:
-    from bench.transcend import TranscendConfig, run_transcend
-
-    p = argparse.ArgumentParser(
-        prog="python -m bench transcend", description="The transcendence experiment on a pool of noisy experts."
-    )
-    p.add_argument("--config", type=Path, required=True)
-    p.add_argument(
-        "--data-only", action="store_true", help="stop after rating the pool and preparing the datasets (steps 1-2)"
-    )
-    p.add_argument("--no-progress", action="store_true")
-    a = p.parse_args(argv)
-    try:
-        cfg = TranscendConfig.load(a.config)
-        summary = run_transcend(cfg, progress=not a.no_progress, config_path=str(a.config), data_only=a.data_only)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"transcend: {e}", file=sys.stderr)
-        return 2
-    print(json.dumps({k: summary[k] for k in ("ratings", "best_in_data", "single_expert", "rows")}))
-    return 0
-
-
-def _curve(argv: list[str]) -> int:
-    from bench.learning_curve import curve_table, parse_arm, run_curve
-    from engine.weights import WeightsError
-
-    p = argparse.ArgumentParser(
-        prog="python -m bench curve", description="Rating against training steps, per arm of a transcend run."
-    )
-    p.add_argument("transcend_json", type=Path, help="a transcend run's transcend.json")
-    p.add_argument(
-        "--arm", action="append", required=True, help="ARM=LABEL,LABEL...: the run's models of one arm (repeatable)"
-    )
-    p.add_argument("--agreement", action="append", type=Path, default=[], help="bench analyse agreement --json output")
-    p.add_argument("--temperature", type=float, default=0.001, help="the ratings to draw")
-    p.add_argument("--out", type=Path, help="PNG of the curve")
-    a = p.parse_args(argv)
-    try:
-        arms = dict(parse_arm(spec) for spec in a.arm)
-        points = run_curve(a.transcend_json, arms, a.agreement, a.temperature, a.out)
-    except (ValueError, FileNotFoundError, WeightsError) as e:
-        print(f"curve: {e}", file=sys.stderr)
-        return 2
-    print(curve_table(points, a.temperature))
-    return 0
-
-
 COMMANDS = {
     "match": Command("play an engine against UCI opponents (Stockfish, the random mover, any engine) to PGN", _match),
     "rate": Command("Glicko-2 and maximum-likelihood Elo with 95% intervals from match PGNs", _rate),
     "sweep": Command("rating against temperature, the paper's Figure 1", _sweep),
-    "analyse": Command("the paper's Table 1 and entropy, agreement, move classes, mates", _analyse),
+    "analyse": Command("the paper's Table 1 (move quality by temperature) and its entropy figure", _analyse),
     "throughput": Command("latency and moves/s per backend and batch size", _throughput),
-    "transcend": Command("the transcendence experiment on a pool of noisy experts", _transcend),
-    "curve": Command("rating against training steps, per arm of a transcend run", _curve),
 }
 
 

@@ -31,8 +31,6 @@ import chess.engine
 import chess.pgn
 import numpy as np
 
-from engine.tokenizer import MOVES
-
 TABLE1_TEMPERATURES = (0.001, 0.75, 1.0)
 
 
@@ -183,40 +181,48 @@ def move_quality_table(
     return rows
 
 
-def collect_states(folder: Path, max_ply: int, max_games: int) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
-    """(state keys, next moves, legal-move count per state) of the early plies of start-position games."""
-    from training.shards import list_shards, load_shard
+def collect_states(
+    pgns: list[Path], max_ply: int, max_games: int
+) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
+    """(state keys, next moves, legal-move count per state) of the early plies of start-position games
+    read from PGN files (.pgn, .zst, .bz2, .gz, or folders of them)."""
+    from engine.pgn import IllegalMove, find_pgn_files, iter_raw_games, movetext_tokens, resolve_san
+    from engine.tokenizer import move_id
 
     keys: list[int] = []
     nexts: list[int] = []
     legal: dict[int, int] = {}
     seen = 0
-    for name in list_shards(folder):
-        sh = load_shard(folder, name)
-        for g in sh.games:
+    for path in find_pgn_files(pgns):
+        for raw in iter_raw_games(path):
             if seen >= max_games:
                 break
-            if int(g["fen_anchor"]) >= 0:
+            if isinstance(raw, str) or "FEN" in raw.headers:  # a read error; or a set-up position
                 continue
             seen += 1
-            off, n = int(g["offset"]), int(g["length"])
-            toks = np.asarray(sh.tokens[off : off + min(n, max_ply)], dtype=np.uint16)
             h = hashlib.blake2b(digest_size=8)  # the state key: a hash of the moves so far
             board = chess.Board()
-            for ply in range(len(toks)):
+            for san in movetext_tokens(raw.movetext)[0][:max_ply]:
+                try:
+                    move = resolve_san(board, san)
+                except IllegalMove:
+                    break
                 key = int.from_bytes(h.digest(), "little")
                 if key not in legal:
                     legal[key] = board.legal_moves.count()
                 keys.append(key)
-                nexts.append(int(toks[ply]))
-                board.push_uci(MOVES[int(toks[ply])])  # castling ids are the king's move, as python-chess writes it
-                h.update(toks[ply : ply + 1].tobytes())
+                mid = move_id(board, move)
+                nexts.append(mid)
+                board.push(move)
+                h.update(np.array([mid], dtype=np.uint16).tobytes())
     return np.array(keys, dtype=np.uint64), np.array(nexts, dtype=np.int64), legal
 
 
-def state_entropies(folder: Path, max_ply: int = 16, min_visits: int = 100, max_games: int = 500_000) -> np.ndarray:
+def state_entropies(
+    pgns: list[Path], max_ply: int = 16, min_visits: int = 100, max_games: int = 500_000
+) -> np.ndarray:
     """Normalised next-move entropies of the states visited more than ``min_visits`` times."""
-    k, m, legal = collect_states(folder, max_ply, max_games)
+    k, m, legal = collect_states(pgns, max_ply, max_games)
     if not len(k):
         return np.zeros(0)
     order = np.lexsort((m, k))
@@ -235,10 +241,10 @@ def state_entropies(folder: Path, max_ply: int = 16, min_visits: int = 100, max_
 
 
 def entropy_report(
-    folder: Path, out_png: Path, max_ply: int = 16, min_visits: int = 100, max_games: int = 500_000
+    pgns: list[Path], out_png: Path, max_ply: int = 16, min_visits: int = 100, max_games: int = 500_000
 ) -> dict[str, float]:
     """Mean normalised entropy and a histogram PNG."""
-    ent = state_entropies(folder, max_ply, min_visits, max_games)
+    ent = state_entropies(pgns, max_ply, min_visits, max_games)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -249,7 +255,7 @@ def entropy_report(
     ax.hist(ent, bins=30, range=(0, 1), color="tab:blue")
     ax.set_xlabel("normalised entropy of the next move")
     ax.set_ylabel("states")
-    ax.set_title(f"{folder.name}: {len(ent)} states (> {min_visits} visits, first {max_ply} plies), mean {mean:.3f}")
+    ax.set_title(f"{', '.join(p.name for p in pgns)}: {len(ent)} states (> {min_visits} visits, first {max_ply} plies), mean {mean:.3f}")
     fig.tight_layout()
     fig.savefig(out_png, dpi=120)
     plt.close(fig)

@@ -32,8 +32,8 @@ from bench.match import (
     write_headers,
 )
 from engine.options import OptionValues
+from engine.pgn import append_game
 from engine.player import Player
-from training.pgn import append_game
 
 
 @dataclass

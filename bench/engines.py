@@ -5,12 +5,8 @@ Specs are written on the command line as short strings:
 - ``stockfish:skill=0`` Stockfish at a Skill Level; also ``elo=1350`` (UCI_LimitStrength),
   ``nodes=1000``, ``depth=3``, ``movetime=0.1`` (seconds), combinable with commas.
 - ``random``: the uniformly random mover (bench/random_mover.py).
-- ``noisy:depth=1,random=0.2,name=X``: a noisy expert (bench/noisy_engine.py), Stockfish at
-  Skill Level ``skill`` (default 20) that plays a random legal move with probability ``random``
-  (with ``habit=PIECE``, its habit's move instead: training/habits.py; with ``habit_prob=P`` as
-  well, the habit's move for a fraction P of its errors and a uniformly random one otherwise;
-  ``clean=greedy``: its own move is the greedy rule of training/greedy.py, not Stockfish's;
-  ``fallback=clean``: where the habit has no move it plays its own move, not a random one).
+- a kind another package registers in ``SPEC_KINDS`` (the transcendence experiment's ``noisy:``,
+  experiments/transcendence/noisy_engine.py, once that module is imported).
 - ``chessformer:temperature=0.3,weights=PATH``: this project's engine (also ``backend=NAME``,
   ``draw_avoidance=true``: the DrawAvoidance option, engine/player.py; ``rating=2700,scale=fide``:
   the Rating and RatingScale options of a rating-conditioned model, ``rating=0`` unconditioned).
@@ -22,6 +18,7 @@ from __future__ import annotations
 import shlex
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,6 +68,10 @@ def _kv(text: str) -> dict[str, str]:
     return out
 
 
+# Engine kinds registered by other packages: HEAD -> (the spec's key=value settings -> EngineSpec).
+SPEC_KINDS: dict[str, Callable[[dict[str, str]], EngineSpec]] = {}
+
+
 def parse_engine_spec(text: str) -> EngineSpec:
     """An EngineSpec from its short string (see the module doc); ValueError if malformed."""
     head, _, rest = text.partition(":")
@@ -88,6 +89,8 @@ def parse_engine_spec(text: str) -> EngineSpec:
             cmd_options[k.strip()] = v.strip()
         return EngineSpec(name=Path(argv[0]).name, command=argv, options=cmd_options)
     kv = _kv(rest)
+    if head in SPEC_KINDS:  # a kind another package registered (the transcendence experiment's noisy experts)
+        return SPEC_KINDS[head](kv)
     nodes = int(kv.pop("nodes")) if "nodes" in kv else None
     depth = int(kv.pop("depth")) if "depth" in kv else None
     movetime = float(kv.pop("movetime")) if "movetime" in kv else None
@@ -105,25 +108,6 @@ def parse_engine_spec(text: str) -> EngineSpec:
         options["Threads"] = int(kv.pop("threads", "1"))
         options["Hash"] = int(kv.pop("hash", "16"))
         command: tuple[str, ...] = (stockfish_path(),)
-    elif head == "noisy":  # a noisy expert (bench/noisy_engine.py)
-        options = {}
-        skill, random_p = kv.pop("skill", "20"), kv.pop("random", "0")
-        name = kv.pop("name", f"Noisy s{skill} d{depth} n{nodes} r{random_p}")
-        command = (sys.executable, "-m", "bench.noisy_engine", "--skill", skill, "--random", random_p)
-        if "habit" in kv:
-            command += ("--habit", kv.pop("habit"))
-        if "habit_prob" in kv:
-            command += ("--habit-prob", kv.pop("habit_prob"))
-        if "fallback" in kv:
-            command += ("--habit-fallback", kv.pop("fallback"))
-        if "clean" in kv:
-            command += ("--clean", kv.pop("clean"))
-        if depth is not None:
-            command += ("--depth", str(depth))
-        if nodes is not None:
-            command += ("--nodes", str(nodes))
-        # the proxy applies its own limits; the match's per-move time is only a fallback
-        return EngineSpec(name=name, command=command, options=options, movetime=movetime)
     elif head == "random":
         options, name, command = {}, "Random", (sys.executable, "-m", "bench.random_mover")
     elif head == "chessformer":
@@ -151,7 +135,8 @@ def parse_engine_spec(text: str) -> EngineSpec:
             name += " draw-avoidance" if value == "true" else ""
         command = chessformer_command()
     else:
-        raise ValueError(f"unknown engine {head!r}: use stockfish:..., random, chessformer:... or cmd=...")
+        kinds = ", ".join(f"{k}:..." for k in ("stockfish", "random", "chessformer", *SPEC_KINDS))
+        raise ValueError(f"unknown engine {head!r}: use {kinds} or cmd=...")
     if kv:
         raise ValueError(f"unknown settings for {head}: {sorted(kv)}")
     for suffix in (

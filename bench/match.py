@@ -32,7 +32,7 @@ import chess.pgn
 
 from bench.engines import EngineSpec, stockfish_path
 from bench.rate import finished_headers
-from training.pgn import append_game
+from engine.pgn import append_game
 
 
 @dataclass(frozen=True)

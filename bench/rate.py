@@ -11,7 +11,7 @@ from pathlib import Path
 import chess.pgn
 
 from bench.ratings import GameResult, glicko2_against_anchors, mle_elo
-from training.pgn import finished_headers
+from engine.pgn import finished_headers
 
 # The paper's fixed Glicko-2 anchors: Stockfish 16.1 Skill Level at 0.1 s per move (../shared/PAPER.md).
 # Our Stockfish is Debian's 15.1: the numbers are the paper's, the engine is not the same build.

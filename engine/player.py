@@ -20,7 +20,7 @@ is left; the distribution and the sampling are then over the rest, as usual.
 
 Why material and not the value head: the gate was first the value head's expected score (at
 least 0.5). Some of the board-reading models trained so far have a value head that does not
-know who is ahead (``python -m bench analyse value``, results/transcendence/pool_v11/): on 600
+know who is ahead (``python -m experiments.transcendence diagnose value``, results/transcendence/pool_v11/): on 600
 positions of pool games the committee model of attempt 11 gives W + D/2 in 0.495-0.510, with
 r = 0.09 against the material balance and 0.02 against the result, where material and result
 correlate at 0.53; attempt 8's single model, trained the same way, has r = 0.93. A 0.5

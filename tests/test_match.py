@@ -182,6 +182,7 @@ def test_opponents_get_a_seed_per_game_so_a_deterministic_engine_meets_varied_ga
     give the opponent its own Seed per game (OpponentSeed header)."""
     import copy
 
+    import experiments.transcendence  # noqa: F401 - registers the noisy: spec
     from bench.batched_match import run_batched_match
     from engine.backends.cpu_fast import CpuFastBackend
     from engine.player import Player

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import zstandard
 
+from engine.pgn import IllegalMove, movetext_tokens, resolve_san
 from engine.tokenizer import MOVE_TO_ID, board_features, move_id
 from tests.pgn_factory import game_text, make_pgn, random_game_san
 from training.filters import FilterConfig, time_control_class
-from training.pgn import IllegalMove, movetext_tokens, resolve_san
 from training.prepare import PrepareConfig, prepare
 from training.shards import list_shards, load_shard
 

@@ -132,7 +132,7 @@ def test_appended_game_is_read_after_a_file_without_a_blank_line(tmp_path, tail:
 
     from bench.match import finished_games
     from bench.rate import finished_headers
-    from training.pgn import append_game
+    from engine.pgn import append_game
 
     pgn = tmp_path / "models.pgn"
     pgn.write_text('[White "a"]\n[Black "b"]\n[Result "1-0"]\n[MatchId "m"]\n[GameNumber "0"]\n\n1. e4 e5 1-0' + tail)

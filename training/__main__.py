@@ -100,7 +100,6 @@ COMMANDS = {
     "convert-paper": Command(
         "a Transcendence-format ckpt_*.pt to engine weights, no pickle afterwards", _lazy("convert_paper")
     ),
-    "generate": Command("games of noisy experts for the transcendence experiment", _lazy("generate")),
 }
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.pgn import IllegalMove
 from engine.tokenizer import MAX_FEATURES, MOVE_TO_ID, PAD_FEATURE
-from training.pgn import IllegalMove
 
 try:
     import fastchess

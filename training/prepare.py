@@ -23,12 +23,12 @@ from typing import Any
 import chess
 import numpy as np
 
+from engine.pgn import IllegalMove, RawGame, find_pgn_files, iter_raw_games, movetext_tokens, resolve_san
 from engine.tokenizer import TOKENIZER_VERSION, board_features, move_id
 from engine.weights import file_sha256
 from training.fast_replay import AVAILABLE as FAST_AVAILABLE
 from training.fast_replay import replay_sans_fast
 from training.filters import FilterConfig, header_rejection, parse_elo
-from training.pgn import IllegalMove, RawGame, find_pgn_files, iter_raw_games, movetext_tokens, resolve_san
 from training.shards import ANCHOR_DTYPE, GAME_DTYPE, list_shards, load_shard_keys, shard_is_complete, write_shard
 
 

@@ -1,0 +1,1 @@
+"""Experiments beside the product (each with its own report)."""
