@@ -203,9 +203,9 @@ def test_mates_counts_conversion_and_the_models_probability(tiny_weights, tmp_pa
 
 
 def test_value_check_correlates_the_heads_score_with_material_and_result(tiny_weights, tmp_path: Path) -> None:
-    from experiments.transcendence.__main__ import main
     from engine.loader import load_model
     from engine.player import expected_score
+    from experiments.transcendence.__main__ import main
     from experiments.transcendence.value_check import run_value_check, value_positions, value_row
 
     # white wins a pawn (3. exd5) and keeps it; games differ in their result
