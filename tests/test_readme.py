@@ -10,7 +10,7 @@ import chess.engine
 import pytest
 
 from engine.options import OPTIONS, find_option
-from tests.test_engine_subprocess import STOCKFISH
+from tests.engine.test_engine_subprocess import STOCKFISH
 
 ROOT = Path(__file__).resolve().parent.parent
 

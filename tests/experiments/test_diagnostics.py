@@ -10,8 +10,8 @@ import chess
 import numpy as np
 import pytest
 
+from tests.engine.test_engine_subprocess import STOCKFISH
 from tests.pgn_factory import game_text
-from tests.test_engine_subprocess import STOCKFISH
 from training.filters import FilterConfig
 from training.prepare import PrepareConfig, prepare
 

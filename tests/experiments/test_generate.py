@@ -4,7 +4,7 @@ import chess.pgn
 import pytest
 
 from experiments.transcendence.generate import Expert, Pool, generate, load_pool, pairing
-from tests.test_engine_subprocess import STOCKFISH
+from tests.engine.test_engine_subprocess import STOCKFISH
 from training.filters import FilterConfig
 from training.prepare import PrepareConfig, prepare
 

@@ -11,8 +11,8 @@ import pytest
 
 from experiments.transcendence.generate import Expert, Pool, generate, load_pool
 from experiments.transcendence.habits import HABITS, error_move, habit_move
+from tests.engine.test_engine_subprocess import STOCKFISH
 from tests.pgn_factory import random_walk
-from tests.test_engine_subprocess import STOCKFISH
 
 ROOT = Path(__file__).resolve().parents[2]
 

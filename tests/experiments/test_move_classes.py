@@ -12,8 +12,8 @@ from experiments.transcendence.move_classes import (
     run_move_classes,
     stockfish_price,
 )
+from tests.engine.test_engine_subprocess import STOCKFISH
 from tests.pgn_factory import game_text
-from tests.test_engine_subprocess import STOCKFISH
 
 # White's rook takes a free queen (the greedy rule's move); the king's habit walks instead
 FREE_QUEEN = chess.Board("6k1/8/8/3q4/8/8/8/3R2K1 w - - 0 1")

@@ -9,7 +9,7 @@ import chess.pgn
 import pytest
 
 from experiments.transcendence.transcend import TranscendConfig, report_markdown, run_transcend
-from tests.test_engine_subprocess import STOCKFISH
+from tests.engine.test_engine_subprocess import STOCKFISH
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -18,24 +18,12 @@ ROOT = Path(__file__).resolve().parents[2]
     "name",
     [
         "pool_v1",
-        "pool_v2",
-        "pool_v3",
         "pool_v4",
         "pool_v5",
-        "pool_v5_ft",
         "pool_v6",
         "pool_v7",
         "pool_v8",
-        "pool_v8_draws",
-        "pool_v9",
-        "pool_v9_draws",
-        "pool_v10",
-        "pool_v10_draws",
-        "pool_v11",
         "pool_v14",
-        "pool_v14_openings",
-        "pool_v14_random6",
-        "pool_v15",
         "pool_v16",
         "pool_v17",
         "pool_v18",
@@ -66,22 +54,6 @@ def test_experiment_config_loads(name: str) -> None:
     assert not cfg.train.get("init_weights") or (ROOT / cfg.train["init_weights"]).exists()
     assert set(cfg.rating_opponents) <= experts and set(cfg.data_experts) <= experts
     assert all((ROOT / w).exists() for w in cfg.trained_models.values())
-
-
-def test_fine_tune_config_of_attempt_18b_loads() -> None:
-    from training.train import TrainConfig
-
-    cfg = TrainConfig.load(str(ROOT / "experiments" / "transcendence" / "configs" / "pool_v17_ft_train.toml"), [])
-    assert cfg.board_encoding == "squares-attacks" and (ROOT / cfg.init_weights).exists()
-    assert (cfg.lr, cfg.time_limit_minutes) == (3e-4, 22)
-
-
-def test_fine_tune_config_of_attempt_6b_loads() -> None:
-    from training.train import TrainConfig
-
-    cfg = TrainConfig.load(str(ROOT / "experiments" / "transcendence" / "configs" / "pool_v5_ft_train.toml"), [])
-    assert cfg.board_encoding == "squares" and (ROOT / cfg.init_weights).exists()
-    assert cfg.model_config().board_encoding == "squares"
 
 
 @pytest.mark.slow

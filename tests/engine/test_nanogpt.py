@@ -19,7 +19,7 @@ from engine.player import Player
 from engine.tokenizer import encode_board
 from engine.weights import WeightsError, load_weights
 
-FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "paper-nanogpt"
+FIXTURE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "paper-nanogpt"
 CKPT = FIXTURE / "ckpt_tiny.pt"
 pytestmark = pytest.mark.skipif(
     not CKPT.is_file(), reason="../shared/fixtures/paper-nanogpt is not beside the checkout"
@@ -195,7 +195,7 @@ def test_bad_checkpoints_are_refused_with_one_line(tmp_path: Path) -> None:
 
 
 def test_uci_refuses_bad_checkpoints_and_keeps_playing(tmp_path: Path) -> None:
-    from tests.test_uci_transcript import Session
+    from tests.engine.test_uci_transcript import Session
 
     sess = Session()
     sess.send(f"setoption name WeightsFile value {CKPT}")

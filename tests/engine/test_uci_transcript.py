@@ -8,7 +8,7 @@ from pathlib import Path
 import chess
 import pytest
 
-from tests.uci_script import Session
+from tests.engine.uci_script import Session
 
 INFO = r"^info depth 1 seldepth 1 multipv (\d+) score (cp -?\d+|mate -?\d+)( wdl \d+ \d+ \d+)? nodes \d+ nps \d+ time \d+ pv (\S+)( \S+)?$"
 
@@ -265,7 +265,7 @@ def test_draw_avoidance_option_reaches_the_player(s: Session) -> None:
     import chess
 
     from engine.tokenizer import move_id
-    from tests.test_player import _FixedBackend
+    from tests.engine.test_player import _FixedBackend
 
     s.send("isready")
     s.expect("^readyok")

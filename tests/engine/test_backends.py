@@ -258,7 +258,7 @@ def test_tensorrt_build_and_run_on_gpu(tiny_model: ChessFormer, tmp_path) -> Non
 
 
 def test_uci_backend_option(tiny_weights) -> None:
-    from tests.uci_script import Session
+    from tests.engine.uci_script import Session
 
     for name in ("cpu-fast", "cpu-int8", "cuda-graph", "onnx", "check", "auto"):
         s = Session()

@@ -14,9 +14,9 @@ import chess.engine
 import pytest
 import yaml
 
-from tests.test_engine_subprocess import _engine_cmd
+from tests.engine.test_engine_subprocess import _engine_cmd
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_lichess_bot_example_config_is_accepted(tiny_weights: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from bench.engines import EngineSpec, parse_engine_spec
 from bench.match import MatchConfig, Opening, finished_games, load_openings, run_match
-from tests.test_engine_subprocess import STOCKFISH
+from tests.engine.test_engine_subprocess import STOCKFISH
 
 
 def _cf(weights: Path, temperature: str = "0") -> EngineSpec:

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from bench.analyse import entropy_report, move_quality_table, state_entropies
+from tests.engine.test_engine_subprocess import STOCKFISH
 from tests.pgn_factory import game_text
-from tests.test_engine_subprocess import STOCKFISH
 
 
 def test_move_quality_table_is_exact_expectation() -> None:

@@ -399,7 +399,7 @@ def test_board_every_ply_and_ratings_train_export_and_play(shards: Path, tmp_pat
 
 
 def test_default_and_transcript_recipes_load() -> None:
-    root = Path(__file__).resolve().parents[1] / "training" / "configs"
+    root = Path(__file__).resolve().parents[2] / "training" / "configs"
     default = TrainConfig.load(str(root / "default.toml"), [])
     assert default.board_every_ply and default.rating_condition and default.model_config().row_width == 40
     plain = TrainConfig.load(str(root / "transcript.toml"), [])
