@@ -253,12 +253,19 @@ def _throughput(argv: list[str]) -> int:
     return 0
 
 
+def _soak(argv: list[str]) -> int:
+    from bench.soak import cli
+
+    return cli(argv)
+
+
 COMMANDS = {
     "match": Command("play an engine against UCI opponents (Stockfish, the random mover, any engine) to PGN", _match),
     "rate": Command("Glicko-2 and maximum-likelihood Elo with 95% intervals from match PGNs", _rate),
     "sweep": Command("rating against temperature, the paper's Figure 1", _sweep),
     "analyse": Command("the paper's Table 1 (move quality by temperature) and its entropy figure", _analyse),
     "throughput": Command("latency and moves/s per backend and batch size", _throughput),
+    "soak": Command("many games through the engine's process: memory, stalls, legality", _soak),
 }
 
 
