@@ -156,6 +156,8 @@ def replay_games(pgn: Path) -> dict[str, object]:
     with open(pgn, encoding="utf-8") as f:
         while (game := chess.pgn.read_game(f)) is not None:
             games += 1
+            term = game.headers.get("Termination", "?")
+            terminations[term.split(":")[0] if term.startswith("normal") else term] += 1
             if game.errors:  # a move python-chess could not read as legal SAN
                 illegal += 1
                 continue
@@ -165,8 +167,6 @@ def replay_games(pgn: Path) -> dict[str, object]:
                     illegal += 1
                     break
                 board.push(move)
-            term = game.headers.get("Termination", "?")
-            terminations[term.split(":")[0] if term.startswith("normal") else term] += 1
     return {"games": games, "illegal_games": illegal, "terminations": dict(terminations)}
 
 
