@@ -253,6 +253,12 @@ def _throughput(argv: list[str]) -> int:
     return 0
 
 
+def _calibrate(argv: list[str]) -> int:
+    from bench.calibrate import cli
+
+    return cli(argv)
+
+
 def _soak(argv: list[str]) -> int:
     from bench.soak import cli
 
@@ -265,6 +271,7 @@ COMMANDS = {
     "sweep": Command("rating against temperature, the paper's Figure 1", _sweep),
     "analyse": Command("the paper's Table 1 (move quality by temperature) and its entropy figure", _analyse),
     "throughput": Command("latency and moves/s per backend and batch size", _throughput),
+    "calibrate": Command("measure a model's strength table for UCI_LimitStrength / UCI_Elo", _calibrate),
     "soak": Command("many games through the engine's process: memory, stalls, legality", _soak),
 }
 

@@ -23,8 +23,24 @@ DEFAULT_TEMPERATURE = 0.1
 # strongest players of the training data with 100k+ games (FIDE 2800+ holds 4.9k).
 DEFAULT_RATING = 2700
 DEFAULT_RATING_SCALE = "fide"
+DEFAULT_ELO_RANGE = (1000, 2000)  # UCI_Elo's range when the bundled model carries no calibration (Elo)
 RATING_SCALE_NAMES: tuple[str, ...] = ("lichess", "chesscom", "fide")  # engine/tokenizer.py RATING_SCALES
 BACKEND_NAMES: tuple[str, ...] = NAMES  # from the backend registry, declared once there
+
+
+def _bundled_elo_range() -> tuple[int, int]:
+    """UCI_Elo's declared range: the bundled model's calibrated range (its JSON sidecar, read without
+    torch), or a default where it has none (requests are clamped to the loaded model's own table)."""
+    import json
+    from pathlib import Path
+
+    try:
+        meta = json.loads((Path(__file__).parent / "models" / "default.json").read_text(encoding="utf-8"))
+        points = meta["metadata"]["strength_calibration"]["points"]
+        elos = [float(p["elo"]) for p in points]
+        return round(min(elos)), round(max(elos))
+    except (OSError, KeyError, TypeError, ValueError):
+        return DEFAULT_ELO_RANGE
 
 
 class OptionError(ValueError):
@@ -120,6 +136,7 @@ class OptionSpec:
 
 
 def _declare() -> tuple[OptionSpec, ...]:
+    lo, hi = _bundled_elo_range()
     return (
         OptionSpec(
             "Temperature",
@@ -166,6 +183,23 @@ def _declare() -> tuple[OptionSpec, ...]:
             "Which rating scale Rating and OpponentRating are on: lichess, chesscom or fide. The training data"
             " mixes the three, and the model reads each on its own scale (they differ by hundreds of points).",
             choices=RATING_SCALE_NAMES,
+        ),
+        OptionSpec(
+            "UCI_LimitStrength",
+            "check",
+            False,
+            "Play at UCI_Elo instead of at Temperature and Rating: the setting (conditioning rating and temperature)"
+            " comes from the calibration table in the model's weights (python -m bench calibrate), measured on the"
+            " paper's scale (Stockfish 15.1 Skill Levels at 0.1 s a move). An info string names the setting.",
+        ),
+        OptionSpec(
+            "UCI_Elo",
+            "spin",
+            (lo + hi) // 2,
+            "The Elo to play at with UCI_LimitStrength on. The range is the bundled model's calibrated range;"
+            " a request outside the loaded model's table is clamped to it, with an info string.",
+            min=lo,
+            max=hi,
         ),
         OptionSpec(
             "PaperSampler",

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import chess
 
@@ -49,6 +49,7 @@ class UciEngine:
         self.loaded: LoadedModel | None = None
         self.load_error: str | None = None
         self._model_stale = True  # WeightsFile/Backend changed since the last load attempt
+        self._strength_note = ""  # the last UCI_LimitStrength setting said in an info string
         self._loaded_weights, self._loaded_backend = self.options["WeightsFile"], self.options["Backend"]  # of `loaded`
         self._rng: np.random.Generator | None = None
         self._search: threading.Thread | None = None
@@ -255,6 +256,33 @@ class UciEngine:
             if self.loaded.info.is_random_init:
                 self.info_string("warning: these weights are random-init test weights, not a trained model")
 
+    def _playing_strength(self) -> tuple[float, Any]:
+        """(temperature, ratings) for the next move: the options', or with UCI_LimitStrength on the
+        calibrated setting for UCI_Elo (engine/strength.py), said once per change in an info string."""
+        if not self.options["UCI_LimitStrength"] or self.loaded is None:
+            return self.options.temperature, self.options.ratings
+        from engine.strength import Calibration
+
+        try:
+            table = Calibration.from_metadata(self.loaded.info.metadata)
+        except ValueError as e:
+            table, why = None, str(e)
+        else:
+            why = "these weights carry no strength calibration (python -m bench calibrate writes one)"
+        requested = int(str(self.options["UCI_Elo"]))
+        if table is None:
+            note = f"UCI_LimitStrength: {why}; playing at Temperature and Rating"
+            result: tuple[float, Any] = (self.options.temperature, self.options.ratings)
+        else:
+            setting = table.setting_for(requested)
+            note = setting.describe(requested)
+            rated = (setting.scale, setting.rating or None)
+            result = (setting.temperature, (rated, rated))
+        if note != self._strength_note:
+            self.info_string(note)
+            self._strength_note = note
+        return result
+
     def _rng_for_game(self) -> np.random.Generator:
         import numpy as np
 
@@ -300,10 +328,11 @@ class UciEngine:
             self.info_string(f"cannot play without a model: {self.load_error or 'not loaded'}")
             return "0000", None
         player = self.loaded.player
-        player.ratings, player.own_colour = self.options.ratings, board.turn  # the engine plays the side to move
+        temperature, ratings = self._playing_strength()
+        player.ratings, player.own_colour = ratings, board.turn  # the engine plays the side to move
         allowed = self._searchmoves(board, params.searchmoves)
         ev = player.evaluate(board, allowed, avoid_draws=self.options.draw_avoidance)
-        chosen = player.pick(ev, self.options.temperature, self._rng_for_game())
+        chosen = player.pick(ev, temperature, self._rng_for_game())
         if self.options["PaperSampler"] and self.loaded.backend_name == "nanogpt":
             paper, responses = player.paper_sample(board, self.options.temperature, self._rng_for_game())
             if paper is None:

@@ -1,0 +1,164 @@
+"""``python -m bench calibrate``: measure a model's strength table for UCI_LimitStrength / UCI_Elo.
+
+Every setting of a grid (the Rating the model is conditioned on x the Temperature) plays every
+opponent; optional games between consecutive opponents tie unanchored ones (Stockfish Skill
+Level 0, the random mover) to the anchored ones. All games go to one resumable PGN (re-running
+plays only what is missing), and one maximum-likelihood Elo pool with the anchors fixed rates
+every setting with its 95% interval. The table (engine/strength.py) is written into the
+metadata of a copy of the weights; the tensors, and so the sha256, are unchanged.
+
+The scale is the paper's: Stockfish 15.1 Skill Levels 1-5 at 0.1 s a move with the ratings of
+../shared/PAPER.md. Below Skill 1 (1554) it rests on unanchored opponents rated through their
+games with the anchored ones; the table's note says which anchors and opponents it used.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.engines import EngineSpec, parse_engine_spec
+from bench.match import MatchConfig, Opening, run_match
+from bench.rate import parse_anchors, rate, read_results
+from engine.strength import METADATA_KEY, Calibration, StrengthPoint
+
+
+@dataclass
+class CalibrationConfig:
+    """What a calibration plays."""
+
+    weights: str  # WeightsFile of the model
+    ratings: tuple[int, ...] = (0,)  # Rating option values to condition on (0: unconditioned)
+    scale: str = "fide"  # RatingScale of those ratings
+    temperatures: tuple[float, ...] = (0.001, 0.3, 1.0)  # Temperature values
+    opponents: tuple[str, ...] = ("stockfish:skill=1", "stockfish:skill=3")  # engine spec strings
+    anchors: tuple[str, ...] = ("paper",)  # NAME=RATING items; "paper": the paper's Stockfish table
+    games: int = 20  # games per setting and opponent (count)
+    calibrate: int = 0  # games between consecutive opponents (count)
+    movetime: float = 0.1  # seconds per move
+    max_moves: int | None = 89  # adjudicated draw after this many full moves
+    concurrency: int = 2  # games at once
+    seed: int = 1
+    openings: list[Opening] = field(default_factory=lambda: [Opening("startpos")])
+
+
+def setting_spec(cfg: CalibrationConfig, rating: int, temperature: float) -> EngineSpec:
+    spec = parse_engine_spec(
+        f"chessformer:temperature={temperature:g},weights={cfg.weights},rating={rating},scale={cfg.scale}"
+    )
+    return EngineSpec(f"ChessFormer T={temperature:g} R={rating}", spec.command, spec.options)
+
+
+def run_calibration(cfg: CalibrationConfig, out: Path, progress: bool = True) -> Calibration:
+    """Play what is missing, rate every setting, and return the table."""
+    out.mkdir(parents=True, exist_ok=True)
+    pgn = out / "games.pgn"
+    opponents = [parse_engine_spec(o) for o in cfg.opponents]
+    grid = [(r, t) for r in cfg.ratings for t in cfg.temperatures]
+    for r, t in grid:
+        mc = MatchConfig(
+            setting_spec(cfg, r, t), opponents, cfg.games, cfg.openings, cfg.movetime, None, cfg.max_moves, cfg.seed
+        )
+        run_match(mc, pgn, cfg.concurrency, progress)
+    if cfg.calibrate:
+        for a, b in zip(opponents, opponents[1:], strict=False):
+            mc = MatchConfig(a, [b], cfg.calibrate, cfg.openings, cfg.movetime, None, cfg.max_moves, cfg.seed)
+            run_match(mc, pgn, cfg.concurrency, progress)
+    table = rate(read_results([pgn]), parse_anchors(list(cfg.anchors)))
+    points = []
+    for r, t in grid:
+        row = table.get(setting_spec(cfg, r, t).name)
+        if row is None:
+            continue
+        e = row["elo"]
+        assert isinstance(e, dict)
+        points.append(StrengthPoint(e["rating"], e["low"], e["high"], r, cfg.scale, t, int(e["games"])))
+    if not points:
+        raise ValueError("no setting could be rated: are the opponents tied to an anchor?")
+    note = (
+        f"max-likelihood Elo, anchors {', '.join(cfg.anchors)}; opponents {', '.join(cfg.opponents)};"
+        f" {cfg.movetime:g} s a move; {cfg.games} games per setting and opponent"
+    )
+    return Calibration(tuple(sorted(points, key=lambda p: p.elo)), note)
+
+
+def write_calibrated_copy(weights: Path, table: Calibration, out: Path) -> Path:
+    """``weights`` copied to ``out`` (.safetensors + .json), with the table in the metadata."""
+    from engine.weights import check_weights, sidecar_path
+
+    info = check_weights(weights)
+    if out.suffix != ".safetensors":
+        raise ValueError(f"the calibrated copy must end in .safetensors: {out}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = json.loads(sidecar_path(info.path).read_text(encoding="utf-8"))
+    meta.setdefault("metadata", {})[METADATA_KEY] = table.to_metadata()
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_bytes(info.path.read_bytes())
+    tmp.replace(out)
+    sidecar_path(out).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    check_weights(out)  # the copy loads: same sha256, a readable table
+    return out
+
+
+def calibration_report(table: Calibration) -> str:
+    lines = ["| Elo [95%] | Rating | Temperature | games |", "|---|---|---|---|"]
+    for p in table.points:
+        lines.append(
+            f"| {p.elo:.0f} [{p.low:.0f}, {p.high:.0f}] | {p.rating} {p.scale} | {p.temperature:g} | {p.games} |"
+        )
+    return "\n".join(lines)
+
+
+def cli(argv: list[str]) -> int:
+    import argparse
+    import sys
+
+    from bench.match import load_openings
+    from engine.weights import WeightsError, resolve_weights
+
+    p = argparse.ArgumentParser(prog="python -m bench calibrate", description=__doc__.splitlines()[0])
+    p.add_argument("--weights", default="<bundled>")
+    p.add_argument("--ratings", default="0", help="comma-separated Rating values (0: unconditioned)")
+    p.add_argument("--scale", default="fide", help="their RatingScale")
+    p.add_argument("--temperatures", default="0.001,0.3,1.0")
+    p.add_argument("--opponent", action="append", help="engine spec (repeatable); default Stockfish Skill 1 and 3")
+    p.add_argument("--anchor", action="append", help="NAME=RATING (repeatable); default: the paper's Stockfish table")
+    p.add_argument("--games", type=int, default=20, help="games per setting and opponent")
+    p.add_argument("--calibrate", type=int, default=0, help="games between consecutive opponents")
+    p.add_argument("--movetime", type=float, default=0.1)
+    p.add_argument("--max-moves", type=int, default=89)
+    p.add_argument("--concurrency", type=int, default=2)
+    p.add_argument("--openings", type=Path)
+    p.add_argument("--out", type=Path, required=True, help="folder for games.pgn and calibration.json")
+    p.add_argument("--write", type=Path, required=True, help="the calibrated copy of the weights (.safetensors)")
+    p.add_argument("--no-progress", action="store_true")
+    a = p.parse_args(argv)
+    cfg = CalibrationConfig(
+        weights=a.weights,
+        ratings=tuple(int(x) for x in a.ratings.split(",")),
+        scale=a.scale,
+        temperatures=tuple(float(x) for x in a.temperatures.split(",")),
+        opponents=tuple(a.opponent or ("stockfish:skill=1", "stockfish:skill=3")),
+        anchors=tuple(a.anchor or ("paper",)),
+        games=a.games,
+        calibrate=a.calibrate,
+        movetime=a.movetime,
+        max_moves=a.max_moves,
+        concurrency=a.concurrency,
+        openings=load_openings(a.openings),
+    )
+    t0 = time.time()
+    try:
+        table = run_calibration(cfg, a.out, progress=not a.no_progress)
+        path = write_calibrated_copy(resolve_weights(a.weights), table, a.write)
+    except (ValueError, FileNotFoundError, WeightsError) as e:
+        print(f"calibrate: {e}", file=sys.stderr)
+        return 2
+    summary: dict[str, Any] = {**table.to_metadata(), "weights": str(path), "wall_seconds": round(time.time() - t0, 1)}
+    (a.out / "calibration.json").write_text(json.dumps(summary, indent=1) + "\n")
+    print(calibration_report(table))
+    print(json.dumps({"weights": str(path), "wall_seconds": summary["wall_seconds"]}))
+    return 0
