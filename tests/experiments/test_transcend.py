@@ -252,3 +252,19 @@ def test_toy_transcend_run(tmp_path: Path) -> None:
     committee = (tmp_path / "half" / "experts.pgn").read_text()
     assert set(re.findall(r'\[(?:White|Black) "([^"]+)"\]', committee)) == {"committee"}
     assert json.loads((tmp_path / "half" / "data_diverse" / "manifest.json").read_text())["games"] == 30
+
+
+@pytest.mark.parametrize("arm", ["diverse", "single"])
+def test_the_committed_models_of_the_final_attempt_load_and_play(arm: str) -> None:
+    import numpy as np
+
+    from engine.loader import load_model
+
+    weights = ROOT / "results" / "transcendence" / "pool_v18" / f"model_{arm}.safetensors"
+    player = load_model(str(weights), "cpu-fast", threads=1, hash_mb=16).player
+    board = chess.Board()
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        move = player.choose(board, 0.3, rng)
+        assert move in board.legal_moves
+        board.push(move)
