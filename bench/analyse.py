@@ -181,9 +181,7 @@ def move_quality_table(
     return rows
 
 
-def collect_states(
-    pgns: list[Path], max_ply: int, max_games: int
-) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
+def collect_states(pgns: list[Path], max_ply: int, max_games: int) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
     """(state keys, next moves, legal-move count per state) of the early plies of start-position games
     read from PGN files (.pgn, .zst, .bz2, .gz, or folders of them)."""
     from engine.pgn import IllegalMove, find_pgn_files, iter_raw_games, movetext_tokens, resolve_san
@@ -218,9 +216,7 @@ def collect_states(
     return np.array(keys, dtype=np.uint64), np.array(nexts, dtype=np.int64), legal
 
 
-def state_entropies(
-    pgns: list[Path], max_ply: int = 16, min_visits: int = 100, max_games: int = 500_000
-) -> np.ndarray:
+def state_entropies(pgns: list[Path], max_ply: int = 16, min_visits: int = 100, max_games: int = 500_000) -> np.ndarray:
     """Normalised next-move entropies of the states visited more than ``min_visits`` times."""
     k, m, legal = collect_states(pgns, max_ply, max_games)
     if not len(k):
@@ -255,7 +251,9 @@ def entropy_report(
     ax.hist(ent, bins=30, range=(0, 1), color="tab:blue")
     ax.set_xlabel("normalised entropy of the next move")
     ax.set_ylabel("states")
-    ax.set_title(f"{', '.join(p.name for p in pgns)}: {len(ent)} states (> {min_visits} visits, first {max_ply} plies), mean {mean:.3f}")
+    ax.set_title(
+        f"{', '.join(p.name for p in pgns)}: {len(ent)} states (> {min_visits} visits, first {max_ply} plies), mean {mean:.3f}"
+    )
     fig.tight_layout()
     fig.savefig(out_png, dpi=120)
     plt.close(fig)

@@ -232,5 +232,7 @@ def test_value_check_correlates_the_heads_score_with_material_and_result(tiny_we
     assert (row.score_low, row.score_high) == pytest.approx((e.min(), e.max()), abs=1e-6)
     with pytest.raises(ValueError, match="fewer than 3"):
         run_value_check(pgn, [str(tiny_weights)], 2)
-    assert main(["diagnose", "value", str(pgn), "--weights", str(tiny_weights), "--json", str(tmp_path / "v.json")]) == 0
+    assert (
+        main(["diagnose", "value", str(pgn), "--weights", str(tiny_weights), "--json", str(tmp_path / "v.json")]) == 0
+    )
     assert json.loads((tmp_path / "v.json").read_text())[0]["positions"] == len(results)
