@@ -72,7 +72,10 @@ def _games(batch: int, plies: int, seed: int) -> list[chess.Board]:
     for _ in range(batch):
         b = chess.Board()
         for _ in range(plies):
-            b.push(rng.choice(list(b.legal_moves)))
+            legal = list(b.legal_moves)
+            if not legal:  # a random game that ended early: it stays shorter
+                break
+            b.push(rng.choice(legal))
         boards.append(b)
     return boards
 
