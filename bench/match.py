@@ -130,9 +130,8 @@ class GameRecord:
 def opponent_seed(seed: int) -> int:
     """The opponent's Seed in the game whose engine has ``seed``: different per game too.
 
-    A noisy expert's random moves depend on (Seed, position). With one Seed for every game, a
-    deterministic engine (temperature ~0) replayed the same game against it every time:
-    pool_v5's tau = 0.001 points held 23-35 distinct games of 300.
+    An opponent whose random moves depend on (Seed, position) would, with one Seed for every game,
+    replay the same game against a deterministic engine (temperature ~0) every time.
     """
     return (seed + 1_000_003) % 2_147_483_648
 

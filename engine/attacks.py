@@ -3,9 +3,8 @@
 The ``squares-attacks`` board encoding (engine/model.py) adds, to every square token, how many
 pieces of each colour attack the square and the least valuable of them. These are the inputs
 of a static exchange ("is this piece defended?", "can a pawn take it?"), which a small model
-learns slowly from the pieces alone: attempt 14's rule-only model missed the greedy rule's move
-in 39% of positions, and 59% of those misses hung the moved piece
-(results/transcendence/pool_v13/report.md). Computing them inside the model keeps every
+learns slowly from the pieces alone (most of a board reader's misses hung the moved piece:
+experiments/transcendence/REPORT.md). Computing them inside the model keeps every
 backend (torch, ONNX, TensorRT, CUDA graphs) and the training shards unchanged.
 
 An attack is python-chess's ``Board.attackers``: pseudo-legal (pins ignored), sliders stop at

@@ -4,7 +4,7 @@ Pre-norm blocks, causal self-attention through ``scaled_dot_product_attention``,
 learned absolute positions, a policy head over the 1968 moves and a value head
 (win/draw/loss logits for the side to move). ``forward`` takes an optional KV cache so
 that a game can be decoded incrementally: the logits of the incremental path equal
-those of a full recompute (tests/test_model.py).
+those of a full recompute (tests/engine/test_model.py).
 
 Three board encodings (ModelConfig.board_encoding):
 
@@ -17,13 +17,13 @@ Three board encodings (ModelConfig.board_encoding):
   move's logit is the dot product of its from-square's query and its to-square's key
   (lc0's attention policy) plus a promotion bias read from the to-square. Nothing is
   cached: every position is read afresh. Why: "my piece on X can take the piece on Y" is
-  one attention score here, where the summed vector needs an MLP to find a conjunction;
-  on Stockfish depth-1 labels it learns 32.6% top-1 in 8 CPU minutes against 23.3% for
-  the summed model (results/transcendence/report.md, attempt 5).
+  one attention score here, where the summed vector needs an MLP to find a conjunction
+  (on Stockfish depth-1 labels it learned 32.6% top-1 in 8 CPU minutes against 23.3% for the
+  summed model: experiments/transcendence/REPORT.md).
 - ``squares-attacks``: ``squares`` plus, on each square token, an embedding of how many
   pieces of each colour attack the square and the least valuable of them (engine/attacks.py,
   computed from the pieces inside the model): the inputs of a static exchange, which the
-  squares model learns slowly (attempt 14: 59% of a rule-only model's misses hung the moved piece).
+  squares model learns slowly from the pieces alone.
 
 Inputs beyond the anchor (summed encoding only; engine/tokenizer.py, "Per-token inputs"):
 ``board_every_ply`` adds to each move token's embedding the feature sum of the board after

@@ -8,25 +8,15 @@ their logits into probabilities and samples at a temperature tau:
 
 which is a softmax of ``logits / tau`` over the legal moves; tau = 0 is the argmax.
 
-Draw avoidance (the ``DrawAvoidance`` option, off by default): a model that reads only the
-board cannot see that it is repeating itself, and at low temperature it plays the same
-moves in the same positions. Ahead, that throws wins away: in attempt 9 of the
-transcendence experiment, 207 of the diverse model's 330 games at tau 0.001 ended in a
-threefold repetition, 177 of them with the model three or more points of material up. With
+Draw avoidance (the ``DrawAvoidance`` option, off by default): at low temperature a model
+plays the same moves in the same positions and can shuffle a won game into a repetition. With
 the option on and the side to move not behind in material (``material_balance`` >= 0), the
-candidates lose every move after which the game can end drawn by rule (stalemate,
-insufficient material, a position seen before, a claim the opponent's reply allows), unless no other move
-is left; the distribution and the sampling are then over the rest, as usual.
-
-Why material and not the value head: the gate was first the value head's expected score (at
-least 0.5). Some of the board-reading models trained so far have a value head that does not
-know who is ahead (``python -m experiments.transcendence diagnose value``, results/transcendence/pool_v11/): on 600
-positions of pool games the committee model of attempt 11 gives W + D/2 in 0.495-0.510, with
-r = 0.09 against the material balance and 0.02 against the result, where material and result
-correlate at 0.53; attempt 8's single model, trained the same way, has r = 0.93. A 0.5
-threshold on a flat head switches the option on for one model (values just above 0.5) and off
-for another (just below), so it measured the heads' bias, not the play. Material is crude, but
-it is the same for every model.
+candidates lose every move after which the game can end drawn by rule (stalemate, insufficient
+material, a position seen before, a claim the opponent's reply allows), unless no other move is
+left. The gate is material, not the value head, because value heads of small models can be flat
+(W + D/2 near 0.5 whoever is ahead), which would switch the option on or off by the head's bias;
+material is crude but the same for every model (experiments/transcendence/REPORT.md has the
+measurements behind both choices).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ g- or c-file square of its rank. Two special ids follow:
 - ``PAD_ID = 1969``: padding in training batches; never predicted.
 
 Ids are fixed forever for a given ``TOKENIZER_VERSION`` (golden test in
-``tests/test_tokenizer.py``).
+``tests/engine/test_tokenizer.py``).
 
 Sequence
 --------

@@ -4,7 +4,7 @@ python-chess's replay (training/pgn.py) tops out near 1,000 games/s per core; fa
 replays in C at about twice that with our checks included. fastchess's ``push_san`` is
 lenient (it does not check castling through pieces, and reads a pawn push onto an
 occupied square as a capture), so every move it returns is checked against its own legal
-move list, which matches python-chess's exactly (tests/test_prepare.py compares both on
+move list, which matches python-chess's exactly (tests/training/test_prepare.py compares both on
 random games). Installed with the ``fast`` extra; without it prepare uses python-chess.
 """
 

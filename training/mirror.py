@@ -6,10 +6,10 @@ black to move on its mirror, with every move's ranks flipped. A sample
 ``[POS(board)] + moves`` therefore has a mirrored twin ``[POS(board.mirror())] +
 mirrored moves`` with the same targets up to that relabelling and the same result for
 the side to move. Training on both lets a small model see each pattern from both
-sides, which matters when the data, not the compute, is the limit (pool_v5).
+sides, which matters when the data, not the compute, is the limit.
 
 The tables below map token ids and POS feature indices to their mirror images; they
-follow the layouts documented in engine/tokenizer.py (tests/test_mirror.py checks them
+follow the layouts documented in engine/tokenizer.py (tests/training/test_mirror.py checks them
 against ``Board.mirror`` on random positions).
 """
 

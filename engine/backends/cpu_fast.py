@@ -124,7 +124,7 @@ class CpuInt8Backend(CpuFastBackend):
     """cpu-fast with int8 weights in every linear layer (quantize_linear_int8).
 
     Not exact: the policy logits differ from fp32 by up to a few tenths (parity test:
-    tests/test_backends.py states the tolerance on move probabilities), so it is a choice
+    tests/engine/test_backends.py states the tolerance on move probabilities), so it is a choice
     (Backend cpu-int8), never what auto picks. Its batch-1 C step quantises the same way
     (int8 weights per output row, each layer's input per call), from the float weights.
     """

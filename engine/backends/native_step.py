@@ -10,7 +10,7 @@ the model load (isready). Without a compiler, or with ``CHESSFORMER_NATIVE=0``, 
 backends keep their TorchScript step and say why on stderr.
 
 Not a backend of its own: the same cache slots and the same numbers (fp32 here: within
-1e-4 of the torch step; tests/test_native_step.py), only the batch-1 path is faster.
+1e-4 of the torch step; tests/engine/test_native_step.py), only the batch-1 path is faster.
 """
 
 from __future__ import annotations
