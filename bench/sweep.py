@@ -14,10 +14,14 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.engines import EngineSpec, parse_engine_spec
 from bench.match import MatchConfig, Opening, run_match
 from bench.rate import parse_anchors, rate, read_results
+
+if TYPE_CHECKING:
+    from engine.player import Player
 
 PAPER_TEMPERATURES = (0.001, 0.01, 0.1, 0.3, 0.5, 0.75, 1.0, 1.5)
 
@@ -52,16 +56,33 @@ def engine_for(cfg: SweepConfig, t: float) -> EngineSpec:
     return EngineSpec(f"ChessFormer T={t:g}", spec.command, spec.options)
 
 
+def _batched_player(cfg: SweepConfig) -> Player:
+    """The sweep's model, loaded once for the batched runner (a cmd=... engine cannot be batched)."""
+    if cfg.engine_command:
+        raise ValueError("--batched plays chessformer's own model in-process; it cannot run a cmd=... engine")
+    from engine.loader import load_model
+
+    return load_model(cfg.weights, cfg.backend, 1, 4096).player
+
+
 def run_sweep(cfg: SweepConfig, out: Path, progress: bool = True) -> list[dict[str, object]]:
     out.mkdir(parents=True, exist_ok=True)
     pgn = out / "games.pgn"
     opponents = [parse_engine_spec(o) for o in cfg.opponents]
     t0 = time.time()
+    player = _batched_player(cfg) if cfg.batched else None
     for t in cfg.temperatures:
         mc = MatchConfig(
             engine_for(cfg, t), opponents, cfg.games, list(cfg.openings), cfg.movetime, None, cfg.max_moves, cfg.seed
         )
-        run_match(mc, pgn, cfg.concurrency, progress)
+        if player is None:
+            run_match(mc, pgn, cfg.concurrency, progress)
+        else:  # the model in-process: one batched forward per ply for all games at once
+            from bench.batched_match import run_batched_match
+            from bench.match import engine_log_path, engine_stderr_to
+
+            with engine_stderr_to(engine_log_path(pgn)):
+                run_batched_match(mc, player, pgn, cfg.concurrency, progress)
     if cfg.calibrate and len(opponents) > 1:
         for a, b in zip(opponents, opponents[1:], strict=False):
             mc = MatchConfig(a, [b], cfg.calibrate, list(cfg.openings), cfg.movetime, None, cfg.max_moves, cfg.seed)
