@@ -19,9 +19,11 @@ H(next move) / log(number of legal moves). The paper reports the mean (0.70 for 
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import math
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -298,3 +300,39 @@ def run_table1(
     if out_json:
         out_json.write_text(json.dumps([r.__dict__ for r in rows], indent=1) + "\n")
     return rows
+
+
+def cli(argv: list[str]) -> int:
+    """``python -m bench analyse``."""
+    from bench.analyse import entropy_report, run_table1, table1_report
+
+    p = argparse.ArgumentParser(
+        prog="python -m bench analyse", description="The paper's Table 1 and its entropy figure."
+    )
+    sub = p.add_subparsers(dest="what", required=True)
+    t1 = sub.add_parser(
+        "table1", help="move quality at temperatures 0.001, 0.75, 1 over the model's positions in a PGN"
+    )
+    t1.add_argument("pgn", type=Path, help="games of the model (e.g. from bench match or sweep)")
+    t1.add_argument("--weights", default="<bundled>")
+    t1.add_argument("--player", default="ChessFormer", help="name prefix of the model's player in the PGN")
+    t1.add_argument("--positions", type=int, default=100)
+    t1.add_argument("--sf-time", type=float, default=1.0, help="Stockfish seconds per position (the paper: 1.0)")
+    t1.add_argument("--json", type=Path)
+    en = sub.add_parser("entropy", help="normalised entropy of common early states of PGN games (the paper's Fig. 4)")
+    en.add_argument("pgn", type=Path, nargs="+", help="PGN files (.pgn, .zst, .bz2, .gz) or folders of them")
+    en.add_argument("--png", type=Path, required=True)
+    en.add_argument("--max-ply", type=int, default=16)
+    en.add_argument("--min-visits", type=int, default=100)
+    en.add_argument("--max-games", type=int, default=500_000)
+    a = p.parse_args(argv)
+    try:
+        if a.what == "table1":
+            rows = run_table1(a.pgn, a.weights, a.player, a.positions, a.sf_time, a.json)
+            print(table1_report(rows))
+        else:
+            print(json.dumps(entropy_report(a.pgn, a.png, a.max_ply, a.min_visits, a.max_games)))
+    except (ValueError, FileNotFoundError) as e:
+        print(f"analyse: {e}", file=sys.stderr)
+        return 2
+    return 0

@@ -12,6 +12,7 @@ flag fall lose the game for that side, and the PGN's Termination says which.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime
 import hashlib
@@ -19,6 +20,7 @@ import io
 import json
 import logging
 import queue
+import sys
 import threading
 import time
 from collections import Counter
@@ -449,3 +451,94 @@ def summarize(pgn: Path, cfg: MatchConfig) -> dict[str, dict[str, float]]:
         }
         for name, c in out.items()
     }
+
+
+def cli(argv: list[str]) -> int:
+    """``python -m bench match``."""
+    from bench.engines import parse_engine_spec
+    from bench.match import MatchConfig, load_openings, run_match
+
+    p = argparse.ArgumentParser(prog="python -m bench match", description="An engine against UCI opponents, to PGN.")
+    p.add_argument("--engine", default="chessformer:temperature=0", help="engine spec (see bench/engines.py)")
+    p.add_argument(
+        "--opponent",
+        action="append",
+        required=True,
+        help="opponent spec, repeatable: stockfish:skill=0, random, cmd=...",
+    )
+    p.add_argument("--games", type=int, default=2, help="games per opponent (colours alternate)")
+    p.add_argument("--openings", type=Path, help="PGN or EPD file of openings (default: the start position)")
+    p.add_argument("--movetime", type=float, default=0.1, help="seconds per move (ignored with --tc)")
+    p.add_argument("--tc", help="clock as base+increment in seconds, e.g. 60+0.6")
+    p.add_argument("--max-moves", type=int, help="adjudicate a draw after this many full moves (the paper: 89)")
+    p.add_argument(
+        "--adjudicate-cp", type=int, help="Stockfish-score adjudication: a side ahead by this many centipawns..."
+    )
+    p.add_argument("--adjudicate-plies", type=int, default=6, help="...for this many consecutive plies wins")
+    p.add_argument("--concurrency", type=int, default=1)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument(
+        "--pgn", type=Path, required=True, help="output PGN (appended; finished games are skipped on re-run)"
+    )
+    p.add_argument(
+        "--batched",
+        action="store_true",
+        help="run the chessformer engine in-process, one batched forward per ply for all games",
+    )
+    p.add_argument("--backend", default="auto", help="with --batched: the inference backend")
+    p.add_argument("--no-progress", action="store_true")
+    a = p.parse_args(argv)
+    try:
+        engine = parse_engine_spec(a.engine)
+        opponents = [parse_engine_spec(o) for o in a.opponent]
+        clock = None
+        if a.tc:
+            base, _, inc = a.tc.partition("+")
+            clock = (float(base), float(inc or 0))
+        openings = load_openings(a.openings)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"match: {e}", file=sys.stderr)
+        return 2
+    cfg = MatchConfig(
+        engine,
+        opponents,
+        a.games,
+        openings,
+        None if clock else a.movetime,
+        clock,
+        a.max_moves,
+        a.seed,
+        adjudicate_cp=a.adjudicate_cp,
+        adjudicate_plies=a.adjudicate_plies,
+    )
+    if a.batched:
+        if clock:
+            print("match: --batched plays per-move limits only (no --tc)", file=sys.stderr)
+            return 2
+        from bench.batched_match import run_batched_match
+        from engine.loader import load_model
+        from engine.weights import WeightsError
+
+        try:
+            loaded = load_model(str(engine.options.get("WeightsFile", "<bundled>")), a.backend, 1, 4096)
+        except WeightsError as e:
+            print(f"match: {e}", file=sys.stderr)
+            return 2
+        from bench.match import engine_log_path, engine_stderr_to
+
+        a.pgn.parent.mkdir(parents=True, exist_ok=True)
+        with engine_stderr_to(engine_log_path(a.pgn)):
+            summary = run_batched_match(cfg, loaded.player, a.pgn, a.concurrency, progress=not a.no_progress)
+    else:
+        summary = run_match(cfg, a.pgn, a.concurrency, progress=not a.no_progress)
+    from bench.match import engine_log_path
+
+    print(f"engines' stderr: {engine_log_path(a.pgn)}", file=sys.stderr)
+    for name, s in summary.items():
+        print(
+            f"{cfg.engine.name} vs {name}: +{s.get('wins', 0):g} ={s.get('draws', 0):g} -{s.get('losses', 0):g}"
+            f"  score {s['score']:.3f}  forfeits engine {s.get('engine_forfeits', 0):g} opponent {s.get('opponent_forfeits', 0):g}",
+            file=sys.stderr,
+        )
+    print(json.dumps(summary))
+    return 0

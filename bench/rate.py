@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict
@@ -163,3 +165,29 @@ def cli_rate(pgns: list[Path], anchor_items: list[str], out_json: Path | None, r
     if out_json:
         out_json.write_text(json.dumps(table, indent=1) + "\n")
     return format_table(table) + "\n" + json.dumps(table)
+
+
+def cli(argv: list[str]) -> int:
+    """``python -m bench rate``."""
+    from bench.rate import cli_rate
+
+    p = argparse.ArgumentParser(
+        prog="python -m bench rate", description="Glicko-2 and max-likelihood Elo from PGN files."
+    )
+    p.add_argument("pgn", nargs="+", type=Path)
+    p.add_argument(
+        "--anchor", action="append", default=[], help="NAME=RATING (repeatable); 'paper' = the paper's Stockfish table"
+    )
+    p.add_argument("--json", type=Path, help="also write the table as JSON here")
+    p.add_argument(
+        "--record-dir",
+        type=Path,
+        help="also write each PGN's result record here (same file name): headers and results, no moves",
+    )
+    a = p.parse_args(argv)
+    try:
+        print(cli_rate(a.pgn, a.anchor, a.json, a.record_dir))
+    except (ValueError, FileNotFoundError) as e:
+        print(f"rate: {e}", file=sys.stderr)
+        return 2
+    return 0

@@ -9,8 +9,10 @@ as in the paper. Output: sweep.csv, sweep.json and sweep.png in the output folde
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,3 +175,54 @@ def plot_sweep(rows: list[dict[str, object]], cap: float | None, path: Path, tit
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def cli(argv: list[str]) -> int:
+    """``python -m bench sweep``."""
+    from bench.match import load_openings
+    from bench.sweep import PAPER_TEMPERATURES, SweepConfig, run_sweep
+
+    p = argparse.ArgumentParser(
+        prog="python -m bench sweep", description="Rating against temperature (the paper's Figure 1)."
+    )
+    p.add_argument("--weights", default="<bundled>", help="WeightsFile of the model")
+    p.add_argument("--temperatures", default=",".join(f"{t:g}" for t in PAPER_TEMPERATURES))
+    p.add_argument("--opponent", action="append", help="opponent spec (repeatable); default Stockfish skill 0 and 1")
+    p.add_argument("--games", type=int, default=20, help="games per temperature and opponent")
+    p.add_argument(
+        "--calibrate", type=int, default=0, help="games between consecutive opponents, to rate unanchored ones"
+    )
+    p.add_argument("--movetime", type=float, default=0.1)
+    p.add_argument("--max-moves", type=int, default=89)
+    p.add_argument("--concurrency", type=int, default=2)
+    p.add_argument("--anchor", action="append", help="NAME=RATING (repeatable); default: the paper's Stockfish table")
+    p.add_argument("--openings", type=Path)
+    p.add_argument(
+        "--batched", action="store_true", help="the model in-process: one batched forward per ply for all games"
+    )
+    p.add_argument("--backend", default="auto", help="with --batched: the inference backend")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--no-progress", action="store_true")
+    a = p.parse_args(argv)
+    try:
+        cfg = SweepConfig(
+            weights=a.weights,
+            temperatures=tuple(float(t) for t in a.temperatures.split(",")),
+            opponents=tuple(a.opponent or ("stockfish:skill=0", "stockfish:skill=1")),
+            games=a.games,
+            calibrate=a.calibrate,
+            movetime=a.movetime,
+            max_moves=a.max_moves or None,
+            concurrency=a.concurrency,
+            anchors=tuple(a.anchor or ("paper",)),
+            openings=tuple(load_openings(a.openings)),
+            batched=a.batched,
+            backend=a.backend,
+        )
+        rows = run_sweep(cfg, a.out, progress=not a.no_progress)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"sweep: {e}", file=sys.stderr)
+        return 2
+    for r in rows:
+        print(json.dumps(r))
+    return 0

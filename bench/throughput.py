@@ -10,9 +10,11 @@ model, which reads 65 tokens a move).
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import statistics
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -167,7 +169,7 @@ def format_rows(rows: list[ThroughputRow]) -> str:
     return "\n".join(lines)
 
 
-def cli(
+def report(
     weights: str,
     backends: list[str],
     batches: tuple[int, ...],
@@ -198,3 +200,46 @@ def cli(
         "rows": [asdict(r) for r in rows],
     }
     return format_rows(rows) + "\n" + json.dumps(summary)
+
+
+def cli(argv: list[str]) -> int:
+    """``python -m bench throughput``."""
+
+    p = argparse.ArgumentParser(
+        prog="python -m bench throughput", description="Latency and moves/s per backend and batch size."
+    )
+    p.add_argument(
+        "--weights",
+        default="<bundled>",
+        help="a weights file (a paper ckpt_*.pt too), or random-nanogpt: the paper's 16 x 8 x 512 model, random init",
+    )
+    p.add_argument(
+        "--backend",
+        action="append",
+        help="repeatable; an engine backend or plain-eager (the baseline: no cache, full recompute); "
+        "default torch, cpu-fast, cuda-graph, onnx",
+    )
+    p.add_argument("--batches", default=",".join(map(str, DEFAULT_BATCHES)))
+    p.add_argument("--steps", type=int, default=20, help="timed plies per measurement")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--scattered", action="store_true", help="games start on every other cache slot (needs 2 x batch slots)"
+    )
+    p.add_argument("--plies", type=int, default=10, help="plies already played in each game (10: the opening)")
+    a = p.parse_args(argv)
+    try:
+        print(
+            report(
+                a.weights,
+                a.backend or ["torch", "cpu-fast", "cuda-graph", "onnx"],
+                tuple(int(b) for b in a.batches.split(",")),
+                a.steps,
+                a.threads,
+                a.scattered,
+                a.plies,
+            )
+        )
+    except Exception as e:  # noqa: BLE001 - a clear line rather than a traceback
+        print(f"throughput: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+    return 0

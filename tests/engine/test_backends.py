@@ -280,9 +280,9 @@ def test_uci_backend_option(tiny_weights) -> None:
 def test_throughput_command_reports_every_backend(tiny_weights) -> None:
     import json as _json
 
-    from bench.throughput import cli
+    from bench.throughput import report
 
-    out = cli(str(tiny_weights), ["plain-eager", "torch", "cpu-fast"], (1, 4), steps=2, threads=1, plies=20)
+    out = report(str(tiny_weights), ["plain-eager", "torch", "cpu-fast"], (1, 4), steps=2, threads=1, plies=20)
     summary = _json.loads(out.splitlines()[-1])
     assert {(r["backend"], r["batch"]) for r in summary["rows"]} == {
         (name, b) for name in ("plain-eager", "torch", "cpu-fast") for b in (1, 4)
