@@ -127,34 +127,32 @@ def _log(msg: str) -> None:
     print(f"transcend: {msg}", file=sys.stderr, flush=True)
 
 
-def run_transcend(
-    cfg: TranscendConfig, progress: bool = True, config_path: str = "", data_only: bool = False
-) -> dict[str, Any]:
-    """The whole experiment (steps 1-5), or with ``data_only`` steps 1-2: the pool's ratings and
-    the prepared datasets, so the CPU-bound training can wait for a free machine."""
-    from experiments.transcendence.generate import MIXINGS, load_pool
-    from training.export import export
-    from training.train import TrainConfig, train
+@dataclass
+class PoolResult:
+    """Step 1's outcome: every expert's rating, and who goes into which arm."""
 
-    t0 = time.time()
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    pool = load_pool(Path(cfg.pool))
-    specs = expert_specs(pool)
-    names = [e.name for e in pool.experts]
-    # checked before any long step, so a typo fails in seconds, not after the training
+    ratings: dict[str, float]  # expert -> Elo on the pool's scale
+    intervals: dict[str, tuple[float, float]]  # expert -> 95% interval
+    headers: list[Any]  # the round robin's finished games' headers (read once)
+    diverse: tuple[str, ...]  # the diverse arm's experts (rated at most the cap)
+    best: str  # the best expert in the diverse data: the cap to beat
+    single: str  # the single arm's expert
+
+
+def validate(cfg: TranscendConfig, names: list[str]) -> None:
+    """Everything that can be checked before a long step, so a typo fails in seconds."""
+    from experiments.transcendence.generate import MIXINGS
+    from training.prepare import PrepareConfig
+
     bad_labels = [k for k in cfg.trained_models if k == "init" or not re.fullmatch(r"[a-z][a-z0-9-]*", k)]
     if bad_labels:
         raise ValueError(f"trained_models labels must be lower-case words other than 'init', got {bad_labels}")
     if cfg.diverse_mixing not in MIXINGS:
         raise ValueError(f"diverse_mixing must be one of {MIXINGS}, got {cfg.diverse_mixing!r}")
-    opponents = [sp for sp in specs if not cfg.rating_opponents or sp.name in cfg.rating_opponents]
     for key, chosen in (("rating_opponents", cfg.rating_opponents), ("data_experts", cfg.data_experts)):
         missing = set(chosen) - set(names)
         if missing:
             raise ValueError(f"{key} {sorted(missing)} are not in the pool {names}")
-    from training.prepare import PrepareConfig
-
     bad = set(cfg.prepare) - {f.name for f in dataclasses.fields(PrepareConfig)} | ({"filters"} & set(cfg.prepare))
     if bad:
         raise ValueError(
@@ -170,31 +168,24 @@ def run_transcend(
     # same weights would share one set of games, filed under the first label only
     if len({Path(p).resolve() for p in cfg.trained_models.values()}) < len(cfg.trained_models):
         raise ValueError(f"trained_models gives the same weights twice: {cfg.trained_models}")
+    if cfg.cap_expert and cfg.cap_expert not in names:
+        raise ValueError(f"cap_expert {cfg.cap_expert!r} is not in the pool {names}")
 
-    openings = load_openings(Path(cfg.rating_openings)) if cfg.rating_openings else [Opening("startpos")]
-    per_opp = max(2, cfg.games_per_point // len(opponents))  # each model's games per opponent per temperature
-    for what, games in (("round-robin pair", cfg.rating_games), ("model and opponent", per_opp)):
-        if games > 2 * len(openings):  # each opening is played once with each colour
-            _log(f"warning: {games} games per {what} from {len(openings)} opening(s): openings are reused")
 
-    def match(engine: EngineSpec, others: list[EngineSpec], games: int) -> MatchConfig:
-        """The round robin's and the models' matches: same openings, time, move limit and seeds."""
-        return MatchConfig(
-            engine, others, games, openings=openings, movetime=cfg.movetime, max_moves=cfg.max_moves, seed=pool.seed
-        )
-
+def rate_pool(
+    cfg: TranscendConfig, specs: list[EngineSpec], names: list[str], out: Path, match: Any, progress: bool
+) -> PoolResult:
+    """Step 1: the round robin, the pool's ratings, the cap and the two arms' experts."""
     _log("1/5 rating the pool (round robin)")
     for i, spec in enumerate(specs[:-1]):
         run_match(match(spec, specs[i + 1 :], cfg.rating_games), out / "pool.pgn", cfg.concurrency, progress)
     anchor = parse_anchors([cfg.anchor or f"{names[0]}=1000"])
     # read once: the pool's ratings now, and with the models' games, the final table and records
     # (forfeits, an expert wrapper's protocol error or illegal move, are not chess results)
-    pool_headers = list(finished_headers([out / "pool.pgn"]))
-    pool_table = rate(results_of(pool_headers, skip_forfeits=True), anchor)
-    ratings = {n: float(pool_table[n]["elo"]["rating"]) for n in names}  # type: ignore[index]  # rows are dicts
-    intervals = {n: (float(pool_table[n]["elo"]["low"]), float(pool_table[n]["elo"]["high"])) for n in names}  # type: ignore[index]
-    if cfg.cap_expert and cfg.cap_expert not in ratings:
-        raise ValueError(f"cap_expert {cfg.cap_expert!r} is not in the pool {names}")
+    headers = list(finished_headers([out / "pool.pgn"]))
+    table = rate(results_of(headers, skip_forfeits=True), anchor)
+    ratings = {n: float(table[n]["elo"]["rating"]) for n in names}  # type: ignore[index]  # rows are dicts
+    intervals = {n: (float(table[n]["elo"]["low"]), float(table[n]["elo"]["high"])) for n in names}  # type: ignore[index]
     if cfg.cap_expert:
         cap = ratings[cfg.cap_expert]
     else:
@@ -208,40 +199,47 @@ def run_transcend(
     best = max(diverse, key=lambda n: ratings[n])
     single = cfg.single_expert or best
     _log(f"ratings {ratings}; diverse set {diverse}; best in data {best}; single expert {single}")
+    return PoolResult(ratings, intervals, headers, diverse, best, single)
 
-    models: dict[str, Path] = {label: Path(w) for label, w in cfg.trained_models.items()}
-    man_a: dict[str, Any] = {}
-    man_b: dict[str, Any] = {}
-    # the arms this run generates and trains: those trained_models does not give, unless train_missing is off
-    to_train = [label for label in ("diverse", "single") if label not in models] if cfg.train_missing else []
-    if not models and not to_train:
-        raise ValueError("train_missing = false rates only trained_models, and it gives none")
-    if to_train:
-        man_a, man_b = _datasets(cfg, pool, out, diverse, single, progress, skip=set(models))
-    if data_only:
-        _log("stopping after the datasets (data only)")
-        return {"ratings": ratings, "best_in_data": best, "single_expert": single, "rows": [], "diverse": diverse}
+
+def train_arms(
+    cfg: TranscendConfig, to_train: list[str], pool: PoolResult, out: Path, progress: bool
+) -> dict[str, Path]:
+    """Step 3: each arm's model trained on its data and exported (kept if it exists)."""
+    from training.export import export
+    from training.train import TrainConfig, train
+
+    models = {}
     for label in to_train:
-        data = out / f"data_{label}"
         weights = out / f"model_{label}.safetensors"
         if not weights.exists():
             _log(f"3/5 training the {label} model")
-            tcfg = TrainConfig.from_dict({**cfg.train, "data": str(data), "out": str(out / f"run_{label}")})
+            tcfg = TrainConfig.from_dict(
+                {**cfg.train, "data": str(out / f"data_{label}"), "out": str(out / f"run_{label}")}
+            )
             train(tcfg, resume=True, progress=progress)
             export(
                 out / f"run_{label}" / "checkpoint.pt",
                 weights,
                 f"{cfg.name}: {label} experts",
-                int(ratings[best]),
+                int(pool.ratings[pool.best]),
                 bf16=False,
             )
         models[label] = weights
+    return models
 
+
+def rate_models(
+    cfg: TranscendConfig,
+    plan: list[tuple[str, Path, tuple[float, ...]]],
+    opponents: list[EngineSpec],
+    per_opp: int,
+    out: Path,
+    match: Any,
+    progress: bool,
+) -> None:
+    """Step 4: every model at every temperature against the rating opponents (resumable)."""
     _log("4/5 rating the models at each temperature")
-    # the diverse model first, also when the single one is given: it is the experiment's question
-    plan = [(label, w, cfg.temperatures) for label, w in sorted(models.items())]
-    if cfg.train.get("init_weights"):  # the control: what the start model alone scores in this pool
-        plan.append(("init", Path(cfg.train["init_weights"]), cfg.init_temperatures))
     players: dict[str, Player] = {}
     if cfg.batched:
         from engine.loader import hash_mb_for_slots, load_model
@@ -252,24 +250,28 @@ def run_transcend(
             label: load_model(str(w), "auto", 1, hash_mb_for_slots(read_info(w).config, 2 * cfg.batched_games)).player
             for label, w, _ in plan
         }
-    rows: list[dict[str, Any]] = []
     for label, weights, temps in plan:
         for t in temps:
             draws = ",draw_avoidance=true" if cfg.draw_avoidance else ""
             base = parse_engine_spec(f"chessformer:temperature={t:g},weights={weights}{draws}")
-            eng = EngineSpec(f"CF-{label} T={t:g}", base.command, base.options)
-            mc = match(eng, opponents, per_opp)
+            mc = match(EngineSpec(f"CF-{label} T={t:g}", base.command, base.options), opponents, per_opp)
             if cfg.batched:
                 run_batched_match(mc, players[label], out / "models.pgn", cfg.batched_games, progress)
             else:
                 run_match(mc, out / "models.pgn", cfg.concurrency, progress)
-    expert_anchors = {n: ratings[n] for n in names}
+
+
+def model_rows(
+    plan: list[tuple[str, Path, tuple[float, ...]]], pool: PoolResult, out: Path
+) -> tuple[list[dict[str, Any]], dict[Path, list[Any]], int]:
+    """The models' ratings on the pool's scale, with each point's game ends and repeats;
+    and every PGN's headers, and the forfeits left out."""
     pgns = [out / "pool.pgn", out / "models.pgn"]
-    headers = {pgns[0]: pool_headers, pgns[1]: list(finished_headers([pgns[1]]))}
+    headers = {pgns[0]: pool.headers, pgns[1]: list(finished_headers([pgns[1]]))}
     finished = [h for p in pgns for h in headers[p]]
     played = results_of(finished, skip_forfeits=True)
-    forfeits = len(finished) - len(played)
-    table = rate(played, expert_anchors)
+    table = rate(played, dict(pool.ratings))
+    rows: list[dict[str, Any]] = []
     for label, _, temps in plan:
         for t in temps:
             e = table[f"CF-{label} T={t:g}"]["elo"]
@@ -285,46 +287,124 @@ def run_transcend(
                     "score": e["score"],
                 }
             )
-
-    ends = ends_of(headers[out / "models.pgn"])
-    repeats = repeats_of(out / "models.pgn")
+    ends = ends_of(headers[pgns[1]])
+    repeats = repeats_of(pgns[1])
     for r in rows:
         name = f"CF-{r['model']} T={r['temperature']:g}"
         r["ends"] = dict(ends.get(name, {}))
         r["repeats"] = repeats[name]  # games that replay an earlier one move for move: not new evidence
+    return rows, headers, len(finished) - len(played)
+
+
+def run_transcend(
+    cfg: TranscendConfig, progress: bool = True, config_path: str = "", data_only: bool = False
+) -> dict[str, Any]:
+    """The whole experiment (steps 1-5), or with ``data_only`` steps 1-2: the pool's ratings and
+    the prepared datasets, so the CPU-bound training can wait for a free machine."""
+    from experiments.transcendence.generate import load_pool
+
+    t0 = time.time()
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    pool_cfg = load_pool(Path(cfg.pool))
+    specs = expert_specs(pool_cfg)
+    names = [e.name for e in pool_cfg.experts]
+    validate(cfg, names)
+    opponents = [sp for sp in specs if not cfg.rating_opponents or sp.name in cfg.rating_opponents]
+    openings = load_openings(Path(cfg.rating_openings)) if cfg.rating_openings else [Opening("startpos")]
+    per_opp = max(2, cfg.games_per_point // len(opponents))  # each model's games per opponent per temperature
+    for what, games in (("round-robin pair", cfg.rating_games), ("model and opponent", per_opp)):
+        if games > 2 * len(openings):  # each opening is played once with each colour
+            _log(f"warning: {games} games per {what} from {len(openings)} opening(s): openings are reused")
+
+    def match(engine: EngineSpec, others: list[EngineSpec], games: int) -> MatchConfig:
+        """The round robin's and the models' matches: same openings, time, move limit and seeds."""
+        return MatchConfig(
+            engine, others, games, openings=openings, movetime=cfg.movetime, max_moves=cfg.max_moves, seed=pool_cfg.seed
+        )
+
+    pool = rate_pool(cfg, specs, names, out, match, progress)
+    models: dict[str, Path] = {label: Path(w) for label, w in cfg.trained_models.items()}
+    # the arms this run generates and trains: those trained_models does not give, unless train_missing is off
+    to_train = [label for label in ("diverse", "single") if label not in models] if cfg.train_missing else []
+    if not models and not to_train:
+        raise ValueError("train_missing = false rates only trained_models, and it gives none")
+    man_a: dict[str, Any] = {}
+    man_b: dict[str, Any] = {}
+    if to_train:
+        man_a, man_b = _datasets(cfg, pool_cfg, out, pool.diverse, pool.single, progress, skip=set(models))
+    if data_only:
+        _log("stopping after the datasets (data only)")
+        return {
+            "ratings": pool.ratings,
+            "best_in_data": pool.best,
+            "single_expert": pool.single,
+            "rows": [],
+            "diverse": pool.diverse,
+        }
+    models.update(train_arms(cfg, to_train, pool, out, progress))
+    # the diverse model first, also when the single one is given: it is the experiment's question
+    plan = [(label, w, cfg.temperatures) for label, w in sorted(models.items())]
+    if cfg.train.get("init_weights"):  # the control: what the start model alone scores in this pool
+        plan.append(("init", Path(cfg.train["init_weights"]), cfg.init_temperatures))
+    rate_models(cfg, plan, opponents, per_opp, out, match, progress)
+    rows, headers, forfeits = model_rows(plan, pool, out)
+    extra = {
+        "config": config_path,
+        "pool_seed": pool_cfg.seed,
+        "games": {"diverse": man_a.get("games"), "single": man_b.get("games")},
+        "tokens": {"diverse": man_a.get("tokens"), "single": man_b.get("tokens")},
+        "rating_opponents": [o.name for o in opponents],
+        "rating_openings": [o.name for o in openings],
+        "forfeits_excluded": forfeits,
+    }
+    return write_report(cfg, pool, rows, headers, extra, out, t0)
+
+
+def write_report(
+    cfg: TranscendConfig,
+    pool: PoolResult,
+    rows: list[dict[str, Any]],
+    headers: dict[Path, list[Any]],
+    extra: dict[str, Any],
+    out: Path,
+    t0: float,
+) -> dict[str, Any]:
+    """Step 5: result records, the table, the plot, transcend.json and report.md."""
+    from training.train import TrainConfig
 
     _log("5/5 report")
     # the games' results without their moves (~an eighth of the size): small enough to keep with the
     # report, and copied back into a run folder they let a later run resume instead of replaying
     (out / "records").mkdir(exist_ok=True)
-    for pgn in pgns:
-        write_record(headers[pgn], out / "records" / pgn.name)
+    for pgn, hs in headers.items():
+        write_record(hs, out / "records" / pgn.name)
     with open(out / "transcend.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=[k for k in rows[0] if k != "ends"], extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)
     # the single model's data hold one expert: that expert is its bar, as the cap is the diverse model's
-    own = {"single": single, **cfg.model_experts} if single != best else dict(cfg.model_experts)
-    own_bars = {label: (e, ratings[e]) for label, e in own.items()}
-    plot_transcend(rows, ratings[best], best, out / "transcend.png", cfg.name, own_bars)
+    own = {"single": pool.single, **cfg.model_experts} if pool.single != pool.best else dict(cfg.model_experts)
+    own_bars = {label: (e, pool.ratings[e]) for label, e in own.items()}
+    plot_transcend(rows, pool.ratings[pool.best], pool.best, out / "transcend.png", cfg.name, own_bars)
     summary = {
-        "config": config_path,
-        "pool_seed": pool.seed,
+        "config": extra["config"],
+        "pool_seed": extra["pool_seed"],
         "train_seed": cfg.train.get("seed", TrainConfig.seed),
-        "ratings": ratings,
-        "intervals": intervals,
-        "diverse": diverse,
-        "best_in_data": best,
-        "single_expert": single,
+        "ratings": pool.ratings,
+        "intervals": pool.intervals,
+        "diverse": pool.diverse,
+        "best_in_data": pool.best,
+        "single_expert": pool.single,
         "own_experts": own,
-        "games": {"diverse": man_a.get("games"), "single": man_b.get("games")},
-        "tokens": {"diverse": man_a.get("tokens"), "single": man_b.get("tokens")},
+        "games": extra["games"],
+        "tokens": extra["tokens"],
         "trained_models": cfg.trained_models,
         "rows": rows,
-        "rating_opponents": [o.name for o in opponents],
-        "rating_openings": [o.name for o in openings],
+        "rating_opponents": extra["rating_opponents"],
+        "rating_openings": extra["rating_openings"],
         "pool_repeats": sum(repeats_of(out / "pool.pgn").values()) // 2,  # each repeat counts for both players
-        "forfeits_excluded": forfeits,
+        "forfeits_excluded": extra["forfeits_excluded"],
         "wall_seconds": time.time() - t0,
     }
     (out / "transcend.json").write_text(json.dumps(summary, indent=1) + "\n")
