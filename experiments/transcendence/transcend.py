@@ -252,7 +252,8 @@ def rate_models(
         }
     for label, weights, temps in plan:
         for t in temps:
-            draws = ",draw_avoidance=true" if cfg.draw_avoidance else ""
+            # explicit both ways: the engine's default (on) is not what the experiment measured
+            draws = f",draw_avoidance={'true' if cfg.draw_avoidance else 'false'}"
             base = parse_engine_spec(f"chessformer:temperature={t:g},weights={weights}{draws}")
             mc = match(EngineSpec(f"CF-{label} T={t:g}", base.command, base.options), opponents, per_opp)
             if cfg.batched:

@@ -217,7 +217,8 @@ def test_batched_match_passes_draw_avoidance_to_the_player(tiny_model, tiny_weig
             self.seen.add(avoid_draws)
             return super().evaluate_many(boards, searchmoves, avoid_draws)
 
-    for flag, expected in ((",draw_avoidance=true", {True}), ("", {False})):
+    # the option as the engine holds it: given either way, or its default (on)
+    for flag, expected in ((",draw_avoidance=true", {True}), (",draw_avoidance=false", {False}), ("", {True})):
         spec = parse_engine_spec(f"chessformer:temperature=0,weights={tiny_weights}{flag}")
         cfg = MatchConfig(spec, [parse_engine_spec("random")], games=2, movetime=0.01, max_moves=10)
         player = Recording(TorchBackend(copy.deepcopy(tiny_model), device="cpu"))

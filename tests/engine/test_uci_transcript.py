@@ -276,10 +276,10 @@ def test_draw_avoidance_option_reaches_the_player(s: Session) -> None:
     s.send(f"position fen {board.fen()}")
     s.send("setoption name Temperature value 0")
     s.send("go depth 1")
-    assert s.expect("^bestmove").split()[1] == "f1f7"  # off by default
-    s.send("setoption name DrawAvoidance value true")
+    assert s.expect("^bestmove").split()[1] == "f1f8"  # on by default: the stalemate is left out
+    s.send("setoption name DrawAvoidance value false")
     s.send("go depth 1")
-    assert s.expect("^bestmove").split()[1] == "f1f8"
+    assert s.expect("^bestmove").split()[1] == "f1f7"  # off: the paper's plain sampling
     s.send("setoption name DrawAvoidance value maybe")
     assert "DrawAvoidance must be true or false" in s.expect("^info string")
 
