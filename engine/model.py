@@ -39,6 +39,7 @@ S = 65 square tokens, M = 1968 moves.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 
@@ -215,7 +216,10 @@ def square_pieces(anchor: torch.Tensor) -> torch.Tensor:
 
 def feature_sum(table: nn.Embedding, features: torch.Tensor) -> torch.Tensor:
     """The sum of ``table``'s rows over the last dim of ``features`` [..., F] -> [..., C]."""
-    if torch.onnx.is_in_onnx_export():  # ONNX has no embedding_bag with padding: gather, then sum
+    # ONNX has no embedding_bag with padding: gather, then sum. torch.onnx is only looked at when
+    # something imported it (an export): the one-folder build leaves it out
+    onnx = sys.modules.get("torch.onnx")
+    if onnx is not None and onnx.is_in_onnx_export():
         return table(features).sum(dim=-2)  # [..., F, C] -> [..., C]
     lead, Fw = features.shape[:-1], features.shape[-1]
     # one bag per token: the rows never materialise as [..., F, C] (training batches: ~70 x 16k rows)
