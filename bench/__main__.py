@@ -5,20 +5,14 @@ Each command's module owns its argparse (its ``cli``); this file only lists them
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Callable
 
-from engine.commands import Command, dispatch
+from engine.commands import Command, dispatch, lazy_cli
 
 
 def _lazy(module: str) -> Callable[[list[str]], int]:
-    """The ``cli`` of ``bench.<module>``, imported when the command runs."""
-
-    def run(argv: list[str]) -> int:
-        return int(importlib.import_module(f"bench.{module}").cli(argv))
-
-    return run
+    return lazy_cli(f"bench.{module}")
 
 
 COMMANDS = {

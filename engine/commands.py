@@ -19,6 +19,17 @@ class Command:
     run: Callable[[list[str]], int]
 
 
+def lazy_cli(module: str) -> Callable[[list[str]], int]:
+    """The ``cli`` of ``module``, imported only when the command runs (``--help`` loads no torch)."""
+
+    def run(argv: list[str]) -> int:
+        import importlib
+
+        return int(importlib.import_module(module).cli(argv))
+
+    return run
+
+
 def command_list(prog: str, commands: Mapping[str, Command]) -> str:
     """The usage line and one line per command."""
     width = max(len(n) for n in commands)

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Callable
 
-from engine.commands import Command, dispatch
+from engine.commands import Command, dispatch, lazy_cli
 
 
 def _lazy(module: str) -> Callable[[list[str]], int]:
-    """The ``cli`` of ``training.<module>``, imported when the command runs (torch loads only then)."""
-
-    def run(argv: list[str]) -> int:
-        return int(importlib.import_module(f"training.{module}").cli(argv))
-
-    return run
+    return lazy_cli(f"training.{module}")
 
 
 COMMANDS = {
