@@ -151,12 +151,17 @@ def rating_feature(role: int, scale: str | None, elo: int | None) -> int:
     scale or the rating is missing (None, or 0 as shards store an unrated player)."""
     if role not in (MOVER, OPPONENT):
         raise ValueError(f"rating role must be MOVER (0) or OPPONENT (1), got {role!r}")
-    base = N_FEATURES + role * RATING_ROLE_SIZE
-    if scale is None or not elo:
-        return base
+    return N_FEATURES + role * RATING_ROLE_SIZE + rating_code(scale, elo)
+
+
+def rating_code(scale: str | None, elo: int | None) -> int:
+    """A rating's place within its role: 0 unknown (no scale, or rating None/0), else
+    1 + scale index * N_RATING_BUCKETS + bucket. Training stores these per sample."""
+    if scale is None or not elo or elo <= 0:
+        return 0
     if scale not in RATING_SCALES:
         raise ValueError(f"unknown rating scale {scale!r}; known: {', '.join(RATING_SCALES)}")
-    return base + 1 + RATING_SCALES.index(scale) * N_RATING_BUCKETS + rating_bucket(elo)
+    return 1 + RATING_SCALES.index(scale) * N_RATING_BUCKETS + rating_bucket(elo)
 
 
 def board_features(board: chess.Board, pseudo_ep: bool = False) -> tuple[int, ...]:

@@ -19,15 +19,7 @@ import numpy as np
 import torch
 
 from engine.model import move_squares, square_pieces
-from engine.tokenizer import (
-    N_FEATURES,
-    N_MOVES,
-    N_RATING_BUCKETS,
-    PAD_FEATURE,
-    RATING_ROLE_SIZE,
-    RATING_SCALES,
-    rating_bucket,
-)
+from engine.tokenizer import N_FEATURES, N_MOVES, PAD_FEATURE, RATING_ROLE_SIZE
 
 ROW_WIDTH = 64 + 1 + 4 + 1  # a tracked row: one slot per square, side to move, 4 castling rights, en passant
 _FROM, _TO, _PROMO = (torch.cat([t, torch.zeros(2, dtype=t.dtype)]) for t in move_squares())  # + POS, PAD ids
@@ -38,13 +30,6 @@ _SQUARES = torch.arange(64)
 _CASTLE_KING = torch.tensor([4, 4, 60, 60])  # e1 e1 e8 e8
 _CASTLE_ROOK = torch.tensor([7, 0, 63, 56])  # h1 a1 h8 a8
 _CASTLE_CODES = torch.tensor([[6, 4], [6, 4], [12, 10], [12, 10]])  # (king, rook) square codes per right
-
-
-def rating_code(scale: str | None, elo: int) -> int:
-    """A sample's rating code: 0 unknown, else 1 + scale index * N_RATING_BUCKETS + bucket."""
-    if scale is None or elo <= 0:
-        return 0
-    return 1 + RATING_SCALES.index(scale) * N_RATING_BUCKETS + rating_bucket(elo)
 
 
 def scale_of_source(source: str) -> str | None:

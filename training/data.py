@@ -23,8 +23,8 @@ import chess
 import numpy as np
 import torch
 
-from engine.tokenizer import MAX_FEATURES, PAD_FEATURE, PAD_ID, POS_ID, board_features
-from training.board_replay import rating_code, rating_columns, scale_of_source, track_rows
+from engine.tokenizer import MAX_FEATURES, PAD_FEATURE, PAD_ID, POS_ID, board_features, rating_code
+from training.board_replay import rating_columns, scale_of_source, track_rows
 from training.mirror import MIRROR_MOVE, mirror_features
 from training.shards import Shard, list_shards, load_shard
 
@@ -40,7 +40,7 @@ class Sample(NamedTuple):
     feats: np.ndarray  # [MAX_FEATURES] int64 anchor board features
     result: int  # +1 / 0 / -1 for the anchor's side to move
     legal: list[np.ndarray] | None  # per move, the legal move ids of its position, or None
-    ratings: tuple[int, int] = (0, 0)  # rating codes (training/board_replay.py) of the anchor's side, the other
+    ratings: tuple[int, int] = (0, 0)  # rating codes (engine/tokenizer.py rating_code) of the anchor's side, the other
     rows: np.ndarray | None = None  # [n_in, W] int64 per-token feature rows (with_rows), or None
 
 

@@ -68,25 +68,27 @@ def heldout_positions(data: Path, max_games: int, seed: int = 9) -> list[HeldOut
     return out
 
 
-def top1(weights: str, positions: list[HeldOutPosition], conditioned: bool, batch: int = 64) -> dict[str, Any]:
+def top1(weights: str, positions: list[HeldOutPosition], conditioned: bool) -> dict[str, Any]:
     """Top-1 agreement overall and by band; ``conditioned``: give the model the true ratings."""
     from engine.loader import load_model
 
     player = load_model(weights, "cpu-fast", threads=0, hash_mb=256).player
+    picks = []
+    for p in positions:  # ratings differ per position: one evaluation each
+        player.ratings = (p.mover, p.opponent) if conditioned else ((None, None), (None, None))
+        player.own_colour = None
+        picks.append(player.evaluate(p.board).moves[0])
+    return tally(positions, picks)
+
+
+def tally(positions: list[HeldOutPosition], picks: list[chess.Move]) -> dict[str, Any]:
+    """Top-1 of ``picks`` against the human moves, overall and by the mover's band."""
     hits: dict[str, list[int]] = {"all": [0, 0]}
-    for c in range(0, len(positions), batch):
-        chunk = positions[c : c + batch]
-        evs = []
-        for p in chunk:  # ratings differ per position: one evaluation each, the backend caches nothing useful
-            player.ratings = (p.mover, p.opponent) if conditioned else ((None, None), (None, None))
-            player.own_colour = None
-            evs.append(player.evaluate(p.board))
-        for p, ev in zip(chunk, evs, strict=True):
-            hit = int(ev.moves[0] == p.human)
-            for key in ("all", band_of(p.mover[1]) or "unrated"):
-                h = hits.setdefault(key, [0, 0])
-                h[0] += hit
-                h[1] += 1
+    for p, move in zip(positions, picks, strict=True):
+        for key in ("all", band_of(p.mover[1]) or "unrated"):
+            h = hits.setdefault(key, [0, 0])
+            h[0] += int(move == p.human)
+            h[1] += 1
     return {k: {"top1": h[0] / h[1], "positions": h[1]} for k, h in hits.items()}
 
 
@@ -99,16 +101,10 @@ def stockfish_top1(positions: list[HeldOutPosition], depth: int) -> dict[str, An
     exe = shutil.which("stockfish") or shutil.which("stockfish", path="/usr/games")
     if exe is None:
         raise FileNotFoundError("stockfish is not installed (apt-get install stockfish)")
-    hits: dict[str, list[int]] = {"all": [0, 0]}
     with chess.engine.SimpleEngine.popen_uci(exe) as sf:
         sf.configure({"Threads": 1, "Hash": 16})
-        for p in positions:
-            hit = int(sf.play(p.board, chess.engine.Limit(depth=depth)).move == p.human)
-            for key in ("all", band_of(p.mover[1]) or "unrated"):
-                h = hits.setdefault(key, [0, 0])
-                h[0] += hit
-                h[1] += 1
-    return {k: {"top1": h[0] / h[1], "positions": h[1]} for k, h in hits.items()}
+        picks = [sf.play(p.board, chess.engine.Limit(depth=depth)).move for p in positions]
+    return tally(positions, picks)  # type: ignore[arg-type]  # Stockfish always has a move here
 
 
 def report(results: dict[str, dict[str, Any]]) -> str:

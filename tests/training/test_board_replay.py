@@ -8,8 +8,8 @@ import chess
 import numpy as np
 import torch
 
-from engine.tokenizer import MAX_FEATURES, PAD_FEATURE, board_features, move_id, ply_features
-from training.board_replay import rating_code, rating_columns, scale_of_source, track_rows
+from engine.tokenizer import MAX_FEATURES, PAD_FEATURE, board_features, move_id, ply_features, rating_code
+from training.board_replay import rating_columns, scale_of_source, track_rows
 
 
 def _random_game(rng: random.Random, plies: int, fen: str | None = None) -> tuple[chess.Board, list[chess.Move]]:
