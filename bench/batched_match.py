@@ -70,7 +70,7 @@ def run_batched_match(
     from tqdm import tqdm
 
     values = engine_option_values(cfg.engine.options)
-    temperature, avoid_draws = values.temperature, values.draw_avoidance
+    temperature, avoid_draws, take_mates = values.temperature, values.draw_avoidance, values.mate_in_one
     player.ratings, player.own_colour = values.ratings, None  # the model plays the side to move in each game
     done = finished_games(pgn)
     todo: queue.Queue[Job] = queue.Queue()
@@ -108,9 +108,8 @@ def run_batched_match(
             # the model's turn in every game that waits for it: one batched evaluation
             mine = [g for g in live if g.result is None and g.board.turn == g.engine_color]
             if mine:
-                for g, ev in zip(
-                    mine, player.evaluate_many([g.board for g in mine], avoid_draws=avoid_draws), strict=True
-                ):
+                evs = player.evaluate_many([g.board for g in mine], avoid_draws=avoid_draws, take_mates=take_mates)
+                for g, ev in zip(mine, evs, strict=True):
                     g.board.push(player.pick(ev, temperature, g.rng))
                     _check_end(g, cfg)
             # the opponents' turns: each in its own thread

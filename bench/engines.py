@@ -8,7 +8,8 @@ Specs are written on the command line as short strings:
 - a kind another package registers in ``SPEC_KINDS`` (the transcendence experiment's ``noisy:``,
   experiments/transcendence/noisy_engine.py, once that module is imported).
 - ``chessformer:temperature=0.3,weights=PATH``: this project's engine (also ``backend=NAME``,
-  ``draw_avoidance=true``: the DrawAvoidance option, engine/player.py; ``rating=2700,scale=fide``:
+  ``draw_avoidance=true`` and ``mate_in_one=false``: the DrawAvoidance and MateInOne options,
+  engine/player.py; ``rating=2700,scale=fide``:
   the Rating and RatingScale options of a rating-conditioned model, ``rating=0`` unconditioned).
 - ``cmd=PATH [ARGS];Option=value;...``: any UCI engine with options.
 """
@@ -127,12 +128,13 @@ def parse_engine_spec(text: str) -> EngineSpec:
         if "scale" in kv:
             options["RatingScale"] = kv.pop("scale")
             name += f" {options['RatingScale']}"
-        if "draw_avoidance" in kv:
-            value = kv.pop("draw_avoidance").lower()
-            if value not in ("true", "false"):
-                raise ValueError(f"draw_avoidance must be true or false, got {value!r}")
-            options["DrawAvoidance"] = value
-            name += " draw-avoidance" if value == "true" else ""
+        for key, option in (("draw_avoidance", "DrawAvoidance"), ("mate_in_one", "MateInOne")):
+            if key in kv:
+                value = kv.pop(key).lower()
+                if value not in ("true", "false"):
+                    raise ValueError(f"{key} must be true or false, got {value!r}")
+                options[option] = value
+                name += f" {key.replace('_', '-')}" if value == "true" else ""
         command = chessformer_command()
     else:
         kinds = ", ".join(f"{k}:..." for k in ("stockfish", "random", "chessformer", *SPEC_KINDS))

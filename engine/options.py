@@ -160,6 +160,14 @@ def _declare() -> tuple[OptionSpec, ...]:
             " (11 draws by repetition or stalemate). Off plays the paper's plain sampling.",
         ),
         OptionSpec(
+            "MateInOne",
+            "check",
+            True,
+            "When a move mates at once, play a mating move (Temperature chooses among them). Human games seldom"
+            " reach the lopsided endings a model reaches against weak opponents, so the model alone can shuffle"
+            " a won ending into the fifty-move rule. On by default; off plays the paper's plain sampling.",
+        ),
+        OptionSpec(
             "Rating",
             "spin",
             DEFAULT_RATING,
@@ -343,3 +351,7 @@ class OptionValues:
     @property
     def draw_avoidance(self) -> bool:
         return bool(self.values["DrawAvoidance"])
+
+    @property
+    def mate_in_one(self) -> bool:
+        return bool(self.values["MateInOne"])

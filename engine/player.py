@@ -17,6 +17,13 @@ left. The gate is material, not the value head, because value heads of small mod
 (W + D/2 near 0.5 whoever is ahead), which would switch the option on or off by the head's bias;
 material is crude but the same for every model (experiments/transcendence/REPORT.md has the
 measurements behind both choices).
+
+Mate in one (the ``MateInOne`` option, on by default): when some candidate mates at once, the
+candidates are the mating moves alone. Human games seldom reach the lopsided endings a model
+reaches against weak opponents (players resign first), so the model never learned to finish
+them: it would shuffle a queen and a rook up into the fifty-move rule. A one-ply rule check is
+exact and costs a few milliseconds; it does not search, and temperature still chooses among the
+mates.
 """
 
 from __future__ import annotations
@@ -101,6 +108,17 @@ def allows_draw_by_rule(board: chess.Board, move: chess.Move) -> bool:
         board.pop()
 
 
+def gives_mate(board: chess.Board, move: chess.Move) -> bool:
+    """Does ``move`` checkmate at once? (The check test first: it is cheap and rules out most moves.)"""
+    if not board.gives_check(move):
+        return False
+    board.push(move)
+    try:
+        return board.is_checkmate()
+    finally:
+        board.pop()
+
+
 def material_balance(board: chess.Board) -> int:
     """The side to move's material minus its opponent's, in pawns (1/3/3/5/9)."""
     return sum(PIECE_VALUES[p.piece_type] * (1 if p.color == board.turn else -1) for p in board.piece_map().values())
@@ -148,11 +166,13 @@ class Player:
         boards: Sequence[chess.Board],
         searchmoves: Sequence[Iterable[chess.Move] | None] | None = None,
         avoid_draws: bool = False,
+        take_mates: bool = False,
     ) -> list[PositionEval]:
         """One PositionEval per board (each with its move stack), in one backend batch.
 
         Every board must have at least one candidate move. ``avoid_draws``: the module's
-        draw avoidance (boards need their move stacks for the repetition test).
+        draw avoidance (boards need their move stacks for the repetition test); ``take_mates``:
+        its mate in one (only the mating moves stay, if there are any).
         """
         seqs = [encode_board(b, self.backend.block_size, self.input_spec(b)) for b in boards]
         outs = self.backend.evaluate(seqs)
@@ -166,6 +186,8 @@ class Player:
             if not moves:
                 raise ValueError(f"no legal move in {board.fen()}")
             wdl = softmax(out.wdl_logits.astype(np.float64))
+            if take_mates:  # before the draw filter: a mate ends the game, it never allows a draw
+                moves = [m for m in moves if gives_mate(board, m)] or moves
             if avoid_draws and material_balance(board) >= 0:
                 moves = [m for m in moves if not allows_draw_by_rule(board, m)] or moves
             ids = np.array([move_id(board, m) for m in moves])
@@ -183,10 +205,14 @@ class Player:
         return result
 
     def evaluate(
-        self, board: chess.Board, searchmoves: Iterable[chess.Move] | None = None, avoid_draws: bool = False
+        self,
+        board: chess.Board,
+        searchmoves: Iterable[chess.Move] | None = None,
+        avoid_draws: bool = False,
+        take_mates: bool = False,
     ) -> PositionEval:
         """The model's distribution over the candidate moves of ``board``."""
-        return self.evaluate_many([board], [searchmoves], avoid_draws)[0]
+        return self.evaluate_many([board], [searchmoves], avoid_draws, take_mates)[0]
 
     def paper_sample(
         self, board: chess.Board, temperature: float, rng: np.random.Generator, tries: int = PAPER_TRIES
@@ -216,7 +242,12 @@ class Player:
         return ev.moves[sample_index(ev.logits, temperature, rng)]
 
     def choose(
-        self, board: chess.Board, temperature: float, rng: np.random.Generator, avoid_draws: bool = False
+        self,
+        board: chess.Board,
+        temperature: float,
+        rng: np.random.Generator,
+        avoid_draws: bool = False,
+        take_mates: bool = False,
     ) -> chess.Move:
         """A move for ``board`` sampled at ``temperature``."""
-        return self.pick(self.evaluate(board, avoid_draws=avoid_draws), temperature, rng)
+        return self.pick(self.evaluate(board, avoid_draws=avoid_draws, take_mates=take_mates), temperature, rng)

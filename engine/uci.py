@@ -331,7 +331,9 @@ class UciEngine:
         temperature, ratings = self._playing_strength()
         player.ratings, player.own_colour = ratings, board.turn  # the engine plays the side to move
         allowed = self._searchmoves(board, params.searchmoves)
-        ev = player.evaluate(board, allowed, avoid_draws=self.options.draw_avoidance)
+        ev = player.evaluate(
+            board, allowed, avoid_draws=self.options.draw_avoidance, take_mates=self.options.mate_in_one
+        )
         chosen = player.pick(ev, temperature, self._rng_for_game())
         if self.options["PaperSampler"] and self.loaded.backend_name == "nanogpt":
             paper, responses = player.paper_sample(board, self.options.temperature, self._rng_for_game())

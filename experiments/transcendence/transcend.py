@@ -252,8 +252,8 @@ def rate_models(
         }
     for label, weights, temps in plan:
         for t in temps:
-            # explicit both ways: the engine's default (on) is not what the experiment measured
-            draws = f",draw_avoidance={'true' if cfg.draw_avoidance else 'false'}"
+            # explicit both ways: the engine's defaults (on) are not what the experiment measured
+            draws = f",draw_avoidance={'true' if cfg.draw_avoidance else 'false'},mate_in_one=false"
             base = parse_engine_spec(f"chessformer:temperature={t:g},weights={weights}{draws}")
             mc = match(EngineSpec(f"CF-{label} T={t:g}", base.command, base.options), opponents, per_opp)
             if cfg.batched:

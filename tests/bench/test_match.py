@@ -31,6 +31,9 @@ def test_engine_spec_parsing() -> None:
     assert "DrawAvoidance" not in parse_engine_spec("chessformer:temperature=0").options
     with pytest.raises(ValueError, match="draw_avoidance must be true or false"):
         parse_engine_spec("chessformer:draw_avoidance=yes")
+    assert parse_engine_spec("chessformer:mate_in_one=false").options["MateInOne"] == "false"
+    with pytest.raises(ValueError, match="mate_in_one must be true or false"):
+        parse_engine_spec("chessformer:mate_in_one=1")
 
 
 def test_openings_from_epd_and_pgn(tmp_path: Path) -> None:
@@ -213,12 +216,16 @@ def test_batched_match_passes_draw_avoidance_to_the_player(tiny_model, tiny_weig
     from engine.player import Player
 
     class Recording(Player):
-        def evaluate_many(self, boards, searchmoves=None, avoid_draws=False):  # noqa: ANN001, ANN201
-            self.seen.add(avoid_draws)
-            return super().evaluate_many(boards, searchmoves, avoid_draws)
+        def evaluate_many(self, boards, searchmoves=None, avoid_draws=False, take_mates=False):  # noqa: ANN001, ANN201
+            self.seen.add((avoid_draws, take_mates))
+            return super().evaluate_many(boards, searchmoves, avoid_draws, take_mates)
 
-    # the option as the engine holds it: given either way, or its default (on)
-    for flag, expected in ((",draw_avoidance=true", {True}), (",draw_avoidance=false", {False}), ("", {True})):
+    # the options as the engine holds them: given either way, or their defaults (on)
+    for flag, expected in (
+        (",draw_avoidance=true,mate_in_one=false", {(True, False)}),
+        (",draw_avoidance=false", {(False, True)}),
+        ("", {(True, True)}),
+    ):
         spec = parse_engine_spec(f"chessformer:temperature=0,weights={tiny_weights}{flag}")
         cfg = MatchConfig(spec, [parse_engine_spec("random")], games=2, movetime=0.01, max_moves=10)
         player = Recording(TorchBackend(copy.deepcopy(tiny_model), device="cpu"))

@@ -108,6 +108,31 @@ class _FixedBackend:
         return [Evaluation(logits.copy(), np.log(np.array(self.wdl, dtype=np.float32))) for _ in sequences]
 
 
+def test_mate_in_one_keeps_only_the_mating_moves() -> None:
+    from engine.player import gives_mate
+    from engine.tokenizer import move_id
+
+    # a model that loves the stalemate Qf7 over the mate Qf8
+    board = chess.Board("7k/8/6K1/8/8/8/8/5Q2 w - - 0 1")
+    stalemate, mate = chess.Move.from_uci("f1f7"), chess.Move.from_uci("f1f8")
+    assert gives_mate(board, mate) and not gives_mate(board, stalemate)
+    player = Player(_FixedBackend({move_id(board, stalemate): 9.0, move_id(board, mate): 5.0}, (0.9, 0.05, 0.05)))  # type: ignore[arg-type]
+    assert player.evaluate(board).moves[0] == stalemate  # off by default in the player
+    ev = player.evaluate(board, take_mates=True)
+    assert ev.moves == (mate,) and ev.probs.sum() == pytest.approx(1.0)
+    # two mates (Ra8 and Rb8 both mate a cornered king): both stay, ordered by the model
+    two = chess.Board("7k/6pp/8/8/8/8/R7/1R4K1 w - - 0 1")
+    mates = {m for m in two.legal_moves if gives_mate(two, m)}
+    assert {m.uci() for m in mates} == {"a2a8", "b1b8"}
+    rb8 = chess.Move.from_uci("b1b8")
+    ev = Player(_FixedBackend({move_id(two, rb8): 3.0}, (0.9, 0.05, 0.05))).evaluate(two, take_mates=True)  # type: ignore[arg-type]
+    assert ev.moves[0] == rb8 and set(ev.moves) == mates
+    # no mate on the board: the candidates are untouched
+    start = chess.Board()
+    flat = Player(_FixedBackend({}, (0.4, 0.2, 0.4)))  # type: ignore[arg-type]
+    assert len(flat.evaluate(start, take_mates=True).moves) == 20
+
+
 def test_draw_avoidance_leaves_out_drawing_moves_unless_behind_in_material() -> None:
     from engine.player import allows_draw_by_rule, material_balance
     from engine.tokenizer import move_id

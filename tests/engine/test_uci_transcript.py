@@ -279,7 +279,10 @@ def test_draw_avoidance_option_reaches_the_player(s: Session) -> None:
     assert s.expect("^bestmove").split()[1] == "f1f8"  # on by default: the stalemate is left out
     s.send("setoption name DrawAvoidance value false")
     s.send("go depth 1")
-    assert s.expect("^bestmove").split()[1] == "f1f7"  # off: the paper's plain sampling
+    assert s.expect("^bestmove").split()[1] == "f1f8"  # MateInOne (on by default) still takes the mate
+    s.send("setoption name MateInOne value false")
+    s.send("go depth 1")
+    assert s.expect("^bestmove").split()[1] == "f1f7"  # both off: the paper's plain sampling
     s.send("setoption name DrawAvoidance value maybe")
     assert "DrawAvoidance must be true or false" in s.expect("^info string")
 
