@@ -183,6 +183,32 @@ class NanoGPT(nn.Module):
         return self.lm_head(self.transformer["ln_f"](x)), cache
 
 
+class CastLinear(nn.Module):
+    """A Linear whose matmul runs in ``dtype`` (bf16 where the CPU does that faster); its input
+    and output stay float32, so LayerNorms, the residual stream, attention and the KV cache keep
+    float32 precision (as autocast would, without re-casting the weights every call)."""
+
+    def __init__(self, linear: nn.Linear, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(linear.weight.detach().to(dtype), requires_grad=False)
+        self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().to(dtype), requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x.to(self.weight.dtype), self.weight, self.bias).float()
+
+
+def cast_block_matmuls(model: NanoGPT, dtype: torch.dtype) -> None:
+    """Run the blocks' four Linears in ``dtype``, in place (the tiny tied head stays float32).
+    The state-dict keys stay the same; float32 is a no-op."""
+    if dtype == torch.float32:
+        return
+    for block in cast(nn.ModuleList, model.transformer["h"]):
+        block.attn.c_attn = CastLinear(block.attn.c_attn, dtype)
+        block.attn.c_proj = CastLinear(block.attn.c_proj, dtype)
+        block.mlp.c_fc = CastLinear(block.mlp.c_fc, dtype)
+        block.mlp.c_proj = CastLinear(block.mlp.c_proj, dtype)
+
+
 class CheckpointError(ValueError):
     """A nanoGPT checkpoint that cannot be read safely or does not hold a chess nanoGPT; one line."""
 

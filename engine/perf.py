@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import os
 import time
 
 import torch
+
+BF16_MIN_SPEEDUP = 1.3  # bf16 matmuls must beat float32 by this factor to be chosen (ratio)
 
 
 def measure_matmul_peak(
@@ -27,3 +32,47 @@ def measure_matmul_peak(
             torch.cuda.synchronize()
         best = max(best, 2 * n**3 * count / (time.perf_counter() - t0))
     return best
+
+
+@functools.cache
+def faster_cpu_matmul_dtype(m: int, k: int, n: int) -> torch.dtype:
+    """bfloat16 if an [m, k] x [k, n] matmul runs at least BF16_MIN_SPEEDUP times faster in it
+    than in float32 on this CPU, else float32.
+
+    CPUs differ: with AMX bf16 is several times float32, on AVX-512 without it about twice, on
+    others slower, so the answer is measured, never assumed. It is measured once per machine and
+    kept in the build cache (engine/backends/build_cache.py), so that every later engine on this
+    machine computes in the same precision and plays the same moves at Temperature 0."""
+    from engine.backends.build_cache import build_cache_root, cpu_model
+
+    key = hashlib.sha256(f"{cpu_model()}|{torch.__version__}|{m}x{k}x{n}".encode()).hexdigest()[:16]
+    path = build_cache_root() / f"matmul-dtype-{key}.txt"
+    try:
+        return {"bfloat16": torch.bfloat16, "float32": torch.float32}[path.read_text().strip()]
+    except (OSError, KeyError):
+        pass
+    dtype = _probe_faster_dtype(m, k, n)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(str(dtype).removeprefix("torch."))
+        os.replace(tmp, path)  # atomic: a concurrent engine reads the whole answer or none
+    except OSError:
+        pass  # a read-only cache: measured again next time
+    return dtype
+
+
+def _probe_faster_dtype(m: int, k: int, n: int, seconds: float = 0.15) -> torch.dtype:
+    """The timing behind faster_cpu_matmul_dtype: float32 and bf16 in alternating rounds, so a
+    neighbour's load slows both alike; the best round of each is compared."""
+    best = {torch.float32: float("inf"), torch.bfloat16: float("inf")}
+    mats = {dt: (torch.randn(m, k, dtype=dt), torch.randn(k, n, dtype=dt)) for dt in best}
+    for a, b in mats.values():
+        a @ b  # warm-up: first-call dispatch and allocation
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        for dt, (a, b) in mats.items():
+            t0 = time.perf_counter()
+            a @ b
+            best[dt] = min(best[dt], time.perf_counter() - t0)
+    return torch.bfloat16 if best[torch.float32] >= BF16_MIN_SPEEDUP * best[torch.bfloat16] else torch.float32

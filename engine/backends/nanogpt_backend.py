@@ -21,7 +21,12 @@ The window moves every half window, so the prefix cache is recomputed that often
 
 Positions set up from a FEN: the model has seen only games from the start. The transcript is
 the moves since the FEN, numbered from 1, a Black first move without a number: out of its
-distribution (said once in the log). There is no value head: win/draw/loss is uniform, so UCI
+distribution (said once in the log).
+
+Precision: the blocks' matmuls run in bf16 where a start-up probe finds this CPU faster in it
+(the paper's models were trained under bf16 autocast), with LayerNorms, the residual stream and
+attention in float32; move log-probabilities then differ from float32 by a few hundredths of a
+nat. There is no value head: win/draw/loss is uniform, so UCI
 ``score`` is always ``cp 0`` and ``wdl`` 333/334/333.
 """
 
@@ -37,7 +42,8 @@ import numpy as np
 import torch
 
 from engine.backends.base import Backend, Evaluation
-from engine.nanogpt import GAME_SEPARATOR, STOI, VOCAB, CharCache, NanoGPT, encode_chars
+from engine.nanogpt import GAME_SEPARATOR, STOI, VOCAB, CharCache, NanoGPT, cast_block_matmuls, encode_chars
+from engine.perf import faster_cpu_matmul_dtype
 from engine.tokenizer import MOVES, N_MOVES, TokenSequence, board_from_features, move_id
 
 log = logging.getLogger("chessformer")
@@ -88,8 +94,16 @@ class NanoGPTBackend(Backend):
 
     name = "nanogpt"
 
-    def __init__(self, model: NanoGPT, cache_mb: int = 128) -> None:
+    def __init__(self, model: NanoGPT, cache_mb: int = 128, dtype: torch.dtype | None = None) -> None:
+        """``dtype``: what the blocks' matmuls run in; None measures it on a CPU (bf16 where that
+        is faster here, engine/perf.py), float32 elsewhere. The backend owns ``model`` (cast in place)."""
         self.model = model.float().eval()
+        if dtype is None:
+            c = model.cfg.n_embd  # the tree forward's shape: ~100 candidate characters through the MLP
+            on_cpu = next(model.parameters()).device.type == "cpu"
+            dtype = faster_cpu_matmul_dtype(128, c, 4 * c) if on_cpu else torch.float32
+        cast_block_matmuls(self.model, dtype)
+        self.dtype = dtype
         self._games: OrderedDict[TokenSequence, GameText] = OrderedDict()  # recent transcripts, to extend
         self._prefixes: OrderedDict[str, tuple[CharCache, torch.Tensor]] = (
             OrderedDict()

@@ -19,7 +19,6 @@ import ctypes
 import hashlib
 import logging
 import os
-import platform
 import shutil
 import subprocess
 import tempfile
@@ -29,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.backends.build_cache import build_cache_root
+from engine.backends.build_cache import build_cache_root, cpu_model
 from engine.backends.static_step import StaticKVCache
 from engine.model import Block, ChessFormer
 from engine.tokenizer import PAD_FEATURE, POS_ID
@@ -45,16 +44,6 @@ class NativeUnavailable(RuntimeError):
     """The C step cannot be used here (no compiler, a failed build, or switched off)."""
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith(("model name", "flags")):
-                return line  # the first of them: model name on x86
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def build_library() -> Path:
     """The compiled step for this machine: built once, then found in the cache."""
     if os.environ.get("CHESSFORMER_NATIVE", "1") == "0":
@@ -65,7 +54,7 @@ def build_library() -> Path:
     if compiler is None or compiler_path is None:
         raise NativeUnavailable("no C compiler found (set CC, or install gcc)")
     key = hashlib.sha256(
-        b"\0".join([source, " ".join(CFLAGS).encode(), compiler_path.encode(), _cpu_model().encode()])
+        b"\0".join([source, " ".join(CFLAGS).encode(), compiler_path.encode(), cpu_model().encode()])
     ).hexdigest()[:16]
     target = build_cache_root() / f"decode_step-{key}.so"
     if target.exists():
