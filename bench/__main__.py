@@ -1,4 +1,4 @@
-"""``python -m bench COMMAND``: matches, ratings, sweeps, analyses and throughput (``--help`` lists them).
+"""``python -m chessformer.bench COMMAND``: matches, ratings, sweeps, analyses and throughput (``--help`` lists them).
 
 Each command's module owns its argparse (its ``cli``); this file only lists them.
 """
@@ -8,11 +8,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from engine.commands import Command, dispatch, lazy_cli
+from chessformer.engine.commands import Command, dispatch, lazy_cli
 
 
 def _lazy(module: str) -> Callable[[list[str]], int]:
-    return lazy_cli(f"bench.{module}")
+    return lazy_cli(f"chessformer.bench.{module}")
 
 
 COMMANDS = {
@@ -29,7 +29,7 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    return dispatch("python -m bench", COMMANDS, argv)
+    return dispatch("python -m chessformer.bench", COMMANDS, argv)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""``python -m bench analyse``: the paper's move-quality table (Table 1) and dataset entropy (Figure 4).
+"""``python -m chessformer.bench analyse``: the paper's move-quality table (Table 1) and dataset entropy (Figure 4).
 
 Table 1. Over positions where the model moved in its games against an opponent, the
 model's move distribution p_tau is computed at each temperature and every legal move is
@@ -186,8 +186,8 @@ def move_quality_table(
 def collect_states(pgns: list[Path], max_ply: int, max_games: int) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
     """(state keys, next moves, legal-move count per state) of the early plies of start-position games
     read from PGN files (.pgn, .zst, .bz2, .gz, or folders of them)."""
-    from engine.pgn import IllegalMove, find_pgn_files, iter_raw_games, movetext_tokens, resolve_san
-    from engine.tokenizer import move_id
+    from chessformer.engine.pgn import IllegalMove, find_pgn_files, iter_raw_games, movetext_tokens, resolve_san
+    from chessformer.engine.tokenizer import move_id
 
     keys: list[int] = []
     nexts: list[int] = []
@@ -279,8 +279,8 @@ def run_table1(
 ) -> list[MoveQualityRow]:
     from tqdm import tqdm
 
-    from bench.engines import stockfish_path
-    from engine.loader import load_model
+    from chessformer.bench.engines import stockfish_path
+    from chessformer.engine.loader import load_model
 
     loaded = load_model(weights, "auto", 1, 256)
     boards = model_positions(pgn, engine_prefix, positions)
@@ -303,11 +303,11 @@ def run_table1(
 
 
 def cli(argv: list[str]) -> int:
-    """``python -m bench analyse``."""
-    from bench.analyse import entropy_report, run_table1, table1_report
+    """``python -m chessformer.bench analyse``."""
+    from chessformer.bench.analyse import entropy_report, run_table1, table1_report
 
     p = argparse.ArgumentParser(
-        prog="python -m bench analyse", description="The paper's Table 1 and its entropy figure."
+        prog="python -m chessformer.bench analyse", description="The paper's Table 1 and its entropy figure."
     )
     sub = p.add_subparsers(dest="what", required=True)
     t1 = sub.add_parser(

@@ -1,4 +1,4 @@
-"""``python -m bench match --batched``: many games at once from one in-process model.
+"""``python -m chessformer.bench match --batched``: many games at once from one in-process model.
 
 The model is not a UCI subprocess here: every game where the model is to move is
 advanced by one batched ``Player.evaluate_many`` (one forward per ply for all of them,
@@ -19,7 +19,7 @@ import chess
 import chess.engine
 import numpy as np
 
-from bench.match import (
+from chessformer.bench.match import (
     EngineProcess,
     GameRecord,
     Job,
@@ -31,9 +31,9 @@ from bench.match import (
     summarize,
     write_headers,
 )
-from engine.options import OptionValues
-from engine.pgn import append_game
-from engine.player import Player
+from chessformer.engine.options import OptionValues
+from chessformer.engine.pgn import append_game
+from chessformer.engine.player import Player
 
 
 @dataclass
@@ -205,7 +205,7 @@ def _apply_opponent(g: _Live, fut: cf.Future[chess.engine.PlayResult]) -> None:
 
 
 def _write(pgn, rec: GameRecord, cfg: MatchConfig, g: _Live) -> None:  # type: ignore[no-untyped-def]
-    from bench.match import Opening
+    from chessformer.bench.match import Opening
 
     write_headers(rec, cfg, cfg.opponents[g.job.opponent], g.job, Opening(g.opening_name), g.engine_color, g.seed)
     rec.game.headers["WhiteEngine" if g.engine_color else "BlackEngine"] = (

@@ -1,4 +1,4 @@
-"""``python -m bench calibrate``: measure a model's strength table for UCI_LimitStrength / UCI_Elo.
+"""``python -m chessformer.bench calibrate``: measure a model's strength table for UCI_LimitStrength / UCI_Elo.
 
 Every setting of a grid (the Rating the model is conditioned on x the Temperature) plays every
 opponent; optional games between consecutive opponents tie unanchored ones (Stockfish Skill
@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.engines import EngineSpec, parse_engine_spec
-from bench.match import MatchConfig, Opening, run_match
-from bench.rate import parse_anchors, rate, read_results
-from engine.strength import METADATA_KEY, Calibration, StrengthPoint
+from chessformer.bench.engines import EngineSpec, parse_engine_spec
+from chessformer.bench.match import MatchConfig, Opening, run_match
+from chessformer.bench.rate import parse_anchors, rate, read_results
+from chessformer.engine.strength import METADATA_KEY, Calibration, StrengthPoint
 
 
 @dataclass
@@ -87,7 +87,7 @@ def run_calibration(cfg: CalibrationConfig, out: Path, progress: bool = True) ->
 
 def write_calibrated_copy(weights: Path, table: Calibration, out: Path) -> Path:
     """``weights`` copied to ``out`` (.safetensors + .json), with the table in the metadata."""
-    from engine.weights import check_weights, sidecar_path
+    from chessformer.engine.weights import check_weights, sidecar_path
 
     info = check_weights(weights)
     if out.suffix != ".safetensors":
@@ -116,10 +116,10 @@ def cli(argv: list[str]) -> int:
     import argparse
     import sys
 
-    from bench.match import load_openings
-    from engine.weights import WeightsError, resolve_weights
+    from chessformer.bench.match import load_openings
+    from chessformer.engine.weights import WeightsError, resolve_weights
 
-    p = argparse.ArgumentParser(prog="python -m bench calibrate", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m chessformer.bench calibrate", description=__doc__.splitlines()[0])
     p.add_argument("--weights", default="<bundled>")
     p.add_argument("--ratings", default="0", help="comma-separated Rating values (0: unconditioned)")
     p.add_argument("--scale", default="fide", help="their RatingScale")

@@ -56,7 +56,7 @@ def stockfish_path() -> str:
 
 def chessformer_command() -> tuple[str, ...]:
     exe = shutil.which("chessformer")
-    return (exe,) if exe else (sys.executable, "-m", "engine")
+    return (exe,) if exe else (sys.executable, "-m", "chessformer.engine")
 
 
 def _kv(text: str) -> dict[str, str]:
@@ -110,7 +110,7 @@ def parse_engine_spec(text: str) -> EngineSpec:
         options["Hash"] = int(kv.pop("hash", "16"))
         command: tuple[str, ...] = (stockfish_path(),)
     elif head == "random":
-        options, name, command = {}, "Random", (sys.executable, "-m", "bench.random_mover")
+        options, name, command = {}, "Random", (sys.executable, "-m", "chessformer.bench.random_mover")
     elif head == "chessformer":
         options = {}
         name = "ChessFormer"

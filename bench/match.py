@@ -1,4 +1,4 @@
-"""``python -m bench match``: an engine against UCI opponents, games to PGN, resumable.
+"""``python -m chessformer.bench match``: an engine against UCI opponents, games to PGN, resumable.
 
 Each opponent plays ``games`` games against the engine: opening ``i // 2`` of the
 list (cycled) with the engine as white for even ``i`` and black for odd ``i``, so
@@ -32,9 +32,9 @@ import chess
 import chess.engine
 import chess.pgn
 
-from bench.engines import EngineSpec, stockfish_path
-from bench.rate import finished_headers
-from engine.pgn import append_game
+from chessformer.bench.engines import EngineSpec, stockfish_path
+from chessformer.bench.rate import finished_headers
+from chessformer.engine.pgn import append_game
 
 
 @dataclass(frozen=True)
@@ -454,11 +454,13 @@ def summarize(pgn: Path, cfg: MatchConfig) -> dict[str, dict[str, float]]:
 
 
 def cli(argv: list[str]) -> int:
-    """``python -m bench match``."""
-    from bench.engines import parse_engine_spec
-    from bench.match import MatchConfig, load_openings, run_match
+    """``python -m chessformer.bench match``."""
+    from chessformer.bench.engines import parse_engine_spec
+    from chessformer.bench.match import MatchConfig, load_openings, run_match
 
-    p = argparse.ArgumentParser(prog="python -m bench match", description="An engine against UCI opponents, to PGN.")
+    p = argparse.ArgumentParser(
+        prog="python -m chessformer.bench match", description="An engine against UCI opponents, to PGN."
+    )
     p.add_argument("--engine", default="chessformer:temperature=0", help="engine spec (see bench/engines.py)")
     p.add_argument(
         "--opponent",
@@ -515,23 +517,23 @@ def cli(argv: list[str]) -> int:
         if clock:
             print("match: --batched plays per-move limits only (no --tc)", file=sys.stderr)
             return 2
-        from bench.batched_match import run_batched_match
-        from engine.loader import load_model
-        from engine.weights import WeightsError
+        from chessformer.bench.batched_match import run_batched_match
+        from chessformer.engine.loader import load_model
+        from chessformer.engine.weights import WeightsError
 
         try:
             loaded = load_model(str(engine.options.get("WeightsFile", "<bundled>")), a.backend, 1, 4096)
         except WeightsError as e:
             print(f"match: {e}", file=sys.stderr)
             return 2
-        from bench.match import engine_log_path, engine_stderr_to
+        from chessformer.bench.match import engine_log_path, engine_stderr_to
 
         a.pgn.parent.mkdir(parents=True, exist_ok=True)
         with engine_stderr_to(engine_log_path(a.pgn)):
             summary = run_batched_match(cfg, loaded.player, a.pgn, a.concurrency, progress=not a.no_progress)
     else:
         summary = run_match(cfg, a.pgn, a.concurrency, progress=not a.no_progress)
-    from bench.match import engine_log_path
+    from chessformer.bench.match import engine_log_path
 
     print(f"engines' stderr: {engine_log_path(a.pgn)}", file=sys.stderr)
     for name, s in summary.items():

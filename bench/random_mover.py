@@ -1,4 +1,4 @@
-"""``python -m bench.random_mover``: a UCI engine that plays a uniformly random legal move.
+"""``python -m chessformer.bench.random_mover``: a UCI engine that plays a uniformly random legal move.
 
 The floor of every rating table. Option Seed (0: fresh randomness) makes it reproducible.
 """

@@ -1,4 +1,4 @@
-"""``python -m bench rate``: ratings of the players in PGN files, as a table and JSON."""
+"""``python -m chessformer.bench rate``: ratings of the players in PGN files, as a table and JSON."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import chess.pgn
 
-from bench.ratings import GameResult, glicko2_against_anchors, mle_elo
-from engine.pgn import finished_headers
+from chessformer.bench.ratings import GameResult, glicko2_against_anchors, mle_elo
+from chessformer.engine.pgn import finished_headers
 
 # The paper's fixed Glicko-2 anchors: Stockfish 16.1 Skill Level at 0.1 s per move (../shared/PAPER.md).
 # Our Stockfish is Debian's 15.1: the numbers are the paper's, the engine is not the same build.
@@ -168,11 +168,11 @@ def cli_rate(pgns: list[Path], anchor_items: list[str], out_json: Path | None, r
 
 
 def cli(argv: list[str]) -> int:
-    """``python -m bench rate``."""
-    from bench.rate import cli_rate
+    """``python -m chessformer.bench rate``."""
+    from chessformer.bench.rate import cli_rate
 
     p = argparse.ArgumentParser(
-        prog="python -m bench rate", description="Glicko-2 and max-likelihood Elo from PGN files."
+        prog="python -m chessformer.bench rate", description="Glicko-2 and max-likelihood Elo from PGN files."
     )
     p.add_argument("pgn", nargs="+", type=Path)
     p.add_argument(

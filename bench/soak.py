@@ -1,10 +1,10 @@
-"""``python -m bench soak``: the engine's process over many games, watched for leaks, stalls and bad moves.
+"""``python -m chessformer.bench soak``: the engine's process over many games, watched for leaks, stalls and bad moves.
 
 Two soaks, each reporting the engine's resident memory at the start, the middle and the end:
 
 - ``--cycles N``: one engine process, N rounds of ``ucinewgame`` / ``position`` (a random game of
   0-120 plies) / ``go``; every bestmove must be legal and arrive within ``--stall`` seconds.
-- ``--games N``: a bench match (``python -m bench match`` options: ``--tc``, opponents,
+- ``--games N``: a bench match (``python -m chessformer.bench match`` options: ``--tc``, opponents,
   concurrency) while a sampler reads the resident memory of every engine process the match
   runs, every ``--sample`` seconds; afterwards every game of the PGN is replayed for legality
   and its terminations are counted (forfeits, crashes, time losses).
@@ -28,7 +28,7 @@ from pathlib import Path
 import chess
 import chess.pgn
 
-from bench.engines import chessformer_command
+from chessformer.bench.engines import chessformer_command
 
 
 @dataclass(frozen=True)
@@ -171,10 +171,10 @@ def replay_games(pgn: Path) -> dict[str, object]:
 
 
 def soak_match(match_argv: list[str], pgn: Path, sample_s: float = 20.0) -> dict[str, object]:
-    """Run ``python -m bench match`` with ``match_argv`` while sampling the engine processes' memory."""
+    """Run ``python -m chessformer.bench match`` with ``match_argv`` while sampling the engine processes' memory."""
     readings: list[tuple[float, int, float]] = []  # (seconds, games so far, max RSS of the engine processes)
     command = chessformer_command()
-    cmd = [sys.executable, "-m", "bench", "match", *match_argv, "--pgn", str(pgn), "--no-progress"]
+    cmd = [sys.executable, "-m", "chessformer.bench", "match", *match_argv, "--pgn", str(pgn), "--no-progress"]
     t0 = time.time()
     match = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     while match.poll() is None:
@@ -197,7 +197,7 @@ def soak_match(match_argv: list[str], pgn: Path, sample_s: float = 20.0) -> dict
 
 
 def cli(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench soak", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m chessformer.bench soak", description=__doc__.splitlines()[0])
     p.add_argument("--cycles", type=int, default=0, help="ucinewgame/position/go rounds through one engine process")
     p.add_argument("--games", type=int, default=0, help="games of a bench match, per opponent")
     p.add_argument("--pgn", type=Path, default=Path("runs/soak/soak.pgn"), help="the match's PGN (--games)")

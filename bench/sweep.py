@@ -1,4 +1,4 @@
-"""``python -m bench sweep``: rating against temperature, the paper's Figure 1 for any model.
+"""``python -m chessformer.bench sweep``: rating against temperature, the paper's Figure 1 for any model.
 
 For each temperature the model plays every opponent (bench/match.py, all games in one
 resumable PGN); optional calibration games between the opponents tie unanchored ones
@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench.engines import EngineSpec, parse_engine_spec
-from bench.match import MatchConfig, Opening, run_match
-from bench.rate import parse_anchors, rate, read_results
+from chessformer.bench.engines import EngineSpec, parse_engine_spec
+from chessformer.bench.match import MatchConfig, Opening, run_match
+from chessformer.bench.rate import parse_anchors, rate, read_results
 
 if TYPE_CHECKING:
-    from engine.player import Player
+    from chessformer.engine.player import Player
 
 PAPER_TEMPERATURES = (0.001, 0.01, 0.1, 0.3, 0.5, 0.75, 1.0, 1.5)
 
@@ -62,7 +62,7 @@ def _batched_player(cfg: SweepConfig) -> Player:
     """The sweep's model, loaded once for the batched runner (a cmd=... engine cannot be batched)."""
     if cfg.engine_command:
         raise ValueError("--batched plays chessformer's own model in-process; it cannot run a cmd=... engine")
-    from engine.loader import load_model
+    from chessformer.engine.loader import load_model
 
     return load_model(cfg.weights, cfg.backend, 1, 4096).player
 
@@ -80,8 +80,8 @@ def run_sweep(cfg: SweepConfig, out: Path, progress: bool = True) -> list[dict[s
         if player is None:
             run_match(mc, pgn, cfg.concurrency, progress)
         else:  # the model in-process: one batched forward per ply for all games at once
-            from bench.batched_match import run_batched_match
-            from bench.match import engine_log_path, engine_stderr_to
+            from chessformer.bench.batched_match import run_batched_match
+            from chessformer.bench.match import engine_log_path, engine_stderr_to
 
             with engine_stderr_to(engine_log_path(pgn)):
                 run_batched_match(mc, player, pgn, cfg.concurrency, progress)
@@ -129,7 +129,7 @@ def _jsonable(cfg: SweepConfig) -> dict[str, object]:
 
 
 def _rating_cap(weights: str) -> float | None:
-    from engine.weights import WeightsError, read_info, resolve_weights
+    from chessformer.engine.weights import WeightsError, read_info, resolve_weights
 
     try:
         cap = read_info(resolve_weights(weights)).metadata.get("rating_cap")
@@ -178,12 +178,12 @@ def plot_sweep(rows: list[dict[str, object]], cap: float | None, path: Path, tit
 
 
 def cli(argv: list[str]) -> int:
-    """``python -m bench sweep``."""
-    from bench.match import load_openings
-    from bench.sweep import PAPER_TEMPERATURES, SweepConfig, run_sweep
+    """``python -m chessformer.bench sweep``."""
+    from chessformer.bench.match import load_openings
+    from chessformer.bench.sweep import PAPER_TEMPERATURES, SweepConfig, run_sweep
 
     p = argparse.ArgumentParser(
-        prog="python -m bench sweep", description="Rating against temperature (the paper's Figure 1)."
+        prog="python -m chessformer.bench sweep", description="Rating against temperature (the paper's Figure 1)."
     )
     p.add_argument("--weights", default="<bundled>", help="WeightsFile of the model")
     p.add_argument("--temperatures", default=",".join(f"{t:g}" for t in PAPER_TEMPERATURES))

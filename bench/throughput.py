@@ -1,4 +1,4 @@
-"""``python -m bench throughput``: per backend and batch size, latency per ply and moves/s.
+"""``python -m chessformer.bench throughput``: per backend and batch size, latency per ply and moves/s.
 
 A step advances every game of the batch by one ply (one new token each), as a batched
 match or the engine after the opponent's reply does. For each (backend, batch): the
@@ -23,10 +23,10 @@ from typing import Any
 import chess
 import torch
 
-from engine.backends.base import Backend, Evaluation
-from engine.model import SQUARE_TOKENS, ChessFormer
-from engine.perf import measure_matmul_peak
-from engine.tokenizer import TokenSequence, encode_board
+from chessformer.engine.backends.base import Backend, Evaluation
+from chessformer.engine.model import SQUARE_TOKENS, ChessFormer
+from chessformer.engine.perf import measure_matmul_peak
+from chessformer.engine.tokenizer import TokenSequence, encode_board
 
 PLAIN_EAGER = "plain-eager"  # the baseline: no cache, no batching (not an engine backend)
 RANDOM_NANOGPT = "random-nanogpt"  # --weights value: a random-init nanoGPT of the paper's published size
@@ -122,21 +122,22 @@ def run_throughput(
     scattered: bool = False,
     plies: int = 10,
 ) -> tuple[list[ThroughputRow], dict[str, float]]:
-    from engine.loader import make_backend
+    from chessformer.engine.loader import make_backend
 
     torch.set_num_threads(threads)
     peaks = {"fp32": measure_matmul_peak(torch.float32), "bf16": measure_matmul_peak(torch.bfloat16)}
     # a squares model reads 65 tokens a move (engine/model.py); the others one new token
     rows = []
-    from engine.nanogpt import NanoGPT
+    from chessformer.engine.nanogpt import NanoGPT
 
     if isinstance(model, NanoGPT):  # the paper's character model: its one backend, exact move log-probabilities
-        from engine.backends.nanogpt_backend import NanoGPTBackend
+        from chessformer.engine.backends.nanogpt_backend import NanoGPTBackend
 
         nano = NanoGPTBackend(model, cache_mb=4096)
         for batch in batches:
             lat = measure(nano, batch, steps, plies=plies)
-            rows.append(ThroughputRow("nanogpt", batch, lat * 1000, batch / lat, 0.0))  # FLOPs vary with the move tree
+            label = f"nanogpt ({str(nano.dtype).removeprefix('torch.')} matmuls)"
+            rows.append(ThroughputRow(label, batch, lat * 1000, batch / lat, 0.0))  # FLOPs vary with the move tree
         return rows, peaks
     flops_per_move = 2 * model.num_parameters() * (SQUARE_TOKENS if model.squares else 1)
     for name in backends:
@@ -178,10 +179,10 @@ def report(
     scattered: bool = False,
     plies: int = 10,
 ) -> str:
-    from engine.weights import load_weights, resolve_weights
+    from chessformer.engine.weights import load_weights, resolve_weights
 
     if weights == RANDOM_NANOGPT:  # the published checkpoints' shape with random weights: a speed check
-        from engine.nanogpt import NanoGPT, NanoGPTConfig
+        from chessformer.engine.nanogpt import NanoGPT, NanoGPTConfig
 
         torch.manual_seed(0)
         model: Any = NanoGPT(NanoGPTConfig()).eval()
@@ -203,10 +204,10 @@ def report(
 
 
 def cli(argv: list[str]) -> int:
-    """``python -m bench throughput``."""
+    """``python -m chessformer.bench throughput``."""
 
     p = argparse.ArgumentParser(
-        prog="python -m bench throughput", description="Latency and moves/s per backend and batch size."
+        prog="python -m chessformer.bench throughput", description="Latency and moves/s per backend and batch size."
     )
     p.add_argument(
         "--weights",

@@ -1,7 +1,7 @@
-"""``python -m engine``: the UCI engine, same as the ``chessformer`` command."""
+"""``python -m chessformer.engine``: the UCI engine, same as the ``chessformer`` command."""
 
 import sys
 
-from engine.uci import main
+from chessformer.engine.uci import main
 
 sys.exit(main())

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.backends.base import Backend
-from engine.player import Player
-from engine.weights import WeightsError, WeightsInfo, load_weights, resolve_weights
+from chessformer.engine.backends.base import Backend
+from chessformer.engine.player import Player
+from chessformer.engine.weights import WeightsError, WeightsInfo, load_weights, resolve_weights
 
 log = logging.getLogger("chessformer")
 
@@ -54,7 +54,7 @@ def hash_mb_for_slots(config: Mapping[str, int | str], slots: int) -> int:
 def make_backend(name: str, model: Any, weights_sha256: str, hash_mb: int = 128) -> Backend:
     """The backend called ``name`` (an option value of Backend) for ``model``, from the registry
     (engine/backends/registry.py); WeightsError with one line if it is unknown or cannot run here."""
-    from engine.backends.registry import BY_NAME, BackendUnavailable
+    from chessformer.engine.backends.registry import BY_NAME, BackendUnavailable
 
     entry = BY_NAME.get(name)
     if entry is None:
@@ -72,10 +72,10 @@ def load_model(weights: str, backend: str, threads: int, hash_mb: int) -> Loaded
     set_threads(threads)
     model, info = load_weights(path)
     n = model.num_parameters()
-    from engine.nanogpt import NanoGPT
+    from chessformer.engine.nanogpt import NanoGPT
 
     if isinstance(model, NanoGPT):  # the paper's character model has one backend of its own
-        from engine.backends.nanogpt_backend import NanoGPTBackend
+        from chessformer.engine.backends.nanogpt_backend import NanoGPTBackend
 
         if backend not in ("auto", "torch"):
             log.info("backend %s does not run character nanoGPT models; using nanogpt", backend)

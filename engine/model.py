@@ -48,8 +48,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.attacks import N_ATTACK_CODES, AttackMaps
-from engine.tokenizer import (
+from chessformer.engine.attacks import N_ATTACK_CODES, AttackMaps
+from chessformer.engine.tokenizer import (
     MAX_FEATURES,
     MOVES,
     N_FEATURES,

@@ -203,10 +203,10 @@ def cast_block_matmuls(model: NanoGPT, dtype: torch.dtype) -> None:
     if dtype == torch.float32:
         return
     for block in cast(nn.ModuleList, model.transformer["h"]):
-        block.attn.c_attn = CastLinear(block.attn.c_attn, dtype)
-        block.attn.c_proj = CastLinear(block.attn.c_proj, dtype)
-        block.mlp.c_fc = CastLinear(block.mlp.c_fc, dtype)
-        block.mlp.c_proj = CastLinear(block.mlp.c_proj, dtype)
+        for owner, name in ((block.attn, "c_attn"), (block.attn, "c_proj"), (block.mlp, "c_fc"), (block.mlp, "c_proj")):
+            linear = getattr(owner, name)
+            if isinstance(linear, nn.Linear):  # not yet cast
+                setattr(owner, name, CastLinear(linear, dtype))
 
 
 class CheckpointError(ValueError):

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from engine.backends.registry import NAMES, backend_help
+from chessformer.engine.backends.registry import NAMES, backend_help
 
 OptionType = Literal["check", "spin", "combo", "string", "button"]
 OptionValue = bool | int | str | float
@@ -63,7 +63,7 @@ def _parse_temperature(raw: str) -> float:
 def _parse_weights_file(raw: str) -> str:
     """A WeightsFile value is checked when it is set (file, sidecar, sha256, config), so a bad one
     is refused like any bad value and the model in use stays."""
-    from engine.weights import WeightsError, check_weights, resolve_weights
+    from chessformer.engine.weights import WeightsError, check_weights, resolve_weights
 
     value = raw.strip() or BUNDLED
     try:
@@ -198,7 +198,7 @@ def _declare() -> tuple[OptionSpec, ...]:
             "check",
             False,
             "Play at UCI_Elo instead of at Temperature and Rating: the setting (conditioning rating and temperature)"
-            " comes from the calibration table in the model's weights (python -m bench calibrate), measured on the"
+            " comes from the calibration table in the model's weights (python -m chessformer.bench calibrate), measured on the"
             " paper's scale (Stockfish 15.1 Skill Levels at 0.1 s a move). An info string names the setting.",
         ),
         OptionSpec(

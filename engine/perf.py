@@ -43,7 +43,7 @@ def faster_cpu_matmul_dtype(m: int, k: int, n: int) -> torch.dtype:
     others slower, so the answer is measured, never assumed. It is measured once per machine and
     kept in the build cache (engine/backends/build_cache.py), so that every later engine on this
     machine computes in the same precision and plays the same moves at Temperature 0."""
-    from engine.backends.build_cache import build_cache_root, cpu_model
+    from chessformer.engine.backends.build_cache import build_cache_root, cpu_model
 
     key = hashlib.sha256(f"{cpu_model()}|{torch.__version__}|{m}x{k}x{n}".encode()).hexdigest()[:16]
     path = build_cache_root() / f"matmul-dtype-{key}.txt"

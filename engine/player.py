@@ -35,8 +35,8 @@ from dataclasses import dataclass, replace
 import chess
 import numpy as np
 
-from engine.backends.base import Backend
-from engine.tokenizer import InputSpec, encode_board, move_id
+from chessformer.engine.backends.base import Backend
+from chessformer.engine.tokenizer import InputSpec, encode_board, move_id
 
 Rating = tuple[str | None, int | None]  # (rating scale, rating); None: unknown
 
@@ -220,7 +220,7 @@ class Player:
         """The paper harness's move for a character model (engine/backends/nanogpt_backend.py):
         characters sampled at ``temperature``, up to ``tries`` times until they name a legal move.
         Returns (the move, or None after ``tries`` failures; every sampled response)."""
-        from engine.backends.nanogpt_backend import NanoGPTBackend, paper_move
+        from chessformer.engine.backends.nanogpt_backend import NanoGPTBackend, paper_move
 
         backend = self.backend
         if not isinstance(backend, NanoGPTBackend):

@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import chess
 
-from engine import __version__
-from engine.go_params import GoParams, parse_go
-from engine.options import OPTIONS, OptionError, OptionValues
+from chessformer.engine import __version__
+from chessformer.engine.go_params import GoParams, parse_go
+from chessformer.engine.options import OPTIONS, OptionError, OptionValues
 
 if TYPE_CHECKING:  # imported lazily: they pull in numpy and torch
     import numpy as np
 
-    from engine.loader import LoadedModel
+    from chessformer.engine.loader import LoadedModel
 
 log = logging.getLogger("chessformer")
 
@@ -146,7 +146,7 @@ class UciEngine:
 
     def on_threads_change(self, value: object) -> None:
         if self.loaded is not None:
-            from engine.loader import set_threads
+            from chessformer.engine.loader import set_threads
 
             set_threads(int(str(value)))
 
@@ -223,8 +223,8 @@ class UciEngine:
         previous = self.loaded  # kept if the new load fails: a bad value must not disable the engine
         self.loaded, self.load_error = None, None
         try:
-            from engine.loader import load_model
-            from engine.weights import WeightsError
+            from chessformer.engine.loader import load_model
+            from chessformer.engine.weights import WeightsError
 
             try:
                 self.loaded = load_model(
@@ -261,14 +261,14 @@ class UciEngine:
         calibrated setting for UCI_Elo (engine/strength.py), said once per change in an info string."""
         if not self.options["UCI_LimitStrength"] or self.loaded is None:
             return self.options.temperature, self.options.ratings
-        from engine.strength import Calibration
+        from chessformer.engine.strength import Calibration
 
         try:
             table = Calibration.from_metadata(self.loaded.info.metadata)
         except ValueError as e:
             table, why = None, str(e)
         else:
-            why = "these weights carry no strength calibration (python -m bench calibrate writes one)"
+            why = "these weights carry no strength calibration (python -m chessformer.bench calibrate writes one)"
         requested = int(str(self.options["UCI_Elo"]))
         if table is None:
             note = f"UCI_LimitStrength: {why}; playing at Temperature and Rating"
@@ -317,7 +317,7 @@ class UciEngine:
 
     def _think(self, board: chess.Board, params: GoParams) -> tuple[str, str | None]:
         """Choose a move; send info lines. Returns (bestmove, ponder move or None) as UCI text."""
-        from engine.player import wdl_permille, wdl_to_cp
+        from chessformer.engine.player import wdl_permille, wdl_to_cp
 
         t0 = time.perf_counter()
         chess960 = board.chess960

@@ -17,7 +17,7 @@ line; the UCI engine shows that line as ``info string`` and keeps running.
 Two architectures: a ChessFormer (config: ModelConfig fields), and the Transcendence
 paper's character-level nanoGPT (config ``"architecture": "nanogpt-char"``, engine/nanogpt.py).
 A paper checkpoint (``ckpt_*.pt``) is also read directly, with ``weights_only=True``;
-``python -m training convert-paper`` turns it into this format, so that later loads read no pickle.
+``python -m chessformer.training convert-paper`` turns it into this format, so that later loads read no pickle.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from engine.options import BUNDLED
-from engine.tokenizer import TOKENIZER_VERSION
+from chessformer.engine.options import BUNDLED
+from chessformer.engine.tokenizer import TOKENIZER_VERSION
 
 FORMAT = "chessformer-weights"
 FORMAT_VERSION = 1
@@ -124,7 +124,7 @@ def is_paper_checkpoint(path: Path) -> bool:
 
 def _paper_info(path: Path) -> tuple[WeightsInfo, Any, Any]:
     """(info, config, state dict) of a paper checkpoint; WeightsError with its reason."""
-    from engine.nanogpt import CheckpointError, read_paper_checkpoint
+    from chessformer.engine.nanogpt import CheckpointError, read_paper_checkpoint
 
     if not path.is_file():
         raise WeightsError(f"weights file not found: {path}")
@@ -138,8 +138,8 @@ def _paper_info(path: Path) -> tuple[WeightsInfo, Any, Any]:
 
 def _model_config(info: WeightsInfo) -> Any:
     """The ModelConfig or NanoGPTConfig the sidecar describes; WeightsError if none."""
-    from engine.model import ModelConfig
-    from engine.nanogpt import ARCHITECTURE, NanoGPTConfig
+    from chessformer.engine.model import ModelConfig
+    from chessformer.engine.nanogpt import ARCHITECTURE, NanoGPTConfig
 
     try:
         if info.config.get("architecture") == ARCHITECTURE:
@@ -168,8 +168,8 @@ def load_weights(path: Path | str, device: str = "cpu") -> tuple[Any, WeightsInf
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from engine.model import ChessFormer
-    from engine.nanogpt import CheckpointError, NanoGPTConfig, build_nanogpt, check_state
+    from chessformer.engine.model import ChessFormer
+    from chessformer.engine.nanogpt import CheckpointError, NanoGPTConfig, build_nanogpt, check_state
 
     if is_paper_checkpoint(Path(path)):
         info, cfg, state = _paper_info(Path(path))
@@ -240,7 +240,7 @@ def resolve_weights(value: str) -> Path:
         if path is None:
             raise WeightsError(
                 "this build has no bundled model: set WeightsFile to a .safetensors file"
-                " (python -m training export writes one)"
+                " (python -m chessformer.training export writes one)"
             )
         return path
     return Path(os.path.expanduser(value.strip()))

@@ -25,8 +25,8 @@ def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer random-init ChessFormer with a 32-token window (so long games re-anchor)."""
     import torch
 
-    from engine.model import ChessFormer, ModelConfig
-    from engine.weights import save_weights
+    from chessformer.engine.model import ChessFormer, ModelConfig
+    from chessformer.engine.weights import save_weights
 
     torch.manual_seed(0)
     model = ChessFormer(ModelConfig(n_layer=2, n_head=2, n_embd=32, block_size=32))
@@ -37,7 +37,7 @@ def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_weights: Path):
-    from engine.weights import load_weights
+    from chessformer.engine.weights import load_weights
 
     model, _ = load_weights(tiny_weights)
     return model

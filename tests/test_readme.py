@@ -9,7 +9,7 @@ import chess
 import chess.engine
 import pytest
 
-from engine.options import OPTIONS, find_option
+from chessformer.engine.options import OPTIONS, find_option
 from tests.engine.test_engine_subprocess import STOCKFISH
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,7 +112,7 @@ def test_readme_tool_engines_accept_their_options() -> None:
                 spec = find_option(name)
                 assert spec is not None, name
                 spec.convert(value)  # raises OptionError
-            argv = [sys.executable, "-m", "engine"]  # the built program is driven in test_distribution.py
+            argv = [sys.executable, "-m", "chessformer.engine"]  # the built program is driven in test_distribution.py
         elif STOCKFISH is not None:
             argv = [STOCKFISH]
         else:

@@ -1,15 +1,15 @@
-"""``python -m training COMMAND``: the data pipeline, the trainer and the weights tools (``--help`` lists them)."""
+"""``python -m chessformer.training COMMAND``: the data pipeline, the trainer and the weights tools (``--help`` lists them)."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
 
-from engine.commands import Command, dispatch, lazy_cli
+from chessformer.engine.commands import Command, dispatch, lazy_cli
 
 
 def _lazy(module: str) -> Callable[[list[str]], int]:
-    return lazy_cli(f"training.{module}")
+    return lazy_cli(f"chessformer.training.{module}")
 
 
 COMMANDS = {
@@ -28,7 +28,7 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    return dispatch("python -m training", COMMANDS, argv)
+    return dispatch("python -m chessformer.training", COMMANDS, argv)
 
 
 if __name__ == "__main__":

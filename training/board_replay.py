@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engine.model import move_squares, square_pieces
-from engine.tokenizer import N_FEATURES, N_MOVES, PAD_FEATURE, RATING_ROLE_SIZE
+from chessformer.engine.model import move_squares, square_pieces
+from chessformer.engine.tokenizer import N_FEATURES, N_MOVES, PAD_FEATURE, RATING_ROLE_SIZE
 
 ROW_WIDTH = 64 + 1 + 4 + 1  # a tracked row: one slot per square, side to move, 4 castling rights, en passant
 _FROM, _TO, _PROMO = (torch.cat([t, torch.zeros(2, dtype=t.dtype)]) for t in move_squares())  # + POS, PAD ids

@@ -23,10 +23,10 @@ import chess
 import numpy as np
 import torch
 
-from engine.tokenizer import MAX_FEATURES, PAD_FEATURE, PAD_ID, POS_ID, board_features, rating_code
-from training.board_replay import rating_columns, scale_of_source, track_rows
-from training.mirror import MIRROR_MOVE, mirror_features
-from training.shards import Shard, list_shards, load_shard
+from chessformer.engine.tokenizer import MAX_FEATURES, PAD_FEATURE, PAD_ID, POS_ID, board_features, rating_code
+from chessformer.training.board_replay import rating_columns, scale_of_source, track_rows
+from chessformer.training.mirror import MIRROR_MOVE, mirror_features
+from chessformer.training.shards import Shard, list_shards, load_shard
 
 START_FEATURES = np.array(board_features(chess.Board()), dtype=np.int64)
 _STM_BLACK = 769  # the side-to-move feature index for black (engine/tokenizer.py)
@@ -106,7 +106,9 @@ class GameIndex:
     def __init__(self, folder: Path, val_permille: int = 5, legal: bool = False) -> None:
         names = list_shards(folder)
         if not names:
-            raise FileNotFoundError(f"no complete shards in {folder} (run python -m training prepare first)")
+            raise FileNotFoundError(
+                f"no complete shards in {folder} (run python -m chessformer.training prepare first)"
+            )
         self.shards: list[Shard] = [load_shard(folder, n) for n in names]
         self.legal = legal  # samples carry each target's legal move ids
         if legal:

@@ -1,4 +1,4 @@
-"""``python -m training export``: a training checkpoint to engine weights (safetensors + JSON)."""
+"""``python -m chessformer.training export``: a training checkpoint to engine weights (safetensors + JSON)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 
 import torch
 
-from engine.model import ChessFormer
-from engine.weights import save_weights
-from training.train import TrainConfig
+from chessformer.engine.model import ChessFormer
+from chessformer.engine.weights import save_weights
+from chessformer.training.train import TrainConfig
 
 
 def export(checkpoint: Path, out: Path, description: str, rating_cap: int | None, bf16: bool) -> dict[str, Any]:
@@ -57,7 +57,9 @@ def export(checkpoint: Path, out: Path, description: str, rating_cap: int | None
 
 
 def cli(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="python -m training export", description="Checkpoint to engine weights.")
+    p = argparse.ArgumentParser(
+        prog="python -m chessformer.training export", description="Checkpoint to engine weights."
+    )
     p.add_argument("checkpoint", type=Path, help="RUN/checkpoint.pt")
     p.add_argument("--out", type=Path, required=True, help="NAME.safetensors (NAME.json is written beside it)")
     p.add_argument("--description", default="", help="one line shown by the engine on load")

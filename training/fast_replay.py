@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.pgn import IllegalMove
-from engine.tokenizer import MAX_FEATURES, MOVE_TO_ID, PAD_FEATURE
+from chessformer.engine.pgn import IllegalMove
+from chessformer.engine.tokenizer import MAX_FEATURES, MOVE_TO_ID, PAD_FEATURE
 
 try:
     import fastchess
@@ -28,7 +28,7 @@ _CASTLE = {"K": 770, "Q": 771, "k": 772, "q": 773}
 
 
 def features_from_fen(fen: str, legal_ep: bool) -> tuple[int, ...]:
-    """engine.tokenizer.board_features computed from a FEN string (no python-chess board)."""
+    """chessformer.engine.tokenizer.board_features computed from a FEN string (no python-chess board)."""
     placement, turn, castling, ep = fen.split()[:4]
     feats: list[int] = []
     for r, row in enumerate(placement.split("/")):

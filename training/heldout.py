@@ -1,4 +1,4 @@
-"""``python -m training heldout``: top-1 agreement with the human move on held-out games.
+"""``python -m chessformer.training heldout``: top-1 agreement with the human move on held-out games.
 
 One position per validation game (the split of training/data.py's GameIndex, never trained
 on), a uniformly random ply from the 9th on, as the engine sees it: the game's moves up to
@@ -19,7 +19,7 @@ from typing import Any
 
 import chess
 
-from engine.tokenizer import MOVES
+from chessformer.engine.tokenizer import MOVES
 
 BANDS = ((0, 1200, "< 1200"), (1200, 1600, "1200-1600"), (1600, 2000, "1600-2000"), (2000, 10**6, ">= 2000"))
 FIRST_PLY = 8  # 0-based: the position before the 9th move
@@ -42,7 +42,7 @@ def band_of(rating: int) -> str | None:
 
 def heldout_positions(data: Path, max_games: int, seed: int = 9) -> list[HeldOutPosition]:
     """One position per validation game (standard start, at least FIRST_PLY + 1 plies)."""
-    from training.data import GameIndex
+    from chessformer.training.data import GameIndex
 
     index = GameIndex(data)
     rng = random.Random(seed)
@@ -70,7 +70,7 @@ def heldout_positions(data: Path, max_games: int, seed: int = 9) -> list[HeldOut
 
 def top1(weights: str, positions: list[HeldOutPosition], conditioned: bool) -> dict[str, Any]:
     """Top-1 agreement overall and by band; ``conditioned``: give the model the true ratings."""
-    from engine.loader import load_model
+    from chessformer.engine.loader import load_model
 
     player = load_model(weights, "cpu-fast", threads=0, hash_mb=256).player
     picks = []
@@ -118,7 +118,7 @@ def report(results: dict[str, dict[str, Any]]) -> str:
 
 
 def cli(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="python -m training heldout", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m chessformer.training heldout", description=__doc__.splitlines()[0])
     p.add_argument(
         "--data", type=Path, required=True, help="the shards the model was trained on (their validation split)"
     )
@@ -128,7 +128,7 @@ def cli(argv: list[str]) -> int:
     p.add_argument("--json", type=Path, help="write the figures here")
     p.add_argument("--stockfish-depth", type=int, default=0, help="also Stockfish at this depth (0: not)")
     a = p.parse_args(argv)
-    from engine.weights import read_info, resolve_weights
+    from chessformer.engine.weights import read_info, resolve_weights
 
     positions = heldout_positions(a.data, a.games, a.seed)
     print(f"{len(positions)} held-out positions", file=sys.stderr)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.tokenizer import MOVE_TO_ID, MOVES, N_FEATURES, PAD_FEATURE
+from chessformer.engine.tokenizer import MOVE_TO_ID, MOVES, N_FEATURES, PAD_FEATURE
 
 
 def _flip_rank(square_name: str) -> str:

@@ -1,4 +1,4 @@
-"""``python -m training prepare``: PGN files to token shards and a manifest.
+"""``python -m chessformer.training prepare``: PGN files to token shards and a manifest.
 
 Streaming and constant-memory: the main process decompresses and cuts games (header
 filters run there, they are cheap); a pool of ``--workers`` processes replays the
@@ -23,13 +23,20 @@ from typing import Any
 import chess
 import numpy as np
 
-from engine.pgn import IllegalMove, RawGame, find_pgn_files, iter_raw_games, movetext_tokens, resolve_san
-from engine.tokenizer import TOKENIZER_VERSION, board_features, move_id
-from engine.weights import file_sha256
-from training.fast_replay import AVAILABLE as FAST_AVAILABLE
-from training.fast_replay import replay_sans_fast
-from training.filters import FilterConfig, header_rejection, parse_elo
-from training.shards import ANCHOR_DTYPE, GAME_DTYPE, list_shards, load_shard_keys, shard_is_complete, write_shard
+from chessformer.engine.pgn import IllegalMove, RawGame, find_pgn_files, iter_raw_games, movetext_tokens, resolve_san
+from chessformer.engine.tokenizer import TOKENIZER_VERSION, board_features, move_id
+from chessformer.engine.weights import file_sha256
+from chessformer.training.fast_replay import AVAILABLE as FAST_AVAILABLE
+from chessformer.training.fast_replay import replay_sans_fast
+from chessformer.training.filters import FilterConfig, header_rejection, parse_elo
+from chessformer.training.shards import (
+    ANCHOR_DTYPE,
+    GAME_DTYPE,
+    list_shards,
+    load_shard_keys,
+    shard_is_complete,
+    write_shard,
+)
 
 
 class TruncatedGame(ValueError):
@@ -386,14 +393,14 @@ def write_manifest(out: Path, files: list[Path], cfg: PrepareConfig, read_errors
 
 
 def cli(argv: list[str]) -> int:
-    """``python -m training prepare``."""
+    """``python -m chessformer.training prepare``."""
     import argparse
     import json
     import sys
 
-    from training.filters import TIME_CLASSES
+    from chessformer.training.filters import TIME_CLASSES
 
-    p = argparse.ArgumentParser(prog="python -m training prepare", description="PGN files to token shards.")
+    p = argparse.ArgumentParser(prog="python -m chessformer.training prepare", description="PGN files to token shards.")
     p.add_argument("inputs", nargs="+", type=Path, help=".pgn/.pgn.zst/.pgn.bz2/.pgn.gz files or folders of them")
     p.add_argument("--out", type=Path, required=True, help="output folder for shards and manifest.json")
     p.add_argument("--max-elo", type=int, help="keep games whose players are both rated at most this")

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.tokenizer import MAX_FEATURES
+from chessformer.engine.tokenizer import MAX_FEATURES
 
 GAME_DTYPE = np.dtype(
     [

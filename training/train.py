@@ -1,6 +1,6 @@
-"""``python -m training train``: the training loop (nanoGPT-style, one file to read).
+"""``python -m chessformer.training train``: the training loop (nanoGPT-style, one file to read).
 
-One process by default; ``torchrun --nproc_per_node N -m training train ...`` runs
+One process by default; ``torchrun --nproc_per_node N -m chessformer.training train ...`` runs
 DistributedDataParallel (gloo on CPU, nccl on CUDA), each rank taking every N-th batch.
 Checkpoints are written atomically; ``--resume`` continues from the last one with the
 same data order (training/data.py) and no lost step.
@@ -24,10 +24,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from engine.model import BOARD_ENCODINGS, SQUARE_TOKENS, ChessFormer, ModelConfig
-from engine.perf import measure_matmul_peak
-from engine.tokenizer import anchor_stride
-from training.data import RowSpec
+from chessformer.engine.model import BOARD_ENCODINGS, SQUARE_TOKENS, ChessFormer, ModelConfig
+from chessformer.engine.perf import measure_matmul_peak
+from chessformer.engine.tokenizer import anchor_stride
+from chessformer.training.data import RowSpec
 
 try:
     import tomllib
@@ -43,7 +43,7 @@ class TrainConfigError(ValueError):
 class TrainConfig:
     """Every field can be set in a TOML file and overridden as --field value."""
 
-    data: str = "data/human"  # folder of token shards (python -m training prepare)
+    data: str = "data/human"  # folder of token shards (python -m chessformer.training prepare)
     out: str = "runs/default"  # run folder: checkpoint, log.jsonl, config.json
     # model
     n_layer: int = 8  # transformer blocks (count)
@@ -156,7 +156,7 @@ class TrainConfig:
 
 def init_from(model: ChessFormer, weights: Path) -> None:
     """Copy engine weights into a freshly built model (fine-tuning); the shapes must match."""
-    from engine.weights import load_weights
+    from chessformer.engine.weights import load_weights
 
     source, _ = load_weights(weights)
     if source.cfg != model.cfg:
@@ -280,7 +280,7 @@ def _truncate_log(path: Path, step: int) -> None:
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, overwrite: bool = False) -> dict[str, Any]:
     from tqdm import tqdm
 
-    from training.data import BatchStream, GameIndex, validation_batches
+    from chessformer.training.data import BatchStream, GameIndex, validation_batches
 
     ddp = int(os.environ.get("WORLD_SIZE", "1")) > 1
     rank, world = 0, 1
@@ -451,7 +451,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, overwri
 
 
 def cli(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="python -m training train", description="Train a ChessFormer.")
+    p = argparse.ArgumentParser(prog="python -m chessformer.training train", description="Train a ChessFormer.")
     p.add_argument("--config", help="TOML file with TrainConfig fields")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--overwrite", action="store_true", help="start again even if OUT has a checkpoint (it is replaced)")

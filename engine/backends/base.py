@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.tokenizer import InputSpec, TokenSequence
+from chessformer.engine.tokenizer import InputSpec, TokenSequence
 
 
 @dataclass(frozen=True)

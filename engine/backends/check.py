@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from engine.backends.base import Backend, Evaluation
-from engine.tokenizer import InputSpec, TokenSequence
+from chessformer.engine.backends.base import Backend, Evaluation
+from chessformer.engine.tokenizer import InputSpec, TokenSequence
 
 log = logging.getLogger("chessformer")
 

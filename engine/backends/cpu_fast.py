@@ -1,6 +1,6 @@
 """cpu-fast: the static-cache slot backend on the CPU (the fastest CPU path measured).
 
-Measured with ``python -m bench throughput`` (README): on 2-core AVX-512 CPUs without
+Measured with ``python -m chessformer.bench throughput`` (README): on 2-core AVX-512 CPUs without
 AMX, fp32 weights beat bf16 at every batch size for the shipped model size, so this
 backend is fp32 by default; ``dtype`` selects bf16 where it wins (AMX CPUs).
 
@@ -21,10 +21,10 @@ import warnings
 
 import torch
 
-from engine.backends.native_step import NativeDecodeStep, NativeUnavailable
-from engine.backends.slots import SlotBackend
-from engine.backends.static_step import decode_step
-from engine.model import ChessFormer
+from chessformer.engine.backends.native_step import NativeDecodeStep, NativeUnavailable
+from chessformer.engine.backends.slots import SlotBackend
+from chessformer.engine.backends.static_step import decode_step
+from chessformer.engine.model import ChessFormer
 
 log = logging.getLogger("chessformer")
 

@@ -17,9 +17,9 @@ from collections.abc import Callable
 
 import torch
 
-from engine.backends.slots import SlotBackend
-from engine.backends.static_step import decode_step
-from engine.model import ChessFormer
+from chessformer.engine.backends.slots import SlotBackend
+from chessformer.engine.backends.static_step import decode_step
+from chessformer.engine.model import ChessFormer
 
 BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 

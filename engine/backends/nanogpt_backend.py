@@ -41,10 +41,10 @@ import chess
 import numpy as np
 import torch
 
-from engine.backends.base import Backend, Evaluation
-from engine.nanogpt import GAME_SEPARATOR, STOI, VOCAB, CharCache, NanoGPT, cast_block_matmuls, encode_chars
-from engine.perf import faster_cpu_matmul_dtype
-from engine.tokenizer import MOVES, N_MOVES, TokenSequence, board_from_features, move_id
+from chessformer.engine.backends.base import Backend, Evaluation
+from chessformer.engine.nanogpt import GAME_SEPARATOR, STOI, VOCAB, CharCache, NanoGPT, cast_block_matmuls, encode_chars
+from chessformer.engine.perf import faster_cpu_matmul_dtype
+from chessformer.engine.tokenizer import MOVES, N_MOVES, TokenSequence, board_from_features, move_id
 
 log = logging.getLogger("chessformer")
 

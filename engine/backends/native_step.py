@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.backends.build_cache import build_cache_root, cpu_model
-from engine.backends.static_step import StaticKVCache
-from engine.model import Block, ChessFormer
-from engine.tokenizer import PAD_FEATURE, POS_ID
+from chessformer.engine.backends.build_cache import build_cache_root, cpu_model
+from chessformer.engine.backends.static_step import StaticKVCache
+from chessformer.engine.model import Block, ChessFormer
+from chessformer.engine.tokenizer import PAD_FEATURE, POS_ID
 
 log = logging.getLogger("chessformer")
 
@@ -48,7 +48,7 @@ def build_library() -> Path:
     """The compiled step for this machine: built once, then found in the cache."""
     if os.environ.get("CHESSFORMER_NATIVE", "1") == "0":
         raise NativeUnavailable("switched off by CHESSFORMER_NATIVE=0")
-    source = resources.files("engine.backends").joinpath("native").joinpath(SOURCE).read_bytes()
+    source = resources.files("chessformer.engine.backends").joinpath("native").joinpath(SOURCE).read_bytes()
     compiler = os.environ.get("CC") or next((c for c in ("cc", "gcc", "clang") if shutil.which(c)), None)
     compiler_path = shutil.which(compiler) if compiler else None
     if compiler is None or compiler_path is None:

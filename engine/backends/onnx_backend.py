@@ -13,10 +13,10 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from engine.backends.onnx_graphs import export_onnx
-from engine.backends.slots import SlotBackend
-from engine.model import ChessFormer
-from engine.tokenizer import TokenSequence
+from chessformer.engine.backends.onnx_graphs import export_onnx
+from chessformer.engine.backends.slots import SlotBackend
+from chessformer.engine.model import ChessFormer
+from chessformer.engine.tokenizer import TokenSequence
 
 MAX_BATCH = 256  # largest batch in the decode profile (rows)
 PREFILL_MAX_BATCH = 16  # largest batch in the prefill profile (rows)

@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from engine.backends.static_step import decode_step, prefill
-from engine.model import ChessFormer
-from engine.tokenizer import PAD_FEATURE, POS_ID
+from chessformer.engine.backends.static_step import decode_step, prefill
+from chessformer.engine.model import ChessFormer
+from chessformer.engine.tokenizer import PAD_FEATURE, POS_ID
 
 OPSET = 17
 DECODE_INPUTS = ("tokens", "anchor", "pos", "k_cache", "v_cache")

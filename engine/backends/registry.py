@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from engine.backends.base import Backend
+    from chessformer.engine.backends.base import Backend
 
 
 class BackendUnavailable(RuntimeError):
@@ -30,31 +30,31 @@ class BackendEntry:
 
 
 def _torch(model: Any, sha: str, slots: int) -> Backend:
-    from engine.backends.torch_backend import TorchBackend
+    from chessformer.engine.backends.torch_backend import TorchBackend
 
     return TorchBackend(model, cache_mb=max(1, slots))  # slots is the Hash in MB for this one (make_backend)
 
 
 def _cpu_fast(model: Any, sha: str, slots: int) -> Backend:
-    from engine.backends.cpu_fast import CpuFastBackend
+    from chessformer.engine.backends.cpu_fast import CpuFastBackend
 
     return CpuFastBackend(model, slots=slots)
 
 
 def _cpu_int8(model: Any, sha: str, slots: int) -> Backend:
-    from engine.backends.cpu_fast import CpuInt8Backend
+    from chessformer.engine.backends.cpu_fast import CpuInt8Backend
 
     return CpuInt8Backend(model, slots=slots)
 
 
 def _cuda_graph(model: Any, sha: str, slots: int) -> Backend:
-    from engine.backends.cuda_graph import CudaGraphBackend
+    from chessformer.engine.backends.cuda_graph import CudaGraphBackend
 
     return CudaGraphBackend(model, slots=slots)
 
 
 def _tensorrt(model: Any, sha: str, slots: int) -> Backend:
-    from engine.backends.tensorrt_backend import TensorRTBackend
+    from chessformer.engine.backends.tensorrt_backend import TensorRTBackend
 
     try:
         return TensorRTBackend(model, sha, slots=slots)
@@ -63,7 +63,7 @@ def _tensorrt(model: Any, sha: str, slots: int) -> Backend:
 
 
 def _onnx(model: Any, sha: str, slots: int) -> Backend:
-    from engine.backends.onnx_backend import GraphBackend, OrtRunner
+    from chessformer.engine.backends.onnx_backend import GraphBackend, OrtRunner
 
     try:
         runner = OrtRunner(model, Path(tempfile.mkdtemp(prefix="chessformer-onnx-")))
@@ -73,9 +73,9 @@ def _onnx(model: Any, sha: str, slots: int) -> Backend:
 
 
 def _check(model: Any, sha: str, slots: int) -> Backend:
-    from engine.backends.check import CheckBackend
-    from engine.backends.cpu_fast import CpuFastBackend
-    from engine.backends.torch_backend import TorchBackend
+    from chessformer.engine.backends.check import CheckBackend
+    from chessformer.engine.backends.cpu_fast import CpuFastBackend
+    from chessformer.engine.backends.torch_backend import TorchBackend
 
     return CheckBackend(CpuFastBackend(copy.deepcopy(model), slots=slots), TorchBackend(model))
 

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 
 import torch
 
-from engine.backends.base import Backend, Evaluation
-from engine.backends.static_step import StaticKVCache, prefill
-from engine.model import ChessFormer
-from engine.tokenizer import POS_ID, TokenSequence
+from chessformer.engine.backends.base import Backend, Evaluation
+from chessformer.engine.backends.static_step import StaticKVCache, prefill
+from chessformer.engine.model import ChessFormer
+from chessformer.engine.tokenizer import POS_ID, TokenSequence
 
 PACK_MIN_ROWS = 8  # decode batches this large have their slots packed into one run (see _pack)
 PREFILL_THRESHOLD = 16  # more new tokens than this: recompute the sequence instead of decoding them one by one

@@ -16,8 +16,8 @@ import math
 
 import torch
 
-from engine.model import Block, ChessFormer
-from engine.tokenizer import POS_ID
+from chessformer.engine.model import Block, ChessFormer
+from chessformer.engine.tokenizer import POS_ID
 
 
 def embed_at(model: ChessFormer, tokens: torch.Tensor, rows: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:

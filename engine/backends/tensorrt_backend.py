@@ -7,7 +7,7 @@ TensorRT plans are built once, ahead of time, and cached on disk keyed by everyt
 that makes a plan valid (TensorRT version, GPU name, weights sha256, precision and the
 optimisation profiles), as lc0's onnx-trt backend does:
 
-    python -m engine.backends.tensorrt_backend --weights <bundled> --precision fp16
+    python -m chessformer.engine.backends.tensorrt_backend --weights <bundled> --precision fp16
 
 A GUI then never waits for a build: the engine loads the cached plans at isready.
 """
@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.backends.build_cache import build_cache_root
-from engine.backends.onnx_backend import MAX_BATCH, PREFILL_MAX_BATCH, GraphBackend
-from engine.backends.onnx_graphs import export_onnx, graph_names
-from engine.backends.slots import SQUARES_PREFILL_MAX_BATCH
-from engine.model import ChessFormer, ModelConfig
+from chessformer.engine.backends.build_cache import build_cache_root
+from chessformer.engine.backends.onnx_backend import MAX_BATCH, PREFILL_MAX_BATCH, GraphBackend
+from chessformer.engine.backends.onnx_graphs import export_onnx, graph_names
+from chessformer.engine.backends.slots import SQUARES_PREFILL_MAX_BATCH
+from chessformer.engine.model import ChessFormer, ModelConfig
 
 PRECISIONS = ("fp32", "fp16", "bf16")
 
@@ -178,10 +178,10 @@ class TensorRTBackend(GraphBackend):
 
 def main(argv: list[str] | None = None) -> int:
     """Build the TensorRT plan cache ahead of time."""
-    from engine.weights import WeightsError, load_weights, resolve_weights
+    from chessformer.engine.weights import WeightsError, load_weights, resolve_weights
 
     p = argparse.ArgumentParser(
-        prog="python -m engine.backends.tensorrt_backend", description="Build the TensorRT plan cache."
+        prog="python -m chessformer.engine.backends.tensorrt_backend", description="Build the TensorRT plan cache."
     )
     p.add_argument("--weights", default="<bundled>")
     p.add_argument("--precision", choices=PRECISIONS, default="fp16")

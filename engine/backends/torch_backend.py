@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import torch
 
-from engine.backends.base import Backend, Evaluation
-from engine.model import ChessFormer, KVCache
-from engine.tokenizer import TokenSequence
+from chessformer.engine.backends.base import Backend, Evaluation
+from chessformer.engine.model import ChessFormer, KVCache
+from chessformer.engine.tokenizer import TokenSequence
 
 
 @dataclass

@@ -13,7 +13,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from engine.commands import Command, dispatch
+from chessformer.engine.commands import Command, dispatch
 
 
 def _diagnostics(argv: list[str]) -> int:
@@ -137,7 +137,7 @@ def _transcend(argv: list[str]) -> int:
 
 
 def _curve(argv: list[str]) -> int:
-    from engine.weights import WeightsError
+    from chessformer.engine.weights import WeightsError
     from experiments.transcendence.learning_curve import curve_table, parse_arm, run_curve
 
     p = argparse.ArgumentParser(

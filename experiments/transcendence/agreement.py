@@ -30,8 +30,8 @@ from pathlib import Path
 import chess
 import chess.engine
 
-from bench.analyse import model_positions
-from bench.engines import stockfish_path
+from chessformer.bench.analyse import model_positions
+from chessformer.bench.engines import stockfish_path
 from experiments.transcendence.greedy import MATE_SCORE, RULES, exchange, pawns_first, preference, rule_move
 from experiments.transcendence.habits import check_habit, habit_move
 
@@ -119,7 +119,7 @@ def agreement(
     """The model's agreement with ``refs`` on ``boards``; with ``rule`` (one of training/greedy.py's
     RULES, whose moves the refs are) it also counts why its top move misses the rule's
     (``greedy_miss``)."""
-    from engine.loader import load_model
+    from chessformer.engine.loader import load_model
 
     for h in habits:
         check_habit(h)

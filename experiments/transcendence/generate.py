@@ -52,7 +52,7 @@ import chess
 import chess.engine
 import chess.pgn
 
-from engine.pgn import append_game, finished_headers
+from chessformer.engine.pgn import append_game, finished_headers
 from experiments.transcendence.greedy import RULES, rule_move
 from experiments.transcendence.habits import FALLBACKS, check_habit, error_move
 

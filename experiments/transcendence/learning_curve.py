@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.weights import WeightsInfo, read_info
+from chessformer.engine.weights import WeightsInfo, read_info
 
 
 @dataclass(frozen=True)

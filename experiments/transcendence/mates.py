@@ -18,7 +18,7 @@ from pathlib import Path
 
 import chess
 
-from bench.analyse import player_moves
+from chessformer.bench.analyse import player_moves
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def played_mates(positions: list[MatePosition]) -> int:
 
 
 def model_mates(weights: str, positions: list[MatePosition]) -> MateRow:
-    from engine.loader import load_model
+    from chessformer.engine.loader import load_model
 
     player = load_model(weights, "cpu-fast", 1, 256).player
     p_mate = top1 = uniform = 0.0

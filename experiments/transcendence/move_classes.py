@@ -30,8 +30,8 @@ import chess
 import chess.engine
 from tqdm import tqdm
 
-from bench.analyse import player_moves
-from bench.engines import stockfish_path
+from chessformer.bench.analyse import player_moves
+from chessformer.bench.engines import stockfish_path
 from experiments.transcendence.greedy import check_rule, preference, rule_move
 from experiments.transcendence.habits import check_habit, habit_move
 

@@ -23,7 +23,7 @@ import threading
 
 import chess
 
-from bench.engines import SPEC_KINDS, EngineSpec, OptionMap, stockfish_path
+from chessformer.bench.engines import SPEC_KINDS, EngineSpec, OptionMap, stockfish_path
 from experiments.transcendence.generate import CLEAN_MOVES, Expert, move_without_engine
 from experiments.transcendence.greedy import RULES
 from experiments.transcendence.habits import FALLBACKS, check_habit

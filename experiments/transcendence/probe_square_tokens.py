@@ -33,10 +33,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.model import move_squares
-from engine.tokenizer import MOVES, N_FEATURES, PAD_FEATURE
-from training.data import GameIndex
-from training.mirror import MIRROR_FEATURE, MIRROR_MOVE
+from chessformer.engine.model import move_squares
+from chessformer.engine.tokenizer import MOVES, N_FEATURES, PAD_FEATURE
+from chessformer.training.data import GameIndex
+from chessformer.training.mirror import MIRROR_FEATURE, MIRROR_MOVE
 
 
 class SquareTokenNet(nn.Module):

@@ -11,7 +11,7 @@ PGN files over one seeded sample of positions from an expert-games PGN:
 - ``reference.pgn``: each position with Stockfish's fixed-depth move (the clean labels).
 
 Each position is a one-move game from its FEN (``SetUp``/``FEN`` headers, the source
-game's result), so the usual pipeline applies: ``python -m training prepare --min-plies 1
+game's result), so the usual pipeline applies: ``python -m chessformer.training prepare --min-plies 1
 --keep-duplicates`` and a ``block_size = 2`` training run. Trained on the same positions,
 a model's validation top-1 on ``reference`` bounds what ``played`` can give; comparing
 both models with ``python -m experiments.transcendence diagnose agreement`` separates noise from learnability.
@@ -25,7 +25,7 @@ from pathlib import Path
 import chess
 import chess.pgn
 
-from bench.analyse import positions_with_next_moves
+from chessformer.bench.analyse import positions_with_next_moves
 from experiments.transcendence.agreement import reference_moves
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from engine.pgn import iter_raw_games
+from chessformer.engine.pgn import iter_raw_games
 
 # headers that, with the moves, make a game the same game; not Round, seeds or MatchId, which differ
 SAME_GAME_HEADERS = ("White", "Black", "FEN", "Opening", "Result")

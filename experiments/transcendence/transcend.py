@@ -26,14 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.batched_match import run_batched_match
-from bench.engines import EngineSpec, parse_engine_spec
-from bench.match import MatchConfig, Opening, load_openings, run_match
-from bench.rate import ends_of, finished_headers, parse_anchors, rate, results_of, write_record
+from chessformer.bench.batched_match import run_batched_match
+from chessformer.bench.engines import EngineSpec, parse_engine_spec
+from chessformer.bench.match import MatchConfig, Opening, load_openings, run_match
+from chessformer.bench.rate import ends_of, finished_headers, parse_anchors, rate, results_of, write_record
 from experiments.transcendence.repeats import repeats_of
 
 if TYPE_CHECKING:
-    from engine.player import Player
+    from chessformer.engine.player import Player
 
 try:
     import tomllib
@@ -141,8 +141,8 @@ class PoolResult:
 
 def validate(cfg: TranscendConfig, names: list[str]) -> None:
     """Everything that can be checked before a long step, so a typo fails in seconds."""
+    from chessformer.training.prepare import PrepareConfig
     from experiments.transcendence.generate import MIXINGS
-    from training.prepare import PrepareConfig
 
     bad_labels = [k for k in cfg.trained_models if k == "init" or not re.fullmatch(r"[a-z][a-z0-9-]*", k)]
     if bad_labels:
@@ -206,8 +206,8 @@ def train_arms(
     cfg: TranscendConfig, to_train: list[str], pool: PoolResult, out: Path, progress: bool
 ) -> dict[str, Path]:
     """Step 3: each arm's model trained on its data and exported (kept if it exists)."""
-    from training.export import export
-    from training.train import TrainConfig, train
+    from chessformer.training.export import export
+    from chessformer.training.train import TrainConfig, train
 
     models = {}
     for label in to_train:
@@ -242,8 +242,8 @@ def rate_models(
     _log("4/5 rating the models at each temperature")
     players: dict[str, Player] = {}
     if cfg.batched:
-        from engine.loader import hash_mb_for_slots, load_model
-        from engine.weights import read_info
+        from chessformer.engine.loader import hash_mb_for_slots, load_model
+        from chessformer.engine.weights import read_info
 
         # two slots per game in flight (its sequence and the one it extends); no more memory than that
         players = {
@@ -372,7 +372,7 @@ def write_report(
     t0: float,
 ) -> dict[str, Any]:
     """Step 5: result records, the table, the plot, transcend.json and report.md."""
-    from training.train import TrainConfig
+    from chessformer.training.train import TrainConfig
 
     _log("5/5 report")
     # the games' results without their moves (~an eighth of the size): small enough to keep with the
@@ -424,9 +424,9 @@ def _datasets(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Step 2: generate and prepare the diverse and the single-expert games; their manifests
     (empty for a label in ``skip``: its model is given)."""
+    from chessformer.training.filters import FilterConfig
+    from chessformer.training.prepare import PrepareConfig, prepare
     from experiments.transcendence.generate import COMMITTEE, Pool, generate
-    from training.filters import FilterConfig
-    from training.prepare import PrepareConfig, prepare
 
     man_a: dict[str, Any] = {}
     if "diverse" not in skip:

@@ -20,7 +20,7 @@ import chess
 import chess.pgn
 import numpy as np
 
-from bench.rate import SCORES
+from chessformer.bench.rate import SCORES
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class ValueRow:
 def value_positions(pgn: Path, limit: int, skip_plies: int = 10, seed: int = 0) -> list[ValuePosition]:
     """One position per finished game, up to ``limit``: a ply drawn uniformly from
     ``skip_plies`` to the game's last move (the side to move has a move left to play)."""
-    from engine.player import material_balance
+    from chessformer.engine.player import material_balance
 
     rng = random.Random(seed)
     out: list[ValuePosition] = []
@@ -70,8 +70,8 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def value_row(weights: str, positions: list[ValuePosition], batch: int = 64) -> ValueRow:
-    from engine.loader import load_model
-    from engine.player import expected_score
+    from chessformer.engine.loader import load_model
+    from chessformer.engine.player import expected_score
 
     player = load_model(weights, "torch", 1, 64).player
     scores: list[float] = []

@@ -6,7 +6,7 @@ import chess
 import numpy as np
 import pytest
 
-from bench.analyse import entropy_report, move_quality_table, state_entropies
+from chessformer.bench.analyse import entropy_report, move_quality_table, state_entropies
 from tests.engine.test_engine_subprocess import STOCKFISH
 from tests.pgn_factory import game_text
 
@@ -49,9 +49,9 @@ def test_entropy_of_known_distribution(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(STOCKFISH is None, reason="Stockfish not installed")
 def test_table1_end_to_end(tiny_weights: Path, tmp_path: Path) -> None:
-    from bench.analyse import run_table1
-    from bench.engines import parse_engine_spec
-    from bench.match import MatchConfig, run_match
+    from chessformer.bench.analyse import run_table1
+    from chessformer.bench.engines import parse_engine_spec
+    from chessformer.bench.match import MatchConfig, run_match
 
     spec = parse_engine_spec(f"chessformer:temperature=1,weights={tiny_weights}")
     run_match(

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.calibrate import CalibrationConfig, run_calibration, write_calibrated_copy
-from engine.strength import Calibration
-from engine.weights import load_weights
+from chessformer.bench.calibrate import CalibrationConfig, run_calibration, write_calibrated_copy
+from chessformer.engine.strength import Calibration
+from chessformer.engine.weights import load_weights
 
 
 def test_small_calibration_writes_a_table_that_loads(tiny_weights: Path, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""``python -m bench --help`` and ``python -m training --help``: every command, one line each, exit 0."""
+"""``python -m chessformer.bench --help`` and ``python -m chessformer.training --help``: every command, one line each, exit 0."""
 
 from __future__ import annotations
 

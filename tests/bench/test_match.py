@@ -8,8 +8,8 @@ from pathlib import Path
 import chess.pgn
 import pytest
 
-from bench.engines import EngineSpec, parse_engine_spec
-from bench.match import MatchConfig, Opening, finished_games, load_openings, run_match
+from chessformer.bench.engines import EngineSpec, parse_engine_spec
+from chessformer.bench.match import MatchConfig, Opening, finished_games, load_openings, run_match
 from tests.engine.test_engine_subprocess import STOCKFISH
 
 
@@ -109,9 +109,9 @@ def test_short_match_against_stockfish(tiny_weights: Path, tmp_path: Path) -> No
 def test_batched_match_one_forward_per_ply(tiny_model, tiny_weights: Path, tmp_path: Path) -> None:
     import copy
 
-    from bench.batched_match import run_batched_match
-    from engine.backends.cpu_fast import CpuFastBackend
-    from engine.player import Player
+    from chessformer.bench.batched_match import run_batched_match
+    from chessformer.engine.backends.cpu_fast import CpuFastBackend
+    from chessformer.engine.player import Player
 
     backend = CpuFastBackend(copy.deepcopy(tiny_model), slots=64)
     cfg = MatchConfig(_cf(tiny_weights, "1.0"), [parse_engine_spec("random")], games=8, movetime=0.01, max_moves=20)
@@ -142,9 +142,9 @@ def test_batched_match_sends_opponents_the_current_position(tiny_model, tiny_wei
     """
     import copy
 
-    from bench.batched_match import run_batched_match
-    from engine.backends.cpu_fast import CpuFastBackend
-    from engine.player import Player
+    from chessformer.bench.batched_match import run_batched_match
+    from chessformer.engine.backends.cpu_fast import CpuFastBackend
+    from chessformer.engine.player import Player
 
     backend = CpuFastBackend(copy.deepcopy(tiny_model), slots=64)
     cfg = MatchConfig(_cf(tiny_weights, "0"), [parse_engine_spec("random")], games=24, movetime=0.01, max_moves=60)
@@ -186,9 +186,9 @@ def test_opponents_get_a_seed_per_game_so_a_deterministic_engine_meets_varied_ga
     import copy
 
     import experiments.transcendence  # noqa: F401 - registers the noisy: spec
-    from bench.batched_match import run_batched_match
-    from engine.backends.cpu_fast import CpuFastBackend
-    from engine.player import Player
+    from chessformer.bench.batched_match import run_batched_match
+    from chessformer.engine.backends.cpu_fast import CpuFastBackend
+    from chessformer.engine.player import Player
 
     noisy = parse_engine_spec("noisy:depth=1,random=0.8,name=d1-r80")
     cfg = MatchConfig(_cf(tiny_weights, "0"), [noisy], games=8, movetime=0.01, max_moves=12)
@@ -211,9 +211,9 @@ def test_opponents_get_a_seed_per_game_so_a_deterministic_engine_meets_varied_ga
 def test_batched_match_passes_draw_avoidance_to_the_player(tiny_model, tiny_weights: Path, tmp_path: Path) -> None:
     import copy
 
-    from bench.batched_match import run_batched_match
-    from engine.backends.torch_backend import TorchBackend
-    from engine.player import Player
+    from chessformer.bench.batched_match import run_batched_match
+    from chessformer.engine.backends.torch_backend import TorchBackend
+    from chessformer.engine.player import Player
 
     class Recording(Player):
         def evaluate_many(self, boards, searchmoves=None, avoid_draws=False, take_mates=False):  # noqa: ANN001, ANN201
@@ -235,7 +235,7 @@ def test_batched_match_passes_draw_avoidance_to_the_player(tiny_model, tiny_weig
 
 
 def test_idle_opponents_are_trimmed_to_the_concurrency() -> None:
-    from bench.batched_match import trim_idle
+    from chessformer.bench.batched_match import trim_idle
 
     class Proc:
         def __init__(self) -> None:

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from bench.ratings import GameResult, Glicko2Rating, glicko2_against_anchors, glicko2_update, mle_elo
+from chessformer.bench.ratings import GameResult, Glicko2Rating, glicko2_against_anchors, glicko2_update, mle_elo
 
 
 def test_glicko2_worked_example_from_glickman() -> None:
@@ -62,7 +62,7 @@ def test_mle_elo_perfect_score_stays_finite() -> None:
 
 
 def test_rate_cli_on_a_pgn(tmp_path) -> None:
-    from bench.__main__ import main
+    from chessformer.bench.__main__ import main
 
     pgn = tmp_path / "g.pgn"
     games = []
@@ -82,9 +82,9 @@ def test_rate_cli_on_a_pgn(tmp_path) -> None:
 
 
 def test_result_record_rates_and_resumes_like_its_pgn(tmp_path) -> None:
-    from bench.__main__ import main
-    from bench.match import finished_games
-    from bench.rate import game_ends, read_results, write_result_record
+    from chessformer.bench.__main__ import main
+    from chessformer.bench.match import finished_games
+    from chessformer.bench.rate import game_ends, read_results, write_result_record
 
     games = []
     for i in range(12):
@@ -130,9 +130,9 @@ def test_appended_game_is_read_after_a_file_without_a_blank_line(tmp_path, tail:
     must still be read (python-chess otherwise takes its headers for movetext)."""
     import chess.pgn
 
-    from bench.match import finished_games
-    from bench.rate import finished_headers
-    from engine.pgn import append_game
+    from chessformer.bench.match import finished_games
+    from chessformer.bench.rate import finished_headers
+    from chessformer.engine.pgn import append_game
 
     pgn = tmp_path / "models.pgn"
     pgn.write_text('[White "a"]\n[Black "b"]\n[Result "1-0"]\n[MatchId "m"]\n[GameNumber "0"]\n\n1. e4 e5 1-0' + tail)

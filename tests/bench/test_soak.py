@@ -7,7 +7,7 @@ from pathlib import Path
 import chess
 import chess.pgn
 
-from bench.soak import replay_games, rss_mb, soak_cycles
+from chessformer.bench.soak import replay_games, rss_mb, soak_cycles
 
 
 def test_cycles_report_memory_and_legal_moves(tiny_weights: Path) -> None:

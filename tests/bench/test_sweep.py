@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.sweep import SweepConfig, run_sweep
+from chessformer.bench.sweep import SweepConfig, run_sweep
 
 
 def _toy(weights: Path, **changes: object) -> SweepConfig:
@@ -36,18 +36,20 @@ def test_small_sweep_writes_table_and_plot(tiny_weights: Path, tmp_path: Path) -
 
 
 def test_batched_sweep_matches_protocol(tiny_weights: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import bench.batched_match
-    import bench.sweep
+    import chessformer.bench.batched_match
+    import chessformer.bench.sweep
 
     calls = []
-    real = bench.batched_match.run_batched_match
+    real = chessformer.bench.batched_match.run_batched_match
 
     def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
         calls.append(args[0].engine.name)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(bench.batched_match, "run_batched_match", spy)
-    monkeypatch.setattr(bench.sweep, "run_match", lambda *a, **k: pytest.fail("--batched ran the process path"))
+    monkeypatch.setattr(chessformer.bench.batched_match, "run_batched_match", spy)
+    monkeypatch.setattr(
+        chessformer.bench.sweep, "run_match", lambda *a, **k: pytest.fail("--batched ran the process path")
+    )
     cfg = _toy(tiny_weights, concurrency=4, batched=True)
     rows = run_sweep(cfg, tmp_path / "swb", progress=False)
     assert [r["games"] for r in rows] == [4, 4]

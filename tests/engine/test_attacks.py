@@ -7,9 +7,9 @@ import random
 import chess
 import torch
 
-from engine.attacks import ATTACK_CODES, N_ATTACK_CODES, AttackMaps
-from engine.model import ChessFormer, ModelConfig, square_pieces
-from engine.tokenizer import encode_board
+from chessformer.engine.attacks import ATTACK_CODES, N_ATTACK_CODES, AttackMaps
+from chessformer.engine.model import ChessFormer, ModelConfig, square_pieces
+from chessformer.engine.tokenizer import encode_board
 from tests.pgn_factory import random_walk
 
 

@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 import torch
 
-from engine.backends.check import CheckBackend
-from engine.backends.cpu_fast import CpuFastBackend, CpuInt8Backend
-from engine.backends.cuda_graph import BUCKETS, CudaGraphBackend, bucket_for
-from engine.backends.onnx_backend import GraphBackend, OrtRunner
-from engine.backends.tensorrt_backend import PRECISIONS, plan_key, profiles
-from engine.backends.torch_backend import TorchBackend
-from engine.model import ChessFormer, ModelConfig
-from engine.player import Player
-from engine.tokenizer import encode_board
+from chessformer.engine.backends.check import CheckBackend
+from chessformer.engine.backends.cpu_fast import CpuFastBackend, CpuInt8Backend
+from chessformer.engine.backends.cuda_graph import BUCKETS, CudaGraphBackend, bucket_for
+from chessformer.engine.backends.onnx_backend import GraphBackend, OrtRunner
+from chessformer.engine.backends.tensorrt_backend import PRECISIONS, plan_key, profiles
+from chessformer.engine.backends.torch_backend import TorchBackend
+from chessformer.engine.model import ChessFormer, ModelConfig
+from chessformer.engine.player import Player
+from chessformer.engine.tokenizer import encode_board
 
 TOL = 1e-4
 
@@ -243,7 +243,7 @@ def test_tensorrt_build_and_run_on_gpu(tiny_model: ChessFormer, tmp_path) -> Non
     trt = pytest.importorskip("tensorrt", reason="TensorRT is not installed (no GPU on this machine)")
     if not torch.cuda.is_available():
         pytest.skip("TensorRT needs a CUDA GPU (none on this machine)")
-    from engine.backends.tensorrt_backend import TensorRTBackend
+    from chessformer.engine.backends.tensorrt_backend import TensorRTBackend
 
     be = TensorRTBackend(copy.deepcopy(tiny_model), "sha", "fp32", cache_dir=tmp_path, slots=16)
     ref = TorchBackend(copy.deepcopy(tiny_model), device="cpu")
@@ -280,7 +280,7 @@ def test_uci_backend_option(tiny_weights) -> None:
 def test_throughput_command_reports_every_backend(tiny_weights) -> None:
     import json as _json
 
-    from bench.throughput import report
+    from chessformer.bench.throughput import report
 
     out = report(str(tiny_weights), ["plain-eager", "torch", "cpu-fast"], (1, 4), steps=2, threads=1, plies=20)
     summary = _json.loads(out.splitlines()[-1])
@@ -298,7 +298,7 @@ def test_throughput_command_reports_every_backend(tiny_weights) -> None:
 
 def test_plain_eager_baseline_matches_the_reference(tiny_model: ChessFormer) -> None:
     """The throughput baseline recomputes every sequence; its logits are the reference's."""
-    from bench.throughput import PlainEagerBackend
+    from chessformer.bench.throughput import PlainEagerBackend
 
     seqs = [encode_board(b, tiny_model.cfg.block_size) for b in _games(5, 40, seed=3)]
     got = PlainEagerBackend(copy.deepcopy(tiny_model)).evaluate(seqs)
@@ -309,8 +309,8 @@ def test_plain_eager_baseline_matches_the_reference(tiny_model: ChessFormer) -> 
 
 def test_throughput_scattered_slots_are_packed(tiny_weights) -> None:
     """--scattered starts the batch on every other slot; the slot backend packs it into a run."""
-    from bench.throughput import measure
-    from engine.loader import load_model
+    from chessformer.bench.throughput import measure
+    from chessformer.engine.loader import load_model
 
     be = load_model(str(tiny_weights), "cpu-fast", 1, 64).player.backend
     assert isinstance(be, CpuFastBackend) and be.cache.slots >= 16
@@ -325,8 +325,8 @@ INT8_PROB_TOL = 0.1  # ... and legal-move probabilities by up to ~0.055
 @pytest.mark.parametrize("native", [True, False], ids=["batch-1-in-C", "batch-1-traced"])
 def test_cpu_int8_parity_with_torch_on_the_bundled_model(native: bool) -> None:
     """Quantisation error is judged on real weights (a random tiny model's logits are all near 0)."""
-    from engine.backends.cpu_fast import CpuInt8Backend
-    from engine.weights import load_weights
+    from chessformer.engine.backends.cpu_fast import CpuInt8Backend
+    from chessformer.engine.weights import load_weights
 
     model, _ = load_weights("engine/models/default.safetensors")
     be = CpuInt8Backend(copy.deepcopy(model), slots=32, native=native)

@@ -101,7 +101,7 @@ def test_pyinstaller_build_plays_a_full_game(tmp_path: Path) -> None:
     assert uciok < 10 and readyok < 15  # fastchess's and cutechess's limits
     # a full game against the random mover, as a GUI would run it
     cf = chess.engine.SimpleEngine.popen_uci([str(exe)])
-    rnd = chess.engine.SimpleEngine.popen_uci([sys.executable, "-m", "bench.random_mover"])
+    rnd = chess.engine.SimpleEngine.popen_uci([sys.executable, "-m", "chessformer.bench.random_mover"])
     try:
         cf.configure({"Temperature": "0"})
         board = chess.Board()

@@ -15,7 +15,7 @@ STOCKFISH = shutil.which("stockfish") or ("/usr/games/stockfish" if Path("/usr/g
 
 def _engine_cmd() -> list[str]:
     exe = shutil.which("chessformer")
-    return [exe] if exe else [sys.executable, "-m", "engine"]
+    return [exe] if exe else [sys.executable, "-m", "chessformer.engine"]
 
 
 @pytest.fixture
@@ -94,7 +94,7 @@ def test_uci_to_uciok_is_fast() -> None:
     print(f"uci+quit wall time {elapsed:.3f}s")
     # and uciok comes before torch is imported
     code = (
-        "import sys; from engine.uci import UciEngine; out = []; e = UciEngine(out.append); e.handle('uci');"
+        "import sys; from chessformer.engine.uci import UciEngine; out = []; e = UciEngine(out.append); e.handle('uci');"
         "assert out[-1] == 'uciok'; print('torch' in sys.modules)"
     )
     check = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)

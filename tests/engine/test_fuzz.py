@@ -134,9 +134,9 @@ ROUNDS = 300
 def test_fuzzed_input_then_engine_still_plays(tiny_weights: Path, tmp_path: Path) -> None:
     """Rounds of garbage (bad WeightsFile values among it), each followed by a go: the engine must
     answer with a legal move, and the move the model it had plays (Temperature 0), every round."""
-    from engine.backends.torch_backend import TorchBackend
-    from engine.player import Player
-    from engine.weights import load_weights
+    from chessformer.engine.backends.torch_backend import TorchBackend
+    from chessformer.engine.player import Player
+    from chessformer.engine.weights import load_weights
 
     rng = random.Random(2024)
     bad = _bad_weights_lines(tmp_path, tiny_weights)
@@ -144,7 +144,10 @@ def test_fuzzed_input_then_engine_still_plays(tiny_weights: Path, tmp_path: Path
     after_e4.push_uci("e2e4")
     expected = Player(TorchBackend(load_weights(tiny_weights)[0], device="cpu")).evaluate(after_e4).moves[0].uci()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "engine"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        [sys.executable, "-m", "chessformer.engine"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     out: list[str] = []
     lock = threading.Condition()

@@ -1,9 +1,9 @@
 import chess
 import torch
 
-from engine.backends.torch_backend import TorchBackend
-from engine.model import ChessFormer, ModelConfig
-from engine.tokenizer import POS_ID, encode_board
+from chessformer.engine.backends.torch_backend import TorchBackend
+from chessformer.engine.model import ChessFormer, ModelConfig
+from chessformer.engine.tokenizer import POS_ID, encode_board
 
 
 def _game(plies: int) -> chess.Board:

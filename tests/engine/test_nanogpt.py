@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import torch
 
-from engine.backends.nanogpt_backend import NanoGPTBackend, move_prefix, window_start
-from engine.nanogpt import NanoGPT, NanoGPTConfig, encode_chars, read_paper_checkpoint
-from engine.player import Player
-from engine.tokenizer import encode_board
-from engine.weights import WeightsError, load_weights
+from chessformer.engine.backends.nanogpt_backend import NanoGPTBackend, move_prefix, window_start
+from chessformer.engine.nanogpt import NanoGPT, NanoGPTConfig, encode_chars, read_paper_checkpoint
+from chessformer.engine.player import Player
+from chessformer.engine.tokenizer import encode_board
+from chessformer.engine.weights import WeightsError, load_weights
 
 FIXTURE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "paper-nanogpt"
 CKPT = FIXTURE / "ckpt_tiny.pt"
@@ -87,8 +87,8 @@ def test_exact_distribution_sums_to_one_and_equals_brute_force(model: NanoGPT, m
 
 
 def test_bf16_matmuls_stay_close_to_float32(model: NanoGPT) -> None:
-    from engine.nanogpt import CastLinear
-    from engine.perf import faster_cpu_matmul_dtype
+    from chessformer.engine.nanogpt import CastLinear
+    from chessformer.engine.perf import faster_cpu_matmul_dtype
 
     assert faster_cpu_matmul_dtype(128, 64, 256) in (torch.float32, torch.bfloat16)  # measured, either may win
     exact = NanoGPTBackend(copy.deepcopy(model), dtype=torch.float32)
@@ -138,7 +138,7 @@ def test_a_150_move_game_slides_the_window_at_move_boundaries(model: NanoGPT) ->
 
 
 def test_full_game_through_uci_same_moves_from_pt_and_converted(tmp_path: Path) -> None:
-    from training.convert_paper import convert
+    from chessformer.training.convert_paper import convert
 
     converted = convert(CKPT, tmp_path / "paper.safetensors")
     assert not any(k.startswith("_orig_mod") for k in json.loads(converted.with_suffix(".json").read_text())["config"])
@@ -157,7 +157,7 @@ def _uci_game(weights: Path) -> list[str]:
     ]
     board = chess.Board()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "engine"],
+        [sys.executable, "-m", "chessformer.engine"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

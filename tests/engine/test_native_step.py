@@ -9,18 +9,23 @@ import random
 import pytest
 import torch
 
-from engine.backends.cpu_fast import CpuFastBackend
-from engine.backends.native_step import NativeDecodeStep, NativeUnavailable, build_library, quantize_rows_int8
-from engine.backends.static_step import StaticKVCache, decode_step
-from engine.model import ChessFormer
-from engine.tokenizer import MAX_FEATURES, N_MOVES, PAD_FEATURE, POS_ID, encode_board
+from chessformer.engine.backends.cpu_fast import CpuFastBackend
+from chessformer.engine.backends.native_step import (
+    NativeDecodeStep,
+    NativeUnavailable,
+    build_library,
+    quantize_rows_int8,
+)
+from chessformer.engine.backends.static_step import StaticKVCache, decode_step
+from chessformer.engine.model import ChessFormer
+from chessformer.engine.tokenizer import MAX_FEATURES, N_MOVES, PAD_FEATURE, POS_ID, encode_board
 
 FP32_TOL = 1e-4  # the same arithmetic in another order
 INT8_LOGIT_TOL = 0.6  # as cpu-int8's torch.ao path (tests/test_backends.py); measured ~0.25 on the bundled model
 
 
 def _bundled() -> ChessFormer:
-    from engine.weights import load_weights
+    from chessformer.engine.weights import load_weights
 
     model, _ = load_weights("engine/models/default.safetensors")
     return model.float().eval()
@@ -198,8 +203,8 @@ def test_a_forked_child_steps_without_its_parents_threads(tiny_model: ChessForme
 
 
 def test_compiled_steps_and_tensorrt_plans_share_one_cache_root(tmp_path, monkeypatch) -> None:
-    from engine.backends.build_cache import build_cache_root
-    from engine.backends.tensorrt_backend import default_cache_dir
+    from chessformer.engine.backends.build_cache import build_cache_root
+    from chessformer.engine.backends.tensorrt_backend import default_cache_dir
 
     monkeypatch.delenv("CHESSFORMER_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))

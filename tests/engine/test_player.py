@@ -2,9 +2,9 @@ import chess
 import numpy as np
 import pytest
 
-from engine.backends.torch_backend import TorchBackend
-from engine.player import Player, sample_index, temperature_probs, wdl_permille, wdl_to_cp
-from engine.tokenizer import InputSpec
+from chessformer.engine.backends.torch_backend import TorchBackend
+from chessformer.engine.player import Player, sample_index, temperature_probs, wdl_permille, wdl_to_cp
+from chessformer.engine.tokenizer import InputSpec
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +99,8 @@ class _FixedBackend:
         self.preferred, self.wdl = preferred, wdl
 
     def evaluate(self, sequences):  # noqa: ANN001, ANN201 - the Backend interface
-        from engine.backends.base import Evaluation
-        from engine.tokenizer import N_MOVES
+        from chessformer.engine.backends.base import Evaluation
+        from chessformer.engine.tokenizer import N_MOVES
 
         logits = np.zeros(N_MOVES, dtype=np.float32)
         for i, v in self.preferred.items():
@@ -109,8 +109,8 @@ class _FixedBackend:
 
 
 def test_mate_in_one_keeps_only_the_mating_moves() -> None:
-    from engine.player import gives_mate
-    from engine.tokenizer import move_id
+    from chessformer.engine.player import gives_mate
+    from chessformer.engine.tokenizer import move_id
 
     # a model that loves the stalemate Qf7 over the mate Qf8
     board = chess.Board("7k/8/6K1/8/8/8/8/5Q2 w - - 0 1")
@@ -134,8 +134,8 @@ def test_mate_in_one_keeps_only_the_mating_moves() -> None:
 
 
 def test_draw_avoidance_leaves_out_drawing_moves_unless_behind_in_material() -> None:
-    from engine.player import allows_draw_by_rule, material_balance
-    from engine.tokenizer import move_id
+    from chessformer.engine.player import allows_draw_by_rule, material_balance
+    from chessformer.engine.tokenizer import move_id
 
     # Qf7 stalemates, Qf8 mates: a model that loves Qf7
     board = chess.Board("7k/8/6K1/8/8/8/8/5Q2 w - - 0 1")

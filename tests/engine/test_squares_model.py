@@ -15,16 +15,16 @@ import numpy as np
 import pytest
 import torch
 
-from engine.backends.check import CheckBackend
-from engine.backends.cpu_fast import CpuFastBackend, CpuInt8Backend
-from engine.backends.cuda_graph import CudaGraphBackend
-from engine.backends.onnx_backend import GraphBackend, OrtRunner
-from engine.backends.tensorrt_backend import profiles
-from engine.backends.torch_backend import TorchBackend
-from engine.model import ChessFormer, ModelConfig, square_pieces
-from engine.player import Player
-from engine.tokenizer import MOVE_TO_ID, encode_board
-from engine.weights import load_weights, save_weights
+from chessformer.engine.backends.check import CheckBackend
+from chessformer.engine.backends.cpu_fast import CpuFastBackend, CpuInt8Backend
+from chessformer.engine.backends.cuda_graph import CudaGraphBackend
+from chessformer.engine.backends.onnx_backend import GraphBackend, OrtRunner
+from chessformer.engine.backends.tensorrt_backend import profiles
+from chessformer.engine.backends.torch_backend import TorchBackend
+from chessformer.engine.model import ChessFormer, ModelConfig, square_pieces
+from chessformer.engine.player import Player
+from chessformer.engine.tokenizer import MOVE_TO_ID, encode_board
+from chessformer.engine.weights import load_weights, save_weights
 from tests.pgn_factory import random_walk
 
 TOL = 1e-4  # fp32 logits, as tests/test_backends.py

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.options import OptionError, find_option
-from engine.strength import METADATA_KEY, Calibration, StrengthPoint
+from chessformer.engine.options import OptionError, find_option
+from chessformer.engine.strength import METADATA_KEY, Calibration, StrengthPoint
 
 
 def _table() -> Calibration:

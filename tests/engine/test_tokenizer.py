@@ -1,7 +1,7 @@
 import chess
 import pytest
 
-from engine.tokenizer import (
+from chessformer.engine.tokenizer import (
     MAX_FEATURES,
     MOVE_TO_ID,
     MOVES,

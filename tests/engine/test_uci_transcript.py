@@ -46,9 +46,9 @@ def test_uci_handshake_lists_options_before_torch() -> None:
 
 
 def test_no_bundled_model_reports_and_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
-    import engine.weights
+    import chessformer.engine.weights
 
-    monkeypatch.setattr(engine.weights, "bundled_weights_path", lambda: None)
+    monkeypatch.setattr(chessformer.engine.weights, "bundled_weights_path", lambda: None)
     sess = Session()
     sess.send("isready")
     assert "cannot load model" in sess.expect("^info string")
@@ -86,8 +86,8 @@ def test_bad_weights_file_is_refused_and_the_model_stays(tmp_path: Path, tiny_we
 
 
 def test_a_failed_backend_load_keeps_the_model(tiny_weights: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import engine.loader
-    from engine.weights import WeightsError
+    import chessformer.engine.loader
+    from chessformer.engine.weights import WeightsError
 
     sess = Session()
     sess.send(f"setoption name WeightsFile value {tiny_weights}")
@@ -98,7 +98,7 @@ def test_a_failed_backend_load_keeps_the_model(tiny_weights: Path, monkeypatch: 
     def fail(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise WeightsError("backend tensorrt unavailable: no GPU")
 
-    monkeypatch.setattr(engine.loader, "make_backend", fail)
+    monkeypatch.setattr(chessformer.engine.loader, "make_backend", fail)
     sess.send("setoption name Backend value tensorrt")
     sess.send("isready")
     assert "still playing with tiny.safetensors" in sess.expect("^info string cannot load")
@@ -264,7 +264,7 @@ def test_quit_and_unknown_commands(s: Session) -> None:
 def test_draw_avoidance_option_reaches_the_player(s: Session) -> None:
     import chess
 
-    from engine.tokenizer import move_id
+    from chessformer.engine.tokenizer import move_id
     from tests.engine.test_player import _FixedBackend
 
     s.send("isready")
@@ -288,8 +288,8 @@ def test_draw_avoidance_option_reaches_the_player(s: Session) -> None:
 
 
 def test_every_declared_side_effect_is_an_engine_method() -> None:
-    from engine.options import OPTIONS
-    from engine.uci import UciEngine
+    from chessformer.engine.options import OPTIONS
+    from chessformer.engine.uci import UciEngine
 
     effects = {o.name: o.on_change for o in OPTIONS if o.on_change}
     assert {"WeightsFile", "Backend", "Seed", "Hash", "Threads"} <= set(effects)
@@ -302,10 +302,10 @@ def test_backend_choices_come_from_the_registry(tiny_model) -> None:  # type: ig
 
     import torch
 
-    from engine.backends.registry import BACKENDS
-    from engine.loader import make_backend
-    from engine.options import find_option
-    from engine.weights import WeightsError
+    from chessformer.engine.backends.registry import BACKENDS
+    from chessformer.engine.loader import make_backend
+    from chessformer.engine.options import find_option
+    from chessformer.engine.weights import WeightsError
 
     spec = find_option("Backend")
     assert spec is not None and spec.choices == tuple(b.name for b in BACKENDS)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.weights import WeightsError, load_weights, read_info
+from chessformer.engine.weights import WeightsError, load_weights, read_info
 
 
 def _copy(src: Path, dst_dir: Path) -> Path:
@@ -62,7 +62,7 @@ def test_not_safetensors_content(tmp_path: Path, tiny_weights: Path) -> None:
     p = _copy(tiny_weights, tmp_path)
     p.write_bytes(b"garbage" * 10)
     meta = json.loads(p.with_suffix(".json").read_text())
-    from engine.weights import file_sha256
+    from chessformer.engine.weights import file_sha256
 
     meta["sha256"] = file_sha256(p)
     p.with_suffix(".json").write_text(json.dumps(meta))
@@ -71,8 +71,8 @@ def test_not_safetensors_content(tmp_path: Path, tiny_weights: Path) -> None:
 
 
 def test_hash_for_slots_is_the_inverse_of_slots_for() -> None:
-    from engine.loader import hash_mb_for_slots, slot_bytes, slots_for
-    from engine.model import ChessFormer, ModelConfig
+    from chessformer.engine.loader import hash_mb_for_slots, slot_bytes, slots_for
+    from chessformer.engine.model import ChessFormer, ModelConfig
 
     for cfg in (ModelConfig(n_layer=4, n_head=4, n_embd=256, block_size=256), ModelConfig(2, 2, 32, 2)):
         model = ChessFormer(cfg)

@@ -6,7 +6,7 @@ import re
 import threading
 import time
 
-from engine.uci import UciEngine
+from chessformer.engine.uci import UciEngine
 
 
 class Session:

@@ -10,14 +10,14 @@ import chess
 import numpy as np
 import pytest
 
+from chessformer.training.filters import FilterConfig
+from chessformer.training.prepare import PrepareConfig, prepare
 from tests.engine.test_engine_subprocess import STOCKFISH
 from tests.pgn_factory import game_text
-from training.filters import FilterConfig
-from training.prepare import PrepareConfig, prepare
 
 
 def test_agreement_counts_the_models_mode_against_a_reference(tiny_weights, tmp_path: Path) -> None:
-    from engine.loader import load_model
+    from chessformer.engine.loader import load_model
     from experiments.transcendence.agreement import agreement, sample_positions
     from tests.pgn_factory import make_pgn
 
@@ -113,10 +113,10 @@ def test_greedy_miss_names_the_first_part_of_the_rule_that_decides() -> None:
 def test_relabel_writes_the_same_positions_with_both_labels(tmp_path: Path) -> None:
     import chess.pgn
 
-    from bench.analyse import positions_with_next_moves
+    from chessformer.bench.analyse import positions_with_next_moves
+    from chessformer.training.shards import list_shards, load_shard
     from experiments.transcendence.relabel import relabel
     from tests.pgn_factory import make_pgn
-    from training.shards import list_shards, load_shard
 
     src = tmp_path / "experts.pgn"
     src.write_text(make_pgn(random.Random(4), 40))
@@ -170,7 +170,7 @@ def test_agreement_positions_can_be_limited_to_one_players_moves(tmp_path: Path)
 
 
 def test_mates_counts_conversion_and_the_models_probability(tiny_weights, tmp_path: Path) -> None:
-    from engine.loader import load_model
+    from chessformer.engine.loader import load_model
     from experiments.transcendence.mates import mate_positions, mates_report, model_mates, played_mates, run_mates
 
     # Fool's mate: after 1. f3 e5 2. g4 Black mates with Qh4 (the only mate). In game 1 Black
@@ -203,8 +203,8 @@ def test_mates_counts_conversion_and_the_models_probability(tiny_weights, tmp_pa
 
 
 def test_value_check_correlates_the_heads_score_with_material_and_result(tiny_weights, tmp_path: Path) -> None:
-    from engine.loader import load_model
-    from engine.player import expected_score
+    from chessformer.engine.loader import load_model
+    from chessformer.engine.player import expected_score
     from experiments.transcendence.__main__ import main
     from experiments.transcendence.value_check import run_value_check, value_positions, value_row
 

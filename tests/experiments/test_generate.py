@@ -3,10 +3,10 @@ from pathlib import Path
 import chess.pgn
 import pytest
 
+from chessformer.training.filters import FilterConfig
+from chessformer.training.prepare import PrepareConfig, prepare
 from experiments.transcendence.generate import Expert, Pool, generate, load_pool, pairing
 from tests.engine.test_engine_subprocess import STOCKFISH
-from training.filters import FilterConfig
-from training.prepare import PrepareConfig, prepare
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -108,7 +108,7 @@ def test_greedy_experts_play_the_rule_or_their_habit(tmp_path: Path) -> None:
 
 
 def test_greedy_options_reach_both_kinds_of_expert(tmp_path: Path) -> None:
-    from bench.engines import parse_engine_spec
+    from chessformer.bench.engines import parse_engine_spec
     from experiments.transcendence.transcend import expert_specs
 
     pool = tmp_path / "p.toml"

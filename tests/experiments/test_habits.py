@@ -86,7 +86,7 @@ def test_habit_prob_splits_errors_between_the_habit_and_uniform() -> None:
 
 
 def test_habit_prob_reaches_both_kinds_of_expert(tmp_path: Path) -> None:
-    from bench.engines import parse_engine_spec
+    from chessformer.bench.engines import parse_engine_spec
     from experiments.transcendence.transcend import expert_specs
 
     pool = tmp_path / "p.toml"

@@ -14,8 +14,8 @@ from experiments.transcendence.learning_curve import curve_table, parse_arm, run
 def _weights(path: Path, steps: int, start: Path | None) -> Path:
     import torch
 
-    from engine.model import ChessFormer, ModelConfig
-    from engine.weights import save_weights
+    from chessformer.engine.model import ChessFormer, ModelConfig
+    from chessformer.engine.weights import save_weights
 
     torch.manual_seed(steps)  # distinct weights: agreement rows are matched by the file's hash
     model = ChessFormer(ModelConfig(n_layer=1, n_head=2, n_embd=16, block_size=8))

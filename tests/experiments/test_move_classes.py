@@ -3,7 +3,7 @@ from pathlib import Path
 import chess
 import pytest
 
-from bench.analyse import player_moves
+from chessformer.bench.analyse import player_moves
 from experiments.transcendence.move_classes import (
     BLUNDER,
     classify_moves,

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
+from chessformer.training.data import GameIndex
+from chessformer.training.filters import FilterConfig
+from chessformer.training.prepare import PrepareConfig, prepare
 from experiments.transcendence.probe_square_tokens import SquareTokenNet, _arrays, _mirror, main
 from tests.pgn_factory import random_walk
-from training.data import GameIndex
-from training.filters import FilterConfig
-from training.prepare import PrepareConfig, prepare
 
 
 def _one_move_games(path: Path, n: int, seed: int) -> list[tuple[chess.Board, chess.Move]]:

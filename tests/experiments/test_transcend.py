@@ -258,7 +258,7 @@ def test_toy_transcend_run(tmp_path: Path) -> None:
 def test_the_committed_models_of_the_final_attempt_load_and_play(arm: str) -> None:
     import numpy as np
 
-    from engine.loader import load_model
+    from chessformer.engine.loader import load_model
 
     weights = ROOT / "results" / "transcendence" / "pool_v18" / f"model_{arm}.safetensors"
     player = load_model(str(weights), "cpu-fast", threads=1, hash_mb=16).player

@@ -8,8 +8,8 @@ import chess
 import numpy as np
 import torch
 
-from engine.tokenizer import MAX_FEATURES, PAD_FEATURE, board_features, move_id, ply_features, rating_code
-from training.board_replay import rating_columns, scale_of_source, track_rows
+from chessformer.engine.tokenizer import MAX_FEATURES, PAD_FEATURE, board_features, move_id, ply_features, rating_code
+from chessformer.training.board_replay import rating_columns, scale_of_source, track_rows
 
 
 def _random_game(rng: random.Random, plies: int, fen: str | None = None) -> tuple[chess.Board, list[chess.Move]]:
@@ -86,8 +86,8 @@ def test_rating_codes_and_columns() -> None:
 
 def test_training_rows_equal_the_engines_rows() -> None:
     """What training feeds (training/data.py with_rows) is what the engine builds (encode_board)."""
-    from engine.tokenizer import InputSpec, encode_board
-    from training.data import RowSpec, Sample, with_rows
+    from chessformer.engine.tokenizer import InputSpec, encode_board
+    from chessformer.training.data import RowSpec, Sample, with_rows
 
     rng = random.Random(11)
     for k in range(12):

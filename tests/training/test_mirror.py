@@ -7,9 +7,9 @@ import random
 import chess
 import numpy as np
 
-from engine.tokenizer import board_features, move_id
+from chessformer.engine.tokenizer import board_features, move_id
+from chessformer.training.mirror import MIRROR_FEATURE, MIRROR_MOVE, mirror_features
 from tests.pgn_factory import random_walk
-from training.mirror import MIRROR_FEATURE, MIRROR_MOVE, mirror_features
 
 
 def _random_boards(n: int, seed: int = 7) -> list[chess.Board]:

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import zstandard
 
-from engine.pgn import IllegalMove, movetext_tokens, resolve_san
-from engine.tokenizer import MOVE_TO_ID, board_features, move_id
+from chessformer.engine.pgn import IllegalMove, movetext_tokens, resolve_san
+from chessformer.engine.tokenizer import MOVE_TO_ID, board_features, move_id
+from chessformer.training.filters import FilterConfig, time_control_class
+from chessformer.training.prepare import PrepareConfig, prepare
+from chessformer.training.shards import list_shards, load_shard
 from tests.pgn_factory import game_text, make_pgn, random_game_san
-from training.filters import FilterConfig, time_control_class
-from training.prepare import PrepareConfig, prepare
-from training.shards import list_shards, load_shard
 
 
 def _write(path: Path, text: str) -> Path:
@@ -227,7 +227,7 @@ def _special_games() -> str:
 
 
 def test_fast_replay_matches_python_chess(tmp_path: Path) -> None:
-    from training import fast_replay
+    from chessformer.training import fast_replay
 
     if not fast_replay.AVAILABLE:
         pytest.skip("fastchess (the fast extra) is not installed")
@@ -269,7 +269,7 @@ def test_prepare_called_from_a_stdin_script_does_not_hang(tmp_path: Path) -> Non
     pgn = _write(tmp_path / "g.pgn", make_pgn(random.Random(4), 30))
     script = (
         "from pathlib import Path\n"
-        "from training.prepare import PrepareConfig, prepare\n"
+        "from chessformer.training.prepare import PrepareConfig, prepare\n"
         f"m = prepare([Path({str(pgn)!r})], Path({str(tmp_path / 'out')!r}), PrepareConfig(workers=2), progress=False)\n"
         "print(m['games'])\n"
     )
@@ -281,8 +281,8 @@ def test_prepare_called_from_a_stdin_script_does_not_hang(tmp_path: Path) -> Non
 @pytest.mark.parametrize("replay", ["python-chess", "fastchess"])
 def test_legal_move_lists(tmp_path: Path, replay: str) -> None:
     """prepare --legal-moves stores each ply's legal moves, as python-chess lists them."""
-    from training import fast_replay
-    from training.data import GameIndex
+    from chessformer.training import fast_replay
+    from chessformer.training.data import GameIndex
 
     if replay == "fastchess" and not fast_replay.AVAILABLE:
         pytest.skip("fastchess (the fast extra) is not installed")

@@ -17,11 +17,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from chessformer.training.data import BatchStream, GameIndex, validation_batches
+from chessformer.training.prepare import PrepareConfig, prepare
+from chessformer.training.train import TrainConfig, TrainConfigError, train
+from chessformer.training.train import cli as train_cli
 from tests.pgn_factory import lowest_squares_after_opening, make_pgn
-from training.data import BatchStream, GameIndex, validation_batches
-from training.prepare import PrepareConfig, prepare
-from training.train import TrainConfig, TrainConfigError, train
-from training.train import cli as train_cli
 
 TINY = [
     "--n_layer",
@@ -79,7 +79,7 @@ def test_batches_are_deterministic_and_tight(shards: Path) -> None:
 
 def test_full_window_last_token_has_a_target(shards: Path) -> None:
     """A window that fills block_size predicts the move after it: the engine's short-window case."""
-    from training.data import IGNORE, collate
+    from chessformer.training.data import IGNORE, collate
 
     index = GameIndex(shards, val_permille=100)
     rng = random.Random(3)
@@ -117,7 +117,7 @@ def legal_shards(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_legal_policy_loss_is_cross_entropy_over_legal_moves() -> None:
-    from training.train import legal_policy_loss
+    from chessformer.training.train import legal_policy_loss
 
     g = torch.Generator().manual_seed(0)
     policy = torch.randn(2, 3, 1968, generator=g)
@@ -141,7 +141,7 @@ def test_legal_policy_loss_is_cross_entropy_over_legal_moves() -> None:
 
 
 def test_mirrored_sample_is_the_colour_flipped_position(legal_shards: Path) -> None:
-    from training.mirror import MIRROR_MOVE, mirror_features
+    from chessformer.training.mirror import MIRROR_MOVE, mirror_features
 
     index = GameIndex(legal_shards, val_permille=100, legal=True)
     for ref in index.train[:30]:
@@ -219,10 +219,10 @@ def test_squares_encoding_trains_exports_and_plays(tmp_path: Path, encoding: str
     # uniform over ~30 legal moves is ~3% top-1; the rule decides ~90% of the positions
     assert log[-1]["val_top1"] > 0.3 and log[-1]["policy_loss"] < log[0]["policy_loss"] - 0.5
     assert 0 < log[0]["mfu"] < 1  # FLOPs counted over the 65 square tokens a position is read as
-    from engine.backends.torch_backend import TorchBackend
-    from engine.player import Player
-    from engine.weights import load_weights
-    from training.export import export
+    from chessformer.engine.backends.torch_backend import TorchBackend
+    from chessformer.engine.player import Player
+    from chessformer.engine.weights import load_weights
+    from chessformer.training.export import export
 
     out = export(tmp_path / "sq" / "checkpoint.pt", tmp_path / "sq.safetensors", "toy", 1500, bf16=False)
     model, info = load_weights(out["weights"])
@@ -292,7 +292,7 @@ def test_config_from_toml_and_overrides(tmp_path: Path) -> None:
 def _run(args: list[str], **kw) -> subprocess.Popen:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     return subprocess.Popen(
-        [sys.executable, "-m", "training", "train", "--no-progress", *args],
+        [sys.executable, "-m", "chessformer.training", "train", "--no-progress", *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -387,8 +387,8 @@ def test_board_every_ply_and_ratings_train_export_and_play(shards: Path, tmp_pat
         GameIndex(shards, val_permille=100), 64, 1024, seed=1, mid_game_fraction=0.5, rows=cfg.row_spec()
     ).batch(0)
     assert b.features is not None and b.features.shape[:2] == b.tokens.shape and b.features.shape[2] == 72
-    from engine.loader import load_model
-    from training.export import export
+    from chessformer.engine.loader import load_model
+    from chessformer.training.export import export
 
     out = export(tmp_path / "r" / "checkpoint.pt", tmp_path / "w.safetensors", "toy", None, bf16=True)
     loaded = load_model(str(out["weights"]), "cpu-fast", threads=1, hash_mb=16)
@@ -409,10 +409,10 @@ def test_default_and_transcript_recipes_load() -> None:
 def test_export_gives_engine_weights(shards: Path, tmp_path: Path) -> None:
     cfg = _tiny_cfg(shards, tmp_path / "r", "--max_steps", "3")
     train(cfg, progress=False)
-    from training.export import export
+    from chessformer.training.export import export
 
     out = export(tmp_path / "r" / "checkpoint.pt", tmp_path / "w.safetensors", "toy", 1500, bf16=True)
-    from engine.weights import load_weights
+    from chessformer.engine.weights import load_weights
 
     model, info = load_weights(out["weights"])
     assert info.metadata["rating_cap"] == 1500 and info.metadata["training_steps"] == 3
@@ -444,7 +444,7 @@ def test_compiled_training_matches_eager(shards: Path, tmp_path: Path) -> None:
 
 def test_fine_tuning_starts_from_engine_weights(shards: Path, tmp_path: Path) -> None:
     """--init_weights loads exported engine weights as the start point; another shape is refused."""
-    from training.export import export
+    from chessformer.training.export import export
 
     train(_tiny_cfg(shards, tmp_path / "a", "--max_steps", "3", "--eval_every", "1000"), progress=False)
     weights = tmp_path / "a.safetensors"

@@ -11,40 +11,41 @@ RUNS=${RUNS:-runs/eval_default}
 mkdir -p "$OUT" "$RUNS"
 
 # 1. speed on a quiet machine: batch-1 latency per backend at ply 40, and batched moves/s
-python -m bench throughput --weights "$W" --backend cpu-fast --backend cpu-int8 --batches 1,8,64 \
+python -m chessformer.bench throughput --weights "$W" --backend cpu-fast --backend cpu-int8 --batches 1,8,64 \
     --steps 30 --threads 2 --plies 40 > "$OUT/throughput.txt"
 
 # 2. top-1 agreement with the human move on held-out games, by rating band (and the previous model, Stockfish depth 1)
-python -m training heldout --data data/human --weights "$W" ${OLD:+--weights "$OLD"} --games 2000 \
+python -m chessformer.training heldout --data data/human --weights "$W" ${OLD:+--weights "$OLD"} --games 2000 \
     --stockfish-depth 1 --json "$OUT/heldout.json" > "$OUT/heldout.md"
 
-# 3. 20 games against the random mover at Temperature 0, DrawAvoidance off and on
-for da in false true; do
-    python -m bench match --engine "chessformer:temperature=0,draw_avoidance=$da" --opponent random --games 20 \
-        --movetime 0.1 --concurrency 4 --batched --pgn "$RUNS/vs_random_da_$da.pgn" --no-progress \
-        > "$OUT/vs_random_da_$da.json"
+# 3. 20 games against the random mover at Temperature 0: the shipped defaults (DrawAvoidance and MateInOne on),
+#    then each of the two off
+for flags in "" ",mate_in_one=false" ",draw_avoidance=false"; do
+    name=vs_random${flags//[,=]/_}
+    python -m chessformer.bench match --engine "chessformer:temperature=0$flags" --opponent random --games 20 \
+        --movetime 0.1 --concurrency 4 --batched --pgn "$RUNS/$name.pgn" --no-progress > "$OUT/$name.json"
 done
 
 # 4. 40 games against Stockfish 15.1 Skill 0 at 0.1 s a move from the shipped book: conditioned on the
-#    default Rating (FIDE 2700) and unconditioned (Rating 0), Temperature 0
+#    default Rating (FIDE 2700) and unconditioned (Rating 0), Temperature 0, the other options at their defaults
 for r in 2700 0; do
-    python -m bench match --engine "chessformer:temperature=0,rating=$r" --opponent stockfish:skill=0 --games 40 \
+    python -m chessformer.bench match --engine "chessformer:temperature=0,rating=$r" --opponent stockfish:skill=0 --games 40 \
         --movetime 0.1 --openings bench/openings/openings.pgn --concurrency 2 --batched \
         --pgn "$RUNS/vs_sf0_rating_$r.pgn" --no-progress > "$OUT/vs_sf0_rating_$r.json"
 done
 
-# 5. rating against temperature (the paper's Figure 1 for this model): Stockfish Skill 0, 1, 3, 5 at 0.1 s,
+# 5. rating against temperature (the paper's Figure 1 for this model): Stockfish Skill 0, 1, 3 at 0.1 s,
 #    Glicko-2 on the paper's anchors (Skill 1/3/5), MLE Elo with 95% intervals, the plot
-python -m bench sweep --weights "$W" --temperatures 0.001,0.3,1.0 --opponent stockfish:skill=0 \
-    --opponent stockfish:skill=1 --opponent stockfish:skill=3 --opponent stockfish:skill=5 --games 20 \
+python -m chessformer.bench sweep --weights "$W" --temperatures 0.001,0.3,1.0 --opponent stockfish:skill=0 \
+    --opponent stockfish:skill=1 --opponent stockfish:skill=3 --games 20 \
     --movetime 0.1 --max-moves 89 --openings bench/openings/openings.pgn --concurrency 2 --batched \
     --out "$RUNS/sweep" --no-progress > "$OUT/sweep.txt"
 
 # 6. the paper's Table 1 on the sweep's games
-python -m bench analyse table1 "$RUNS/sweep/games.pgn" --weights "$W" --player "ChessFormer T=" --positions 60 \
+python -m chessformer.bench analyse table1 "$RUNS/sweep/games.pgn" --weights "$W" --player "ChessFormer T=" --positions 60 \
     --sf-time 0.2 --json "$OUT/table1.json" > "$OUT/table1.md"
 
 # the small files that go into git: the sweep's table, plot and games (rating games; < 1 MB)
 cp "$RUNS"/sweep/sweep.csv "$RUNS"/sweep/sweep.json "$RUNS"/sweep/sweep.png "$OUT/"
-cp "$RUNS/sweep/games.pgn" "$OUT/sweep_games.pgn"
-cp "$RUNS"/vs_sf0_rating_*.pgn "$RUNS"/vs_random_da_*.pgn "$OUT/"
+cp "$RUNS/sweep/games.pgn" "$OUT/games/sweep.pgn"
+mkdir -p "$OUT/games" && cp "$RUNS"/vs_sf0_rating_*.pgn "$RUNS"/vs_random*.pgn "$OUT/games/"

@@ -5,7 +5,7 @@
 set -euo pipefail
 MINUTES=${MINUTES:-4.5}
 run() {  # name n_layer n_head n_embd
-    python -m training train --config "${CONFIG:-training/configs/default.toml}" --out "runs/scale_$1" \
+    python -m chessformer.training train --config "${CONFIG:-training/configs/default.toml}" --out "runs/scale_$1" \
         --n_layer "$2" --n_head "$3" --n_embd "$4" --max_steps 1000000 --eval_every 1000000 --warmup_steps 20 --val_games 500 \
         --time_limit_minutes "$MINUTES" --schedule_by_time true --no-progress
 }
