@@ -70,6 +70,8 @@ def run_batched_match(
     from tqdm import tqdm
 
     values = engine_option_values(cfg.engine.options)
+    if values["UCI_LimitStrength"]:  # the table lives in the engine's loaded weights, which this runner does not read
+        raise ValueError("UCI_LimitStrength is played by the engine process: run this match without --batched")
     temperature, avoid_draws, take_mates = values.temperature, values.draw_avoidance, values.mate_in_one
     player.ratings, player.own_colour = values.ratings, None  # the model plays the side to move in each game
     done = finished_games(pgn)

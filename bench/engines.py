@@ -9,7 +9,7 @@ Specs are written on the command line as short strings:
   experiments/transcendence/noisy_engine.py, once that module is imported).
 - ``chessformer:temperature=0.3,weights=PATH``: this project's engine (also ``backend=NAME``,
   ``draw_avoidance=true`` and ``mate_in_one=false``: the DrawAvoidance and MateInOne options,
-  engine/player.py; ``rating=2700,scale=fide``:
+  engine/player.py; ``elo=1200``: UCI_LimitStrength at that UCI_Elo; ``rating=2700,scale=fide``:
   the Rating and RatingScale options of a rating-conditioned model, ``rating=0`` unconditioned).
 - ``cmd=PATH [ARGS];Option=value;...``: any UCI engine with options.
 """
@@ -125,6 +125,10 @@ def parse_engine_spec(text: str) -> EngineSpec:
         if "rating" in kv:  # the rating a rating-conditioned model plays as (0: unknown)
             options["Rating"] = kv.pop("rating")
             name += f" R={options['Rating']}"
+        if "elo" in kv:  # UCI_LimitStrength at this UCI_Elo (the weights' calibration table)
+            options["UCI_LimitStrength"] = "true"
+            options["UCI_Elo"] = kv.pop("elo")
+            name += f" elo {options['UCI_Elo']}"
         if "scale" in kv:
             options["RatingScale"] = kv.pop("scale")
             name += f" {options['RatingScale']}"

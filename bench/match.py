@@ -529,8 +529,12 @@ def cli(argv: list[str]) -> int:
         from chessformer.bench.match import engine_log_path, engine_stderr_to
 
         a.pgn.parent.mkdir(parents=True, exist_ok=True)
-        with engine_stderr_to(engine_log_path(a.pgn)):
-            summary = run_batched_match(cfg, loaded.player, a.pgn, a.concurrency, progress=not a.no_progress)
+        try:
+            with engine_stderr_to(engine_log_path(a.pgn)):
+                summary = run_batched_match(cfg, loaded.player, a.pgn, a.concurrency, progress=not a.no_progress)
+        except ValueError as e:
+            print(f"match: {e}", file=sys.stderr)
+            return 2
     else:
         summary = run_match(cfg, a.pgn, a.concurrency, progress=not a.no_progress)
     from chessformer.bench.match import engine_log_path

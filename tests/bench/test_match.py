@@ -208,6 +208,17 @@ def test_opponents_get_a_seed_per_game_so_a_deterministic_engine_meets_varied_ga
         assert len({g.headers["OpponentSeed"] for g in games}) == 8
 
 
+def test_elo_spec_sets_limit_strength_and_the_batched_runner_refuses_it(tiny_weights: Path, tmp_path: Path) -> None:
+    from chessformer.bench.match import cli
+
+    spec = parse_engine_spec("chessformer:elo=900")
+    assert spec.options["UCI_LimitStrength"] == "true" and spec.options["UCI_Elo"] == "900" and "elo 900" in spec.name
+    # the calibration table is in the engine's weights: the in-process runner cannot honour it, so it says so
+    argv = ["--engine", f"chessformer:elo=900,weights={tiny_weights}", "--opponent", "random", "--games", "2"]
+    assert cli([*argv, "--batched", "--pgn", str(tmp_path / "g.pgn"), "--no-progress"]) == 2
+    assert not (tmp_path / "g.pgn").exists() or "[Event" not in (tmp_path / "g.pgn").read_text()
+
+
 def test_batched_match_passes_draw_avoidance_to_the_player(tiny_model, tiny_weights: Path, tmp_path: Path) -> None:
     import copy
 
