@@ -72,7 +72,7 @@ def file_sha256(path: Path) -> str:
 def bundled_weights_path() -> Path | None:
     """The default model shipped inside the package, or None if this build has none."""
     try:
-        ref = resources.files("engine") / "models" / BUNDLED_NAME
+        ref = resources.files("chessformer.engine") / "models" / BUNDLED_NAME
         if ref.is_file():
             return Path(str(ref))
     except (ModuleNotFoundError, FileNotFoundError):

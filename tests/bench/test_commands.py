@@ -8,7 +8,7 @@ import sys
 import pytest
 
 
-@pytest.mark.parametrize("package", ["bench", "training"])
+@pytest.mark.parametrize("package", ["chessformer.bench", "chessformer.training"])
 def test_help_lists_every_command_and_exits_0(package: str) -> None:
     mod = __import__(f"{package}.__main__", fromlist=["COMMANDS"])
     r = subprocess.run([sys.executable, "-m", package, "--help"], capture_output=True, text=True, timeout=60)
@@ -21,7 +21,7 @@ def test_help_lists_every_command_and_exits_0(package: str) -> None:
     assert wrong.returncode == 2 and "unknown command 'nope'" in wrong.stderr
 
 
-@pytest.mark.parametrize("package", ["bench", "training"])
+@pytest.mark.parametrize("package", ["chessformer.bench", "chessformer.training"])
 def test_every_command_has_its_own_help(package: str) -> None:
     mod = __import__(f"{package}.__main__", fromlist=["COMMANDS"])
     for name in mod.COMMANDS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -99,3 +100,20 @@ def test_uci_to_uciok_is_fast() -> None:
     )
     check = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert check.stdout.strip() == "False", check.stderr
+
+
+def test_the_installed_engine_finds_its_bundled_model_outside_the_checkout(tmp_path: Path) -> None:
+    """Run from elsewhere, no checkout folder is importable: the model must come from chessformer.engine's data."""
+    if not (Path(__file__).resolve().parents[2] / "engine" / "models" / "default.safetensors").exists():
+        pytest.skip("no bundled model in this checkout")
+    r = subprocess.run(
+        [sys.executable, "-m", "chessformer.engine"],
+        input="isready\nposition startpos\ngo depth 1\nquit\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert "cannot load model" not in r.stdout, r.stdout
+    best = [line for line in r.stdout.splitlines() if line.startswith("bestmove")]
+    assert best and best[0] != "bestmove 0000", r.stdout[-500:]

@@ -337,7 +337,7 @@ def test_torchrun_two_processes_gloo(shards: Path, tmp_path: Path) -> None:
         "--master_port",
         "29533",
         "-m",
-        "training",
+        "chessformer.training",
         "train",
         "--no-progress",
         *TINY,
