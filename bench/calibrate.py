@@ -7,6 +7,12 @@ plays only what is missing), and one maximum-likelihood Elo pool with the anchor
 every setting with its 95% interval. The table (engine/strength.py) is written into the
 metadata of a copy of the weights; the tensors, and so the sha256, are unchanged.
 
+``--verify 700,900,1100`` then checks the table by measurement: the calibrated copy plays at each
+requested UCI_Elo (``chessformer:elo=N``, the engine's own lookup) new games against the same
+opponents (another seed: none of these games was used for calibration), rated in one pool with
+the calibration's games, so the opponents' uncertainty is in the interval. A request passes when
+its measured Elo is within 100 of it and its 95% interval contains it.
+
 The scale is the paper's: Stockfish 15.1 Skill Levels 1-5 at 0.1 s a move with the ratings of
 ../shared/PAPER.md. Below Skill 1 (1554) it rests on unanchored opponents rated through their
 games with the anchored ones; the table's note says which anchors and opponents it used.
@@ -16,7 +22,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +58,25 @@ def setting_spec(cfg: CalibrationConfig, rating: int, temperature: float) -> Eng
     return EngineSpec(f"ChessFormer T={temperature:g} R={rating}", spec.command, spec.options)
 
 
+VERIFY_SEED_OFFSET = 100_000  # verification games' seeds start here, away from the calibration's
+VERIFY_TOLERANCE = 100  # a verified rating must be this close to its request (Elo)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """One requested UCI_Elo and the rating its own games measured."""
+
+    requested: int  # UCI_Elo asked for (Elo)
+    elo: float  # measured max-likelihood Elo (Elo)
+    low: float  # 95% interval, low end (Elo)
+    high: float  # 95% interval, high end (Elo)
+    games: int  # games it played (count)
+
+    @property
+    def passed(self) -> bool:
+        return abs(self.elo - self.requested) <= VERIFY_TOLERANCE and self.low <= self.requested <= self.high
+
+
 def run_calibration(cfg: CalibrationConfig, out: Path, progress: bool = True) -> Calibration:
     """Play what is missing, rate every setting, and return the table."""
     out.mkdir(parents=True, exist_ok=True)
@@ -78,11 +103,68 @@ def run_calibration(cfg: CalibrationConfig, out: Path, progress: bool = True) ->
         points.append(StrengthPoint(e["rating"], e["low"], e["high"], r, cfg.scale, t, int(e["games"])))
     if not points:
         raise ValueError("no setting could be rated: are the opponents tied to an anchor?")
+    rated = []  # the opponents' own ratings: the scale is measured only between the weakest and the strongest
+    for o in opponents:
+        e = table[o.name]["elo"] if o.name in table else None
+        rated.append(f"{o.name} {e['rating']:.0f}" if isinstance(e, dict) else o.name)
     note = (
-        f"max-likelihood Elo, anchors {', '.join(cfg.anchors)}; opponents {', '.join(cfg.opponents)};"
-        f" {cfg.movetime:g} s a move; {cfg.games} games per setting and opponent"
+        f"max-likelihood Elo, anchors {', '.join(cfg.anchors)}; opponents (their Elo) {', '.join(rated)};"
+        f" {cfg.movetime:g} s a move; {cfg.games} games per setting and opponent, {cfg.calibrate} between neighbours"
     )
     return Calibration(tuple(sorted(points, key=lambda p: p.elo)), note)
+
+
+def run_verification(
+    cfg: CalibrationConfig, calibrated: Path, requests: list[int], games: int, out: Path, progress: bool = True
+) -> list[Verification]:
+    """Play ``games`` new games per opponent at each requested UCI_Elo with the calibrated weights, and
+    rate them in one pool with the calibration's games (out/games.pgn, played first)."""
+    from chessformer.engine.options import declared_elo_range
+
+    lo, hi = declared_elo_range()
+    outside = [r for r in requests if not lo <= r <= hi]
+    if outside:  # a UCI client refuses a spin value outside the declared range before the engine sees it
+        raise ValueError(f"UCI_Elo requests {outside} are outside the engine's declared range {lo}..{hi}")
+    opponents = [parse_engine_spec(o) for o in cfg.opponents]
+    pgn = out / "verify.pgn"
+    names: dict[int, str] = {}
+    for req in requests:
+        spec = parse_engine_spec(f"chessformer:elo={req},weights={calibrated}")
+        names[req] = f"ChessFormer UCI_Elo {req}"
+        mc = MatchConfig(
+            EngineSpec(names[req], spec.command, spec.options),
+            opponents,
+            games,
+            cfg.openings,
+            cfg.movetime,
+            None,
+            cfg.max_moves,
+            cfg.seed + VERIFY_SEED_OFFSET,
+        )
+        run_match(mc, pgn, cfg.concurrency, progress)
+    table = rate(read_results([out / "games.pgn", pgn]), parse_anchors(list(cfg.anchors)))
+    found = []
+    for req in requests:
+        e = table[names[req]]["elo"]
+        assert isinstance(e, dict)
+        found.append(Verification(req, e["rating"], e["low"], e["high"], int(e["games"])))
+    return found
+
+
+def auto_requests(table: Calibration) -> list[int]:
+    """Three requests across the table's range (at 20%, 50% and 80% of it, to 10 Elo): its ends are
+    clamps, its inside is what interpolation has to get right."""
+    lo, hi = table.elo_range
+    return sorted({round((lo + f * (hi - lo)) / 10) * 10 for f in (0.2, 0.5, 0.8)})
+
+
+def verification_report(found: list[Verification]) -> str:
+    lines = ["| UCI_Elo requested | measured Elo [95%] | games | within 100, interval holds it |", "|---|---|---|---|"]
+    for v in found:
+        lines.append(
+            f"| {v.requested} | {v.elo:.0f} [{v.low:.0f}, {v.high:.0f}] | {v.games} | {'yes' if v.passed else 'NO'} |"
+        )
+    return "\n".join(lines)
 
 
 def write_calibrated_copy(weights: Path, table: Calibration, out: Path) -> Path:
@@ -134,6 +216,12 @@ def cli(argv: list[str]) -> int:
     p.add_argument("--openings", type=Path)
     p.add_argument("--out", type=Path, required=True, help="folder for games.pgn and calibration.json")
     p.add_argument("--write", type=Path, required=True, help="the calibrated copy of the weights (.safetensors)")
+    p.add_argument(
+        "--verify",
+        default="",
+        help="comma-separated UCI_Elo requests to check with new games; auto: three across the table",
+    )
+    p.add_argument("--verify-games", type=int, default=20, help="verification games per request and opponent")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
     cfg = CalibrationConfig(
@@ -153,12 +241,20 @@ def cli(argv: list[str]) -> int:
     t0 = time.time()
     try:
         table = run_calibration(cfg, a.out, progress=not a.no_progress)
+        requests = auto_requests(table) if a.verify == "auto" else [int(x) for x in a.verify.split(",") if x.strip()]
         path = write_calibrated_copy(resolve_weights(a.weights), table, a.write)
+        wall = round(time.time() - t0, 1)
+        found = run_verification(cfg, path, requests, a.verify_games, a.out, not a.no_progress) if requests else []
     except (ValueError, FileNotFoundError, WeightsError) as e:
         print(f"calibrate: {e}", file=sys.stderr)
         return 2
-    summary: dict[str, Any] = {**table.to_metadata(), "weights": str(path), "wall_seconds": round(time.time() - t0, 1)}
+    summary: dict[str, Any] = {**table.to_metadata(), "weights": str(path), "wall_seconds": wall}
+    if found:
+        summary["verification"] = [asdict(v) | {"passed": v.passed} for v in found]
+        summary["verification_wall_seconds"] = round(time.time() - t0 - wall, 1)
     (a.out / "calibration.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(calibration_report(table))
-    print(json.dumps({"weights": str(path), "wall_seconds": summary["wall_seconds"]}))
-    return 0
+    if found:
+        print(verification_report(found))
+    print(json.dumps({"weights": str(path), "wall_seconds": wall}))
+    return 0 if all(v.passed for v in found) else 1

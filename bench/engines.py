@@ -3,7 +3,9 @@
 Specs are written on the command line as short strings:
 
 - ``stockfish:skill=0`` Stockfish at a Skill Level; also ``elo=1350`` (UCI_LimitStrength),
-  ``nodes=1000``, ``depth=3``, ``movetime=0.1`` (seconds), combinable with commas.
+  ``nodes=1000``, ``depth=3``, ``movetime=0.1`` (seconds), combinable with commas; ``random=0.5``:
+  a uniformly random legal move with that probability, Stockfish's otherwise (bench/random_mover.py),
+  the rungs between the random mover and Skill Level 0 that a strength calibration is tied through.
 - ``random``: the uniformly random mover (bench/random_mover.py).
 - a kind another package registers in ``SPEC_KINDS`` (the transcendence experiment's ``noisy:``,
   experiments/transcendence/noisy_engine.py, once that module is imported).
@@ -109,6 +111,12 @@ def parse_engine_spec(text: str) -> EngineSpec:
         options["Threads"] = int(kv.pop("threads", "1"))
         options["Hash"] = int(kv.pop("hash", "16"))
         command: tuple[str, ...] = (stockfish_path(),)
+        if "random" in kv:
+            share = float(kv.pop("random"))
+            if not 0 <= share <= 1:
+                raise ValueError(f"stockfish random= is a probability within 0..1, got {share:g}")
+            command = (sys.executable, "-m", "chessformer.bench.random_mover", "--random", f"{share:g}")
+            name += f" random {share:g}"
     elif head == "random":
         options, name, command = {}, "Random", (sys.executable, "-m", "chessformer.bench.random_mover")
     elif head == "chessformer":

@@ -28,7 +28,7 @@ RATING_SCALE_NAMES: tuple[str, ...] = ("lichess", "chesscom", "fide")  # engine/
 BACKEND_NAMES: tuple[str, ...] = NAMES  # from the backend registry, declared once there
 
 
-def _bundled_elo_range() -> tuple[int, int]:
+def declared_elo_range() -> tuple[int, int]:
     """UCI_Elo's declared range: the bundled model's calibrated range (its JSON sidecar, read without
     torch), or a default where it has none (requests are clamped to the loaded model's own table)."""
     import json
@@ -136,7 +136,7 @@ class OptionSpec:
 
 
 def _declare() -> tuple[OptionSpec, ...]:
-    lo, hi = _bundled_elo_range()
+    lo, hi = declared_elo_range()
     return (
         OptionSpec(
             "Temperature",

@@ -280,6 +280,7 @@ class UciEngine:
             result = (setting.temperature, (rated, rated))
         if note != self._strength_note:
             self.info_string(note)
+            log.info(note)  # also in the operator's log (a GUI may hide info strings)
             self._strength_note = note
         return result
 

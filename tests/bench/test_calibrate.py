@@ -34,3 +34,56 @@ def test_small_calibration_writes_a_table_that_loads(tiny_weights: Path, tmp_pat
     assert again == table
     with pytest.raises(ValueError, match="must end in .safetensors"):
         write_calibrated_copy(tiny_weights, table, tmp_path / "x.bin")
+
+
+def test_verification_plays_new_games_at_the_requested_elo_with_the_calibrated_copy(
+    tiny_weights: Path, tmp_path: Path
+) -> None:
+    import chess.pgn
+
+    from chessformer.bench.calibrate import VERIFY_SEED_OFFSET, Verification, run_verification, verification_report
+    from chessformer.engine.options import declared_elo_range
+
+    declared = declared_elo_range()  # a client can only request UCI_Elo within it
+    mid = sum(declared) // 2
+    cfg = CalibrationConfig(
+        weights=str(tiny_weights),
+        temperatures=(0.0, 1.0),
+        opponents=("random",),
+        anchors=(f"Random={mid}",),
+        games=4,
+        movetime=0.01,
+        max_moves=30,
+        concurrency=2,
+    )
+    table = run_calibration(cfg, tmp_path / "cal", progress=False)
+    copy = write_calibrated_copy(tiny_weights, table, tmp_path / "calibrated.safetensors")
+    with pytest.raises(ValueError, match="outside the engine's declared range"):
+        run_verification(cfg, copy, [declared[1] + 1], 2, tmp_path / "cal", progress=False)
+    lo, hi = mid - 20, mid + 20  # a random-init model's table may be one point: these two are clamped to it
+    found = run_verification(cfg, copy, [lo, hi], 2, tmp_path / "cal", progress=False)
+    assert [v.requested for v in found] == [lo, hi] and all(v.games == 2 and v.low <= v.elo <= v.high for v in found)
+    with open(tmp_path / "cal" / "verify.pgn") as f:
+        heads = [g.headers for g in iter(lambda: chess.pgn.read_game(f), None)]
+    assert len(heads) == 4 and all(int(h["EngineSeed"]) >= VERIFY_SEED_OFFSET for h in heads)  # new games
+    assert {h["White"] for h in heads} | {h["Black"] for h in heads} == {
+        "Random",
+        f"ChessFormer UCI_Elo {lo}",
+        f"ChessFormer UCI_Elo {hi}",
+    }
+    log = (tmp_path / "cal" / "verify.pgn.engines.log").read_text()
+    assert f"chessformer: UCI_Elo {lo}: Rating 0 fide, Temperature" in log  # the engine's lookup said its setting
+    far = Verification(1000, 1150, 1000, 1300, 40)
+    near = Verification(1000, 1050, 900, 1200, 40)
+    assert not far.passed and near.passed and not Verification(1000, 1050, 1060, 1200, 40).passed
+    assert "| 1000 | 1150 [1000, 1300] | 40 | NO |" in verification_report([far])
+
+
+def test_auto_verification_requests_lie_inside_the_table() -> None:
+    from chessformer.bench.calibrate import auto_requests
+    from chessformer.engine.strength import StrengthPoint
+
+    pts = tuple(
+        StrengthPoint(e, e - 50, e + 50, 2700, "fide", t, 40) for e, t in ((600, 2.0), (1000, 1.0), (1250, 0.0))
+    )
+    assert auto_requests(Calibration(pts, "test")) == [730, 920, 1120]

@@ -36,6 +36,30 @@ def test_engine_spec_parsing() -> None:
         parse_engine_spec("chessformer:mate_in_one=1")
 
 
+@pytest.mark.skipif(STOCKFISH is None, reason="Stockfish not installed (the rung wraps it)")
+def test_stockfish_with_random_moves_is_a_rung_between_the_random_mover_and_stockfish() -> None:
+    import chess.engine
+
+    rung = parse_engine_spec("stockfish:skill=0,random=0.5")
+    assert rung.name == "Stockfish skill 0 random 0.5" and rung.options["Skill Level"] == 0
+    assert rung.command[-3:] == ("chessformer.bench.random_mover", "--random", "0.5")
+    with pytest.raises(ValueError, match="within 0..1"):
+        parse_engine_spec("stockfish:random=1.5")
+    board = chess.Board()
+    board.push_uci("e2e4")
+
+    def moves(share: str) -> list[str]:
+        cmd = [sys.executable, "-m", "chessformer.bench.random_mover", "--random", share]
+        with chess.engine.SimpleEngine.popen_uci(cmd) as eng:
+            assert "Skill Level" in eng.options and "Seed" in eng.options  # Stockfish's options and its own
+            eng.configure({"Skill Level": 20, "Seed": 7})
+            return [eng.play(board, chess.engine.Limit(depth=8)).move.uci() for _ in range(30)]
+
+    # Stockfish at Skill 20 and depth 8 has a few replies to 1.e4; half random moves spread over many
+    assert len(set(moves("0"))) <= 3
+    assert len(set(moves("0.5"))) >= 8
+
+
 def test_openings_from_epd_and_pgn(tmp_path: Path) -> None:
     (tmp_path / "o.epd").write_text('rnbqkbnr/pppppppp/8/8/4P3/8/PPPP1PPP/RNBQKBNR b KQkq - id "e4";\n')
     assert load_openings(tmp_path / "o.epd")[0].name == "e4"
