@@ -95,6 +95,7 @@ class MatchConfig:
     adjudicate_nodes: int = 20_000  # Stockfish's node budget per adjudication look (count)
 
     def match_id(self, opponent: EngineSpec) -> str:
+        weights = [w for w in (weights_identity(self.engine), weights_identity(opponent)) if w]
         key = json.dumps(
             [
                 self.engine.describe(),
@@ -110,10 +111,28 @@ class MatchConfig:
                 [self.adjudicate_cp, self.adjudicate_plies, self.adjudicate_nodes]
                 if self.adjudicate_cp is not None
                 else []
-            ),
+            )
+            + weights,  # a new model at the same path is a new match, not a resumed one
             sort_keys=True,
         )
         return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def weights_identity(spec: EngineSpec) -> str | None:
+    """The sha256 of a ChessFormer engine's weights (from their JSON sidecar; a paper .pt file is
+    hashed), or None for other engines and for weights that cannot be read (the engine says why)."""
+    from chessformer.bench.engines import chessformer_command
+    from chessformer.engine.weights import BUNDLED, WeightsError, file_sha256, resolve_weights, sidecar_path
+
+    if spec.command != chessformer_command():
+        return None
+    try:
+        path = resolve_weights(str(spec.options.get("WeightsFile", BUNDLED)))
+        if path.suffix == ".safetensors":
+            return str(json.loads(sidecar_path(path).read_text(encoding="utf-8"))["sha256"])
+        return file_sha256(path)
+    except (WeightsError, OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,33 @@ def test_match_against_random_resumes(tiny_weights: Path, tmp_path: Path) -> Non
     assert len(finished_games(pgn)) == 6
 
 
+def test_a_new_model_at_the_same_path_is_a_new_match(tiny_weights: Path, tmp_path: Path) -> None:
+    import shutil
+
+    import torch
+
+    from chessformer.bench.match import weights_identity
+    from chessformer.engine.model import ChessFormer, ModelConfig
+    from chessformer.engine.weights import save_weights
+
+    path = tmp_path / "w.safetensors"
+    shutil.copy(tiny_weights, path)
+    shutil.copy(tiny_weights.with_suffix(".json"), path.with_suffix(".json"))
+    opp = parse_engine_spec("random")
+    first = MatchConfig(_cf(path), [opp], games=2, movetime=0.01, max_moves=10)
+    assert weights_identity(first.engine) and weights_identity(opp) is None
+    run_match(first, tmp_path / "m.pgn", concurrency=1, progress=False)
+    first_id = first.match_id(opp)
+    torch.manual_seed(1)  # retrained: other tensors, same file name
+    save_weights(ChessFormer(ModelConfig(n_layer=2, n_head=2, n_embd=32, block_size=32)), path, {"random_init": True})
+    second = MatchConfig(_cf(path), [opp], games=2, movetime=0.01, max_moves=10)
+    assert second.match_id(opp) != first_id
+    run_match(second, tmp_path / "m.pgn", concurrency=1, progress=False)
+    done = finished_games(tmp_path / "m.pgn")
+    assert {n for mid, n in done if mid == second.match_id(opp)} == {0, 1}  # played, not resumed
+    assert len(done) == 4
+
+
 def test_crashing_and_illegal_opponents_forfeit(tiny_weights: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad_engine.py"
     bad.write_text(
