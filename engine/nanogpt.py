@@ -71,8 +71,32 @@ class NanoGPTConfig:
         return cls(**{k: v for k, v in values.items() if k in known})  # type: ignore[arg-type]
 
 
-# Per layer: (keys, values), each [B, H, L, D].
-CharCache = list[tuple[torch.Tensor, torch.Tensor]]
+class CharKV:
+    """Preallocated keys and values of one character window (gpt-fast's static cache), each
+    [n_layer, 1, H, capacity, D]. ``text`` is what its first len(text) rows hold; a forward at
+    ``start`` writes its rows there, so rows past the text are scratch (the candidate tree) that
+    the next forward overwrites. ``last`` is the next-character log-probabilities after ``text``."""
+
+    def __init__(self, cfg: NanoGPTConfig, capacity: int, device: torch.device | str = "cpu") -> None:
+        D = cfg.n_embd // cfg.n_head
+        self.k = torch.zeros(cfg.n_layer, 1, cfg.n_head, capacity, D, device=device)
+        self.v = torch.zeros_like(self.k)
+        self.text = ""
+        self.last: torch.Tensor | None = None  # [V] float64, after ``text``
+
+    @property
+    def capacity(self) -> int:
+        return self.k.shape[3]
+
+    @property
+    def nbytes(self) -> int:
+        return 2 * self.k.numel() * self.k.element_size()
+
+    def copy_prefix(self, other: CharKV, n: int) -> None:
+        """This cache's first ``n`` rows and text from ``other`` (another line of the same game)."""
+        self.k[:, :, :, :n] = other.k[:, :, :, :n]
+        self.v[:, :, :, :n] = other.v[:, :, :, :n]
+        self.text, self.last = other.text[:n], None
 
 
 class CausalSelfAttention(nn.Module):
@@ -83,17 +107,19 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=cfg.bias)
 
     def forward(
-        self, x: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor] | None, mask: torch.Tensor | None
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        self, x: torch.Tensor, kv: tuple[torch.Tensor, torch.Tensor] | None, start: int, mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        """kv: this layer's [1, H, capacity, D] buffers; the T new rows go to [start, start + T)."""
         B, T, C = x.shape
         H = self.n_head
         q, k, v = self.c_attn(x).split(C, dim=2)
         q = q.view(B, T, H, C // H).transpose(1, 2)  # [B, T, C] -> [B, H, T, D]
         k = k.view(B, T, H, C // H).transpose(1, 2)
         v = v.view(B, T, H, C // H).transpose(1, 2)
-        if past is not None:
-            k = torch.cat([past[0].expand(B, -1, -1, -1), k], dim=2)  # [B, H, L+T, D]; a 1-row cache serves B rows
-            v = torch.cat([past[1].expand(B, -1, -1, -1), v], dim=2)
+        if kv is not None:  # written in place: no copy of the cached rows per forward
+            kv[0][:, :, start : start + T] = k
+            kv[1][:, :, start : start + T] = v
+            k, v = kv[0][:, :, : start + T], kv[1][:, :, : start + T]  # [1, H, L+T, D]
         L = k.shape[2] - T
         if mask is not None:  # [T, L+T] bool: who sees whom (the candidate tree)
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
@@ -103,7 +129,7 @@ class CausalSelfAttention(nn.Module):
             causal = torch.arange(L + T, device=x.device)[None, :] <= (L + torch.arange(T, device=x.device))[:, None]
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=causal)
         y = y.transpose(1, 2).reshape(B, T, C)  # [B, H, T, D] -> [B, T, C]
-        return self.c_proj(y), (k, v)
+        return self.c_proj(y)
 
 
 class MLP(nn.Module):
@@ -125,11 +151,10 @@ class Block(nn.Module):
         self.mlp = MLP(cfg)
 
     def forward(
-        self, x: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor] | None, mask: torch.Tensor | None
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        a, kv = self.attn(self.ln_1(x), past, mask)
-        x = x + a
-        return x + self.mlp(self.ln_2(x)), kv
+        self, x: torch.Tensor, kv: tuple[torch.Tensor, torch.Tensor] | None, start: int, mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), kv, start, mask)
+        return x + self.mlp(self.ln_2(x))
 
 
 class NanoGPT(nn.Module):
@@ -161,26 +186,27 @@ class NanoGPT(nn.Module):
     def forward(
         self,
         idx: torch.Tensor,
-        past: CharCache | None = None,
+        kv: CharKV | None = None,
+        start: int = 0,
         positions: torch.Tensor | None = None,
         mask: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, CharCache]:
-        """Next-character logits [B, T, V] of characters ``idx`` [B, T], and the extended cache.
+    ) -> torch.Tensor:
+        """Next-character logits [B, T, V] of characters ``idx`` [B, T].
 
-        positions [T] (default: after the cache), mask [T, L+T] bool (default: causal)."""
+        With ``kv`` (B = 1) the characters follow its first ``start`` rows and are written after them;
+        positions [T] (default: start, start + 1, ...), mask [T, start+T] bool (default: causal)."""
         T = idx.shape[1]
-        start = 0 if past is None else past[0][0].shape[2]
+        if kv is not None and (idx.shape[0] != 1 or start + T > kv.capacity):
+            raise ValueError(f"a CharKV takes one row of at most {kv.capacity - start} characters here")
         if positions is None:
             positions = torch.arange(start, start + T, device=idx.device)
         if int(positions.max()) >= self.cfg.block_size:
             raise ValueError(f"character position {int(positions.max())} is outside the window {self.cfg.block_size}")
         x = self.transformer["wte"](idx) + self.transformer["wpe"](positions)  # [B, T, C]
-        cache: CharCache = []
         blocks = cast(nn.ModuleList, self.transformer["h"])
         for i, block in enumerate(blocks):
-            x, kv = block(x, None if past is None else past[i], mask)
-            cache.append(kv)
-        return self.lm_head(self.transformer["ln_f"](x)), cache
+            x = block(x, None if kv is None else (kv.k[i], kv.v[i]), start, mask)
+        return self.lm_head(self.transformer["ln_f"](x))
 
 
 class CastLinear(nn.Module):

@@ -11,7 +11,11 @@ temperature, so Temperature, MultiPV and searchmoves work as for a ChessFormer.
 All candidates are computed in one forward over the game prefix's KV cache: their strings
 form a trie (``" 3.N"`` is shared by every knight move), each trie node is one token that
 attends to the prefix and its own ancestors (a tree attention mask), so a position costs one
-pass over the distinct characters, not one forward per move.
+pass over the distinct characters, not one forward per move. The window's characters not yet
+cached (the moves played since the last call) ride in the same forward, causally, so a move
+costs one forward. Caches are preallocated per line of play (engine/nanogpt.py ``CharKV``: rows
+written in place, never concatenated); a line that leaves another's text gets its own copy
+while the Hash option allows, otherwise the one cache is cut back and refilled.
 
 Long games: the window holds ``block_size`` characters. When the transcript and the longest
 move string no longer fit, the window starts at a move boundary (the character after a
@@ -33,6 +37,7 @@ nat. There is no value head: win/draw/loss is uniform, so UCI
 from __future__ import annotations
 
 import logging
+import os
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,7 +47,7 @@ import numpy as np
 import torch
 
 from chessformer.engine.backends.base import Backend, Evaluation
-from chessformer.engine.nanogpt import GAME_SEPARATOR, STOI, VOCAB, CharCache, NanoGPT, cast_block_matmuls, encode_chars
+from chessformer.engine.nanogpt import GAME_SEPARATOR, STOI, VOCAB, CharKV, NanoGPT, cast_block_matmuls, encode_chars
 from chessformer.engine.perf import faster_cpu_matmul_dtype
 from chessformer.engine.tokenizer import MOVES, N_MOVES, TokenSequence, board_from_features, move_id
 
@@ -50,6 +55,7 @@ log = logging.getLogger("chessformer")
 
 MOVE_MARGIN = 16  # characters kept free after the prefix: the longest move string, " 150.exd8=Q+", and its delimiter
 PLY_LIMIT = 1 << 30  # the player never re-anchors a game for this backend: it windows characters itself
+TREE_ROWS = 512  # rows a window cache keeps past the window for the candidate trie (it grows if a trie needs more)
 UNREACHABLE = -1e30  # the logit of a move that is not legal here (the player reads only legal moves)
 _END = (STOI[" "], STOI[GAME_SEPARATOR])  # the characters that end a move
 
@@ -105,13 +111,10 @@ class NanoGPTBackend(Backend):
         cast_block_matmuls(self.model, dtype)
         self.dtype = dtype
         self._games: OrderedDict[TokenSequence, GameText] = OrderedDict()  # recent transcripts, to extend
-        self._prefixes: OrderedDict[str, tuple[CharCache, torch.Tensor]] = (
-            OrderedDict()
-        )  # window text -> cache, last logits
-        self._bytes = 0
+        self._slots: list[CharKV] = []  # window caches, least recently used first (at least one is kept)
         self._limit = cache_mb << 20
         self._warned_fen = False
-        self.forwards = 0  # model calls (tests: one tree forward per position, plus prefix extensions)
+        self.forwards = 0  # model calls (tests: one forward per position: new prefix characters and the tree)
 
     @property
     def block_size(self) -> int:
@@ -119,17 +122,12 @@ class NanoGPTBackend(Backend):
 
     def clear_cache(self) -> None:
         self._games.clear()
-        self._prefixes.clear()
-        self._bytes = 0
+        self._slots.clear()
 
     def set_cache_limit(self, megabytes: int) -> None:
         self._limit = max(0, megabytes) << 20
-        self._evict()
-
-    def _evict(self) -> None:
-        while self._prefixes and self._bytes > self._limit:
-            _, (cache, _) = self._prefixes.popitem(last=False)
-            self._bytes -= sum(k.numel() * k.element_size() * 2 for k, _ in cache)
+        while len(self._slots) > 1 and sum(c.nbytes for c in self._slots) > self._limit:
+            self._slots.pop(0)
 
     # ---- transcripts
     def game_text(self, seq: TokenSequence) -> GameText:
@@ -158,29 +156,74 @@ class NanoGPTBackend(Backend):
         return game
 
     # ---- the model
-    @torch.inference_mode()
-    def prefix_state(self, window: str) -> tuple[CharCache, torch.Tensor]:
-        """The KV cache of ``window`` and its last character's next-character log-probabilities [V]."""
-        hit = self._prefixes.get(window)
-        if hit is not None:
-            self._prefixes.move_to_end(window)
-            return hit
-        best = max((w for w in self._prefixes if window.startswith(w)), key=len, default="")
-        past = self._prefixes[best][0] if best else None
-        idx = torch.tensor([encode_chars(window[len(best) :])])  # [1, T]
-        logits, cache = self.model(idx, past)
-        self.forwards += 1
-        state = (cache, torch.log_softmax(logits[0, -1].double(), dim=-1))
-        self._prefixes[window] = state
-        self._bytes += sum(k.numel() * k.element_size() * 2 for k, _ in cache)
-        self._evict()
-        return state
+    def _slot_for(self, window: str, rows: int) -> tuple[CharKV, int]:
+        """A cache for ``window`` with room for ``rows`` more rows past it, and how many of its first
+        characters it already holds. A slot whose text diverges from the window keeps its own line
+        (its shared rows are copied into a fresh slot) while the Hash limit allows another slot."""
+        best, keep = None, 0
+        for slot in self._slots:
+            n = len(os.path.commonprefix([slot.text, window]))
+            if best is None or n > keep:
+                best, keep = slot, n
+        need = len(window) + rows
+        cfg = self.model.cfg
+        capacity = max(cfg.block_size + TREE_ROWS, need)
+        room = sum(c.nbytes for c in self._slots) + (best.nbytes if best else 0) <= self._limit
+        if best is None or (keep < len(best.text) and room) or best.capacity < need:
+            fresh = CharKV(cfg, capacity, device=next(self.model.parameters()).device)
+            if best is not None and keep:
+                fresh.copy_prefix(best, keep)
+            if best is not None and best.capacity < need:
+                self._slots.remove(best)  # outgrown: replaced by the bigger one
+            self._slots.append(fresh)
+            while len(self._slots) > 1 and sum(c.nbytes for c in self._slots) > self._limit:
+                self._slots.pop(0)
+            best = fresh
+        self._slots.remove(best)
+        self._slots.append(best)  # most recently used last
+        return best, keep
 
     @torch.inference_mode()
+    def _forward(
+        self, window: str, chars: list[int], parents: list[int], depths: list[int]
+    ) -> tuple[CharKV, torch.Tensor, torch.Tensor]:
+        """One forward: the window's characters not yet cached (causal), then the candidate trie's
+        nodes (each sees the window, its ancestors and itself). Returns the window's cache, the
+        next-character log-probabilities after the window [V] and after each node [N, V]."""
+        n = len(chars)
+        slot, keep = self._slot_for(window, n + 1)
+        if slot.text == window and slot.last is not None and keep == len(window):
+            new = ""  # the window is cached with its last logits: only the tree runs
+        else:
+            keep = min(keep, len(window) - 1)  # at least the last character, for its logits
+            new = window[keep:]
+        p = len(new)
+        if p + n == 0:
+            assert slot.last is not None
+            return slot, slot.last, torch.zeros(0, len(VOCAB), dtype=torch.float64)
+        sees = torch.zeros(p + n, keep + p + n, dtype=torch.bool)  # [P+N, K+P+N]: who each new row sees
+        sees[:, :keep] = True
+        sees[:p, keep : keep + p] = torch.ones(p, p, dtype=torch.bool).tril()  # the window's new characters: causal
+        sees[p:, keep : keep + p] = True
+        tree = keep + p  # the trie's first column
+        for i, parent in enumerate(parents):
+            if parent >= 0:
+                sees[p + i, tree : tree + n] = sees[p + parent, tree : tree + n]
+            sees[p + i, tree + i] = True
+        positions = torch.cat([torch.arange(keep, keep + p), tree + torch.tensor(depths, dtype=torch.long)])
+        idx = torch.tensor([encode_chars(new) + chars])  # [1, P+N]
+        logits = self.model(idx, slot, keep, positions=positions, mask=sees)[0]  # [P+N, V]
+        self.forwards += 1
+        lp = torch.log_softmax(logits.double(), dim=-1)
+        slot.text = window  # rows past it (the trie's) are scratch
+        if p:
+            slot.last = lp[p - 1].clone()
+        assert slot.last is not None
+        return slot, slot.last, lp[p:]
+
     def move_logprobs(self, game: GameText, moves: Sequence[chess.Move]) -> np.ndarray:
-        """log p(m) for each of ``moves`` (legal in ``game.board``), in one tree forward."""
+        """log p(m) for each of ``moves`` (legal in ``game.board``), in one forward over the cache."""
         window = game.text[window_start(game.text, self.model.cfg.block_size) :]
-        cache, last = self.prefix_state(window)
         head = move_prefix(game.board, game.text)
         strings = [head + game.board.san(m) for m in moves]
         chars: list[int] = []  # the trie's nodes in creation order: their character,
@@ -199,17 +242,8 @@ class NanoGPTBackend(Backend):
                     depths.append(0 if node < 0 else depths[node] + 1)
                 node = children[key]
             ends.append(node)
-        n, L = len(chars), len(window)
-        sees = torch.zeros(n, L + n, dtype=torch.bool)  # [N, L+N]: the prefix, and each node's ancestors and itself
-        sees[:, :L] = True
-        for i, p in enumerate(parents):
-            if p >= 0:
-                sees[i, L : L + n] = sees[p, L : L + n]
-            sees[i, L + i] = True
-        positions = L + torch.tensor(depths)
-        logits, _ = self.model(torch.tensor([chars]), cache, positions=positions, mask=sees)  # [1, N, V]
-        self.forwards += 1
-        lp = torch.log_softmax(logits[0].double(), dim=-1)  # [N, V]
+        _, last, lp = self._forward(window, chars, parents, depths)  # [V], [N, V]
+        n = len(chars)
         # each node's own character under its parent's (or the prefix's) next-character distribution
         own = torch.tensor([(last if p < 0 else lp[p])[c] for c, p in zip(chars, parents, strict=True)])
         path_sum = torch.zeros(n, dtype=torch.float64)
@@ -238,7 +272,7 @@ class NanoGPTBackend(Backend):
         (the paper harness's generate; its top_k of 200 keeps all 32 characters)."""
         prompt = game.text + (move_prefix(game.board, game.text) if game.board.turn == chess.WHITE else "")
         window = prompt[window_start(prompt, self.model.cfg.block_size) :]
-        cache, lp = self.prefix_state(window)
+        cache, lp, _ = self._forward(window, [], [], [])
         out = []
         for i in range(max_chars):
             logits = lp.numpy()
@@ -251,7 +285,8 @@ class NanoGPTBackend(Backend):
             out.append(c)
             if i + 1 == max_chars or len(window) + i + 1 >= self.model.cfg.block_size:
                 break
-            step, cache = self.model(torch.tensor([[c]]), cache)
+            with torch.inference_mode():  # into the rows past the window: scratch, the window stays cached
+                step = self.model(torch.tensor([[c]]), cache, len(window) + i)
             lp = torch.log_softmax(step[0, -1].double(), dim=-1)
         return "".join(VOCAB[c] for c in out)
 

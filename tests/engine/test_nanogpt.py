@@ -39,7 +39,7 @@ def test_next_character_logprobs_match_the_paper_code(model: NanoGPT) -> None:
     assert len(ref["references"]) == 8
     for r in ref["references"]:
         with torch.no_grad():
-            logits, _ = model(torch.tensor([encode_chars(r["prefix"])]))
+            logits = model(torch.tensor([encode_chars(r["prefix"])]))
         lp = torch.log_softmax(logits[0, -1].double(), dim=-1)
         assert (lp - torch.tensor(r["next_char_logprobs"])).abs().max() < 1e-5
 
@@ -51,7 +51,7 @@ def _brute_force(model: NanoGPT, board: chess.Board, text: str) -> dict[chess.Mo
         s = text + move_prefix(board, text) + board.san(m)
         idx = torch.tensor([encode_chars(s)])
         with torch.no_grad():
-            logits, _ = model(idx)
+            logits = model(idx)
         lp = torch.log_softmax(logits[0].double(), dim=-1)  # [T, V]
         total = sum(float(lp[i - 1, idx[0, i]]) for i in range(len(text), len(s)))
         out[m] = total + float(torch.logsumexp(lp[-1, [0, 15]], dim=0))  # then a space or ';'
@@ -112,8 +112,26 @@ def test_one_tree_forward_per_position(model: NanoGPT) -> None:
     for _ in range(6):
         before = backend.forwards
         ev = player.evaluate(board)
-        assert backend.forwards - before <= 2  # the prefix's new characters, then the whole candidate tree
+        assert backend.forwards - before == 1  # the prefix's new characters and the whole candidate tree, together
         board.push(ev.moves[0])
+
+
+def test_window_caches_follow_each_line_of_play_and_equal_a_fresh_computation(model: NanoGPT) -> None:
+    import copy
+
+    def logits(backend: NanoGPTBackend, ucis: list[str]) -> list[float]:
+        board = chess.Board()
+        for u in ucis:
+            board.push_uci(u)
+        return [float(x) for x in Player(backend).evaluate(board).logits]
+
+    lines = [["e2e4", "e7e5", "g1f3"], ["e2e4", "c7c5"], ["e2e4", "e7e5", "g1f3", "b8c6"], ["d2d4"], ["e2e4"]]
+    for mb in (0, 4096):  # Hash 0 keeps one cache, cut back and refilled; a big one keeps a cache per line
+        backend = NanoGPTBackend(copy.deepcopy(model), cache_mb=mb, dtype=torch.float32)
+        for line in lines + lines[::-1]:
+            fresh = NanoGPTBackend(copy.deepcopy(model), dtype=torch.float32)
+            assert np.allclose(logits(backend, line), logits(fresh, line), atol=1e-9)
+        assert (len(backend._slots) == 1) == (mb == 0)  # a diverging line gets its own cache when Hash allows
 
 
 def test_a_150_move_game_slides_the_window_at_move_boundaries(model: NanoGPT) -> None:
