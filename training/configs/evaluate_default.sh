@@ -49,3 +49,21 @@ python -m chessformer.bench analyse table1 "$RUNS/sweep/games.pgn" --weights "$W
 cp "$RUNS"/sweep/sweep.csv "$RUNS"/sweep/sweep.json "$RUNS"/sweep/sweep.png "$OUT/"
 cp "$RUNS/sweep/games.pgn" "$OUT/games/sweep.pgn"
 mkdir -p "$OUT/games" && cp "$RUNS"/vs_sf0_rating_*.pgn "$RUNS"/vs_random*.pgn "$OUT/games/"
+
+# 7. start-up: start -> uciok and isready -> readyok (the model loads here) of the engine process, three cold starts
+python - > "$OUT/uci_timing.txt" <<'PY'
+import subprocess, sys, time
+for run in range(3):
+    t0 = time.perf_counter()
+    p = subprocess.Popen([sys.executable, "-m", "chessformer.engine"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    p.stdin.write("uci\n"); p.stdin.flush()
+    while p.stdout.readline().strip() != "uciok":
+        pass
+    t1 = time.perf_counter()
+    p.stdin.write("isready\n"); p.stdin.flush()
+    while p.stdout.readline().strip() != "readyok":
+        pass
+    t2 = time.perf_counter()
+    p.stdin.write("quit\n"); p.stdin.flush(); p.wait()
+    print(f"run {run}: start->uciok {t1 - t0:.3f} s, isready->readyok {t2 - t1:.3f} s")
+PY
