@@ -85,3 +85,16 @@ def test_engine_plays_the_calibrated_setting(tiny_weights: Path, tmp_path: Path)
     s.send(f"setoption name WeightsFile value {tiny_weights}")  # no table: said, and the options play
     s.send("go")
     assert "no strength calibration" in s.expect("^info string UCI_LimitStrength")
+
+
+def test_the_bundled_model_carries_its_table_and_uci_elo_declares_its_range() -> None:
+    from chessformer.engine.options import declared_elo_range
+    from chessformer.engine.weights import bundled_weights_path, sidecar_path
+
+    path = bundled_weights_path()
+    assert path is not None
+    table = Calibration.from_metadata(json.loads(sidecar_path(path).read_text())["metadata"])
+    assert table is not None and len(table.points) >= 3
+    assert declared_elo_range() == table.elo_range
+    spec = find_option("UCI_Elo")
+    assert (spec.min, spec.max) == table.elo_range
