@@ -78,7 +78,11 @@ def test_engine_plays_the_calibrated_setting(tiny_weights: Path, tmp_path: Path)
     s.send("go")
     assert "UCI_Elo 1100: Rating 0 fide, Temperature 0.65" in s.expect("^info string UCI_Elo")
     s.expect("^bestmove")
-    s.send("setoption name UCI_Elo value 2000")
+    from chessformer.engine.options import declared_elo_range
+
+    lo = declared_elo_range()[0]  # a client sends only values in the declared (bundled model's) range
+    assert lo < 900, "this test's table starts at 900: a request below it must be declarable"
+    s.send(f"setoption name UCI_Elo value {lo}")
     s.send("go")
     assert "clamped" in s.expect("^info string UCI_Elo")
     s.expect("^bestmove")
