@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import functools
 import hashlib
 import io
 import json
@@ -122,7 +123,7 @@ def weights_identity(spec: EngineSpec) -> str | None:
     """The sha256 of a ChessFormer engine's weights (from their JSON sidecar; a paper .pt file is
     hashed), or None for other engines and for weights that cannot be read (the engine says why)."""
     from chessformer.bench.engines import chessformer_command
-    from chessformer.engine.weights import BUNDLED, WeightsError, file_sha256, resolve_weights, sidecar_path
+    from chessformer.engine.weights import BUNDLED, WeightsError, resolve_weights, sidecar_path
 
     if spec.command != chessformer_command():
         return None
@@ -130,9 +131,17 @@ def weights_identity(spec: EngineSpec) -> str | None:
         path = resolve_weights(str(spec.options.get("WeightsFile", BUNDLED)))
         if path.suffix == ".safetensors":
             return str(json.loads(sidecar_path(path).read_text(encoding="utf-8"))["sha256"])
-        return file_sha256(path)
+        st = path.stat()  # a paper .pt is hashed once per version of the file, not once per game's headers
+        return _hashed_file(str(path), st.st_size, st.st_mtime_ns)
     except (WeightsError, OSError, ValueError, KeyError, TypeError):
         return None
+
+
+@functools.lru_cache(maxsize=16)
+def _hashed_file(path: str, size: int, mtime_ns: int) -> str:
+    from chessformer.engine.weights import file_sha256
+
+    return file_sha256(Path(path))
 
 
 @dataclass(frozen=True)
