@@ -240,8 +240,10 @@ def cli(argv: list[str]) -> int:
     )
     t0 = time.time()
     try:
+        # a malformed request list fails now, not after the calibration's games
+        listed = [] if a.verify == "auto" else [int(x) for x in a.verify.split(",") if x.strip()]
         table = run_calibration(cfg, a.out, progress=not a.no_progress)
-        requests = auto_requests(table) if a.verify == "auto" else [int(x) for x in a.verify.split(",") if x.strip()]
+        requests = auto_requests(table) if a.verify == "auto" else listed
         path = write_calibrated_copy(resolve_weights(a.weights), table, a.write)
         wall = round(time.time() - t0, 1)
         found = run_verification(cfg, path, requests, a.verify_games, a.out, not a.no_progress) if requests else []

@@ -126,6 +126,10 @@ class NanoGPTBackend(Backend):
 
     def set_cache_limit(self, megabytes: int) -> None:
         self._limit = max(0, megabytes) << 20
+        self._trim()
+
+    def _trim(self) -> None:
+        """Drop the least recently used caches past the Hash limit, keeping at least one."""
         while len(self._slots) > 1 and sum(c.nbytes for c in self._slots) > self._limit:
             self._slots.pop(0)
 
@@ -176,8 +180,7 @@ class NanoGPTBackend(Backend):
             if best is not None and best.capacity < need:
                 self._slots.remove(best)  # outgrown: replaced by the bigger one
             self._slots.append(fresh)
-            while len(self._slots) > 1 and sum(c.nbytes for c in self._slots) > self._limit:
-                self._slots.pop(0)
+            self._trim()
             best = fresh
         self._slots.remove(best)
         self._slots.append(best)  # most recently used last
