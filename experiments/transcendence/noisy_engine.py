@@ -24,6 +24,7 @@ import threading
 import chess
 
 from chessformer.bench.engines import SPEC_KINDS, EngineSpec, OptionMap, stockfish_path
+from chessformer.bench.random_mover import parse_position
 from experiments.transcendence.generate import CLEAN_MOVES, Expert, move_without_engine
 from experiments.transcendence.greedy import RULES
 from experiments.transcendence.habits import FALLBACKS, check_habit
@@ -180,13 +181,8 @@ def main(argv: list[str] | None = None) -> int:
                 seed = int(parts[4])
             continue
         if parts[0] == "position":
-            try:
-                mi = parts.index("moves") if "moves" in parts else len(parts)
-                board = chess.Board() if parts[1] == "startpos" else chess.Board(" ".join(parts[2:mi]))
-                for m in parts[mi + 1 :]:
-                    board.push_uci(m)
-            except (ValueError, IndexError):
-                pass
+            with contextlib.suppress(ValueError, IndexError):
+                board = parse_position(parts)
         if parts[0] == "go":
             legal = list(board.legal_moves)
             rng = _draw(seed, board)
