@@ -11,7 +11,8 @@ Specs are written on the command line as short strings:
   experiments/transcendence/noisy_engine.py, once that module is imported).
 - ``chessformer:temperature=0.3,weights=PATH``: this project's engine (also ``backend=NAME``,
   ``draw_avoidance=true`` and ``mate_in_one=false``: the DrawAvoidance and MateInOne options,
-  engine/player.py; ``elo=1200``: UCI_LimitStrength at that UCI_Elo; ``rating=2700,scale=fide``:
+  engine/player.py; ``elo=1200``: UCI_LimitStrength at that UCI_Elo, with ``weights=`` started as
+  ``chessformer --weights PATH`` so that UCI_Elo's declared range is that model's; ``rating=2700,scale=fide``:
   the Rating and RatingScale options of a rating-conditioned model, ``rating=0`` unconditioned).
 - ``cmd=PATH [ARGS];Option=value;...``: any UCI engine with options.
 """
@@ -148,6 +149,8 @@ def parse_engine_spec(text: str) -> EngineSpec:
                 options[option] = value
                 name += f" {key.replace('_', '-')}" if value == "true" else ""
         command = chessformer_command()
+        if "UCI_Elo" in options and "WeightsFile" in options:  # so the engine declares that model's UCI_Elo range
+            command += ("--weights", str(options["WeightsFile"]))
     else:
         kinds = ", ".join(f"{k}:..." for k in ("stockfish", "random", "chessformer", *SPEC_KINDS))
         raise ValueError(f"unknown engine {head!r}: use {kinds} or cmd=...")

@@ -28,14 +28,21 @@ RATING_SCALE_NAMES: tuple[str, ...] = ("lichess", "chesscom", "fide")  # engine/
 BACKEND_NAMES: tuple[str, ...] = NAMES  # from the backend registry, declared once there
 
 
-def declared_elo_range() -> tuple[int, int]:
-    """UCI_Elo's declared range: the bundled model's calibrated range (its JSON sidecar, read without
-    torch), or a default where it has none (requests are clamped to the loaded model's own table)."""
+def declared_elo_range(weights: str = BUNDLED) -> tuple[int, int]:
+    """UCI_Elo's declared range: the calibrated range of the model the engine starts with (the bundled
+    one, or ``chessformer --weights FILE``), read from its JSON sidecar without torch; a default where
+    it has none. Requests are clamped to the loaded model's own table."""
     import json
     from pathlib import Path
 
     try:
-        meta = json.loads((Path(__file__).parent / "models" / "default.json").read_text(encoding="utf-8"))
+        if weights.strip() in ("", BUNDLED):
+            sidecar = Path(__file__).parent / "models" / "default.json"
+        else:
+            from chessformer.engine.weights import resolve_weights, sidecar_path
+
+            sidecar = sidecar_path(resolve_weights(weights))
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
         points = meta["metadata"]["strength_calibration"]["points"]
         elos = [float(p["elo"]) for p in points]
         return round(min(elos)), round(max(elos))
@@ -135,8 +142,10 @@ class OptionSpec:
         return self.parse(raw) if self.parse else raw
 
 
-def _declare() -> tuple[OptionSpec, ...]:
-    lo, hi = declared_elo_range()
+def declare_options(weights: str = BUNDLED) -> tuple[OptionSpec, ...]:
+    """Every option, for an engine that starts with ``weights`` (WeightsFile's default; UCI_Elo's range
+    is that model's calibrated one, since clients refuse to send a value outside the declared range)."""
+    lo, hi = declared_elo_range(weights)
     return (
         OptionSpec(
             "Temperature",
@@ -205,8 +214,9 @@ def _declare() -> tuple[OptionSpec, ...]:
             "UCI_Elo",
             "spin",
             (lo + hi) // 2,
-            "The Elo to play at with UCI_LimitStrength on. The range is the bundled model's calibrated range;"
-            " a request outside the loaded model's table is clamped to it, with an info string.",
+            "The Elo to play at with UCI_LimitStrength on. The range is the calibrated range of the model the"
+            " engine starts with (the bundled one, or chessformer --weights FILE); a request outside the loaded"
+            " model's table is clamped to it, with an info string.",
             min=lo,
             max=hi,
         ),
@@ -232,12 +242,13 @@ def _declare() -> tuple[OptionSpec, ...]:
         OptionSpec(
             "WeightsFile",
             "string",
-            BUNDLED,
+            weights,
             "Path of a .safetensors weights file (its .json beside it). <bundled> is the model shipped with the"
-            " engine. Checked when set: a file that is missing, not .safetensors, corrupted (sha256), or of an"
-            " unknown architecture is refused and the model in use stays. Loaded at the next isready or go.",
+            " engine (the default, unless it was started as chessformer --weights FILE). Checked when set: a"
+            " file that is missing, not .safetensors, corrupted (sha256), or of an unknown architecture is"
+            " refused and the model in use stays. Loaded at the next isready or go.",
             parse=_parse_weights_file,
-            uci_default=BUNDLED,
+            uci_default=weights,
             on_change="on_model_change",
         ),
         OptionSpec(
@@ -310,7 +321,7 @@ def _declare() -> tuple[OptionSpec, ...]:
     )
 
 
-OPTIONS: tuple[OptionSpec, ...] = _declare()
+OPTIONS: tuple[OptionSpec, ...] = declare_options()  # as declared by an engine started with the bundled model
 _BY_LOWER: dict[str, OptionSpec] = {o.name.lower(): o for o in OPTIONS}
 
 
@@ -322,14 +333,19 @@ def find_option(name: str) -> OptionSpec | None:
 class OptionValues:
     """Current values, keyed by the declared name."""
 
-    values: dict[str, OptionValue] = field(default_factory=lambda: {o.name: o.default for o in OPTIONS})
+    specs: tuple[OptionSpec, ...] = OPTIONS  # what the engine declared (``declare_options``)
+    values: dict[str, OptionValue] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.values = {o.name: o.default for o in self.specs}
+        self._by_lower = {o.name.lower(): o for o in self.specs}
 
     def __getitem__(self, name: str) -> OptionValue:
         return self.values[name]
 
     def set(self, name: str, raw: str) -> tuple[OptionSpec, OptionValue]:
         """Parse and store; raise OptionError (value unchanged) on a bad name or value."""
-        spec = find_option(name)
+        spec = self._by_lower.get(name.strip().lower())
         if spec is None:
             raise OptionError(f"unknown option {name[:60]!r}")
         value = spec.convert(raw)

@@ -24,7 +24,7 @@ import chess
 
 from chessformer.engine import __version__
 from chessformer.engine.go_params import GoParams, parse_go
-from chessformer.engine.options import OPTIONS, OptionError, OptionValues
+from chessformer.engine.options import OPTIONS, OptionError, OptionSpec, OptionValues
 
 if TYPE_CHECKING:  # imported lazily: they pull in numpy and torch
     import numpy as np
@@ -41,10 +41,10 @@ MAX_LINE_BYTES = 1 << 20  # longer input lines are discarded whole
 class UciEngine:
     """One UCI session. Feed it lines with ``handle``; it writes replies through ``write``."""
 
-    def __init__(self, write: Callable[[str], None] | None = None) -> None:
+    def __init__(self, write: Callable[[str], None] | None = None, options: tuple[OptionSpec, ...] = OPTIONS) -> None:
         self._write = write or _stdout_writer()
         self._out_lock = threading.Lock()
-        self.options = OptionValues()
+        self.options = OptionValues(options)
         self.board = chess.Board()
         self.loaded: LoadedModel | None = None
         self.load_error: str | None = None
@@ -105,7 +105,7 @@ class UciEngine:
     def _cmd_uci(self, args: list[str]) -> None:
         self.send(f"id name {ENGINE_NAME}")
         self.send(f"id author {ENGINE_AUTHOR}")
-        for spec in OPTIONS:
+        for spec in self.options.specs:
             self.send(spec.declaration())
         self.send("uciok")
 
@@ -413,15 +413,31 @@ def _stdout_writer() -> Callable[[str], None]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``chessformer`` command: a UCI engine on stdin/stdout."""
-    argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in ("-h", "--help"):
-        print("chessformer: a UCI chess engine. Start it from a chess GUI, or type 'uci' and 'go'.")
-        return 0
-    if argv and argv[0] in ("-V", "--version"):
-        print(ENGINE_NAME)
-        return 0
+    import argparse
+
+    from chessformer.engine.options import BUNDLED, declare_options
+
+    p = argparse.ArgumentParser(
+        prog="chessformer", description="A UCI chess engine. Start it from a chess GUI, or type 'uci' and 'go'."
+    )
+    p.add_argument(
+        "--weights",
+        default=BUNDLED,
+        metavar="FILE",
+        help="the model to start with (WeightsFile's default; UCI_Elo declares this model's calibrated range)",
+    )
+    p.add_argument("-V", "--version", action="version", version=ENGINE_NAME)
+    args = p.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.weights != BUNDLED:
+        from chessformer.engine.weights import WeightsError, check_weights_without_torch, resolve_weights
+
+        try:  # a bad file is refused before any UCI is spoken, with the reason (uci is still answered at once)
+            check_weights_without_torch(resolve_weights(args.weights))
+        except WeightsError as e:
+            print(f"chessformer: --weights: {e}", file=sys.stderr)
+            return 2
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="chessformer: %(message)s")
-    engine = UciEngine(_stdout_writer())
+    engine = UciEngine(_stdout_writer(), declare_options(args.weights))
     sys.stdout = sys.stderr  # anything else that prints goes to stderr, never into the UCI stream
     with contextlib.suppress(KeyboardInterrupt):
         engine.run(sys.stdin.buffer)

@@ -160,6 +160,17 @@ def check_weights(path: Path | str) -> WeightsInfo:
     return info
 
 
+def check_weights_without_torch(path: Path | str) -> None:
+    """What can be checked before torch is imported (WeightsError if not): the file, its sidecar and
+    sha256; a paper checkpoint only that it is a file. check_weights and the load check the rest."""
+    path = Path(path)
+    if is_paper_checkpoint(path):
+        if not path.is_file():
+            raise WeightsError(f"weights file not found: {path}")
+        return
+    read_info(path)
+
+
 def load_weights(path: Path | str, device: str = "cpu") -> tuple[Any, WeightsInfo]:
     """Load a ChessFormer from ``path`` (a .safetensors file with its JSON beside it).
 

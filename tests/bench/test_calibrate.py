@@ -87,3 +87,13 @@ def test_auto_verification_requests_lie_inside_the_table() -> None:
         StrengthPoint(e, e - 50, e + 50, 2700, "fide", t, 40) for e, t in ((600, 2.0), (1000, 1.0), (1250, 0.0))
     )
     assert auto_requests(Calibration(pts, "test")) == [730, 920, 1120]
+
+
+def test_an_elo_spec_starts_the_engine_with_its_weights(tiny_weights: Path) -> None:
+    from chessformer.bench.engines import chessformer_command, parse_engine_spec
+    from chessformer.bench.match import weights_identity
+
+    spec = parse_engine_spec(f"chessformer:elo=800,weights={tiny_weights}")
+    assert spec.command == (*chessformer_command(), "--weights", str(tiny_weights))  # declares this model's range
+    assert weights_identity(spec) == json.loads(tiny_weights.with_suffix(".json").read_text())["sha256"]
+    assert parse_engine_spec(f"chessformer:weights={tiny_weights}").command == chessformer_command()  # ids unchanged

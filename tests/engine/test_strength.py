@@ -102,3 +102,31 @@ def test_the_bundled_model_carries_its_table_and_uci_elo_declares_its_range() ->
     assert declared_elo_range() == table.elo_range
     spec = find_option("UCI_Elo")
     assert (spec.min, spec.max) == table.elo_range
+
+
+def _calibrated_copy(tiny_weights: Path, folder: Path) -> Path:
+    weights = folder / "cal.safetensors"
+    shutil.copy(tiny_weights, weights)
+    meta = json.loads(tiny_weights.with_suffix(".json").read_text())
+    meta["metadata"][METADATA_KEY] = _table().to_metadata()
+    weights.with_suffix(".json").write_text(json.dumps(meta))
+    return weights
+
+
+def test_started_with_weights_the_engine_declares_that_models_range(tiny_weights: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    weights = _calibrated_copy(tiny_weights, tmp_path)
+    cmd = [sys.executable, "-m", "chessformer.engine", "--weights", str(weights)]
+    script = "uci\nsetoption name UCI_LimitStrength value true\nsetoption name UCI_Elo value 950\ngo\nquit\n"
+    r = subprocess.run(cmd, input=script, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "option name UCI_Elo type spin default 1300 min 900 max 1700" in r.stdout  # the table's, not the bundled
+    assert f"option name WeightsFile type string default {weights}" in r.stdout
+    assert "info string UCI_Elo 950: Rating 0 fide" in r.stdout and "\nbestmove " in r.stdout
+    bad = subprocess.run(
+        [*cmd[:-1], str(tmp_path / "missing.safetensors")], input="uci\n", capture_output=True, text=True, timeout=60
+    )
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert "chessformer: --weights: weights file not found" in bad.stderr
