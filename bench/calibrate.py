@@ -4,12 +4,15 @@ Every setting of a grid (the Rating the model is conditioned on x the Temperatur
 opponent; optional games between consecutive opponents tie unanchored ones (Stockfish Skill
 Level 0, the random mover) to the anchored ones. All games go to one resumable PGN (re-running
 plays only what is missing), and one maximum-likelihood Elo pool with the anchors fixed rates
-every setting with its 95% interval. The table (engine/strength.py) is written into the
+every setting with its 95% interval. ``--focus N`` then plays N more games per setting against
+the opponents rated near it (within ``--near`` Elo, at least the two nearest; to focus.pgn, new
+seeds): a setting's games against a far weaker or far stronger opponent end as expected and carry
+almost no information, so this is where more games narrow its interval. The table (engine/strength.py) is written into the
 metadata of a copy of the weights; the tensors, and so the sha256, are unchanged.
 
 ``--verify 700,900,1100`` then checks the table by measurement: the calibrated copy plays at each
-requested UCI_Elo (``chessformer:elo=N``, the engine's own lookup) new games against the same
-opponents (another seed: none of these games was used for calibration), rated in one pool with
+requested UCI_Elo (``chessformer:elo=N``, the engine's own lookup) new games against the
+opponents rated near the request (``--near``; 0: all of them; another seed: none of these games was used for calibration), rated in one pool with
 the calibration's games, so the opponents' uncertainty is in the interval. A request passes when
 its measured Elo is within 100 of it and its 95% interval contains it.
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +48,8 @@ class CalibrationConfig:
     anchors: tuple[str, ...] = ("paper",)  # NAME=RATING items; "paper": the paper's Stockfish table
     games: int = 20  # games per setting and opponent (count)
     calibrate: int = 0  # games between consecutive opponents (count)
+    focus: int = 0  # more games per setting against each opponent near its rating (count)
+    near: float = 400  # "near" an opponent: within this many Elo, at least the two nearest; 0: all (Elo)
     movetime: float = 0.1  # seconds per move
     max_moves: int | None = 89  # adjudicated draw after this many full moves
     concurrency: int = 2  # games at once
@@ -58,6 +64,7 @@ def setting_spec(cfg: CalibrationConfig, rating: int, temperature: float) -> Eng
     return EngineSpec(f"ChessFormer T={temperature:g} R={rating}", spec.command, spec.options)
 
 
+FOCUS_SEED_OFFSET = 50_000  # focus games' seeds start here, away from the first round's
 VERIFY_SEED_OFFSET = 100_000  # verification games' seeds start here, away from the calibration's
 VERIFY_TOLERANCE = 100  # a verified rating must be this close to its request (Elo)
 
@@ -77,22 +84,57 @@ class Verification:
         return abs(self.elo - self.requested) <= VERIFY_TOLERANCE and self.low <= self.requested <= self.high
 
 
+def near_opponents(
+    elo: Mapping[str, float], target: float, opponents: list[EngineSpec], within: float
+) -> list[EngineSpec]:
+    """The rated opponents within ``within`` Elo of ``target`` and at least the two nearest, in their
+    given order (``within`` 0: all of them). Beyond ~400 Elo the expected score is past 90%, so such
+    games say little about a rating near ``target``."""
+    if within <= 0:
+        return list(opponents)
+    by_gap = sorted((o for o in opponents if o.name in elo), key=lambda o: abs(elo[o.name] - target))
+    chosen = {o.name for o in by_gap[:2]} | {o.name for o in by_gap if abs(elo[o.name] - target) <= within}
+    return [o for o in opponents if o.name in chosen]
+
+
+def pool_elos(table: Mapping[str, Mapping[str, object]]) -> dict[str, float]:
+    """Each player's max-likelihood Elo from a ``bench.rate.rate`` table."""
+    out = {}
+    for name, row in table.items():
+        e = row["elo"]
+        assert isinstance(e, dict)
+        out[name] = float(e["rating"])
+    return out
+
+
+def setting_match(cfg: CalibrationConfig, rating: int, temperature: float, opponents: list[EngineSpec]) -> MatchConfig:
+    spec = setting_spec(cfg, rating, temperature)
+    return MatchConfig(spec, opponents, cfg.games, cfg.openings, cfg.movetime, None, cfg.max_moves, cfg.seed)
+
+
 def run_calibration(cfg: CalibrationConfig, out: Path, progress: bool = True) -> Calibration:
     """Play what is missing, rate every setting, and return the table."""
     out.mkdir(parents=True, exist_ok=True)
-    pgn = out / "games.pgn"
+    pgn, focus_pgn = out / "games.pgn", out / "focus.pgn"
     opponents = [parse_engine_spec(o) for o in cfg.opponents]
     grid = [(r, t) for r in cfg.ratings for t in cfg.temperatures]
     for r, t in grid:
-        mc = MatchConfig(
-            setting_spec(cfg, r, t), opponents, cfg.games, cfg.openings, cfg.movetime, None, cfg.max_moves, cfg.seed
-        )
-        run_match(mc, pgn, cfg.concurrency, progress)
+        run_match(setting_match(cfg, r, t, opponents), pgn, cfg.concurrency, progress)
     if cfg.calibrate:
         for a, b in zip(opponents, opponents[1:], strict=False):
             mc = MatchConfig(a, [b], cfg.calibrate, cfg.openings, cfg.movetime, None, cfg.max_moves, cfg.seed)
             run_match(mc, pgn, cfg.concurrency, progress)
-    table = rate(read_results([pgn]), parse_anchors(list(cfg.anchors)))
+    anchors = parse_anchors(list(cfg.anchors))
+    if cfg.focus:  # chosen from the first round's ratings alone, so a resumed run picks the same opponents
+        first = pool_elos(rate(read_results([pgn]), anchors))
+        for r, t in grid:
+            name = setting_spec(cfg, r, t).name
+            if name not in first:
+                continue
+            mc = setting_match(cfg, r, t, near_opponents(first, first[name], opponents, cfg.near))
+            mc.games, mc.seed = cfg.focus, cfg.seed + FOCUS_SEED_OFFSET
+            run_match(mc, focus_pgn, cfg.concurrency, progress)
+    table = rate(read_results(calibration_pgns(out)), anchors)
     points = []
     for r, t in grid:
         row = table.get(setting_spec(cfg, r, t).name)
@@ -107,33 +149,42 @@ def run_calibration(cfg: CalibrationConfig, out: Path, progress: bool = True) ->
     for o in opponents:
         e = table[o.name]["elo"] if o.name in table else None
         rated.append(f"{o.name} {e['rating']:.0f}" if isinstance(e, dict) else o.name)
+    focus = f", then {cfg.focus} more against each opponent within {cfg.near:g} Elo" if cfg.focus else ""
     note = (
         f"max-likelihood Elo, anchors {', '.join(cfg.anchors)}; opponents (their Elo) {', '.join(rated)};"
-        f" {cfg.movetime:g} s a move; {cfg.games} games per setting and opponent, {cfg.calibrate} between neighbours"
+        f" {cfg.movetime:g} s a move; {cfg.games} games per setting and opponent{focus},"
+        f" {cfg.calibrate} between neighbours"
     )
     return Calibration(tuple(sorted(points, key=lambda p: p.elo)), note)
+
+
+def calibration_pgns(out: Path) -> list[Path]:
+    """The calibration's game files in ``out``: the first round's, and the focus round's if it was played."""
+    focus = out / "focus.pgn"
+    return [out / "games.pgn", *([focus] if focus.exists() else [])]
 
 
 def run_verification(
     cfg: CalibrationConfig, calibrated: Path, requests: list[int], games: int, out: Path, progress: bool = True
 ) -> list[Verification]:
-    """Play ``games`` new games per opponent at each requested UCI_Elo with the calibrated weights, and
-    rate them in one pool with the calibration's games (out/games.pgn, played first)."""
+    """Play ``games`` new games against each opponent near each requested UCI_Elo (``cfg.near``) with the
+    calibrated weights, and rate them in one pool with the calibration's games (played first, in ``out``)."""
     from chessformer.engine.options import declared_elo_range
 
-    lo, hi = declared_elo_range()
+    lo, hi = declared_elo_range(str(calibrated))  # what `chessformer --weights COPY` declares
     outside = [r for r in requests if not lo <= r <= hi]
     if outside:  # a UCI client refuses a spin value outside the declared range before the engine sees it
         raise ValueError(f"UCI_Elo requests {outside} are outside the engine's declared range {lo}..{hi}")
     opponents = [parse_engine_spec(o) for o in cfg.opponents]
     pgn = out / "verify.pgn"
+    calibration = pool_elos(rate(read_results(calibration_pgns(out)), parse_anchors(list(cfg.anchors))))
     names: dict[int, str] = {}
     for req in requests:
         spec = parse_engine_spec(f"chessformer:elo={req},weights={calibrated}")
         names[req] = f"ChessFormer UCI_Elo {req}"
         mc = MatchConfig(
             EngineSpec(names[req], spec.command, spec.options),
-            opponents,
+            near_opponents(calibration, req, opponents, cfg.near),
             games,
             cfg.openings,
             cfg.movetime,
@@ -142,7 +193,7 @@ def run_verification(
             cfg.seed + VERIFY_SEED_OFFSET,
         )
         run_match(mc, pgn, cfg.concurrency, progress)
-    table = rate(read_results([out / "games.pgn", pgn]), parse_anchors(list(cfg.anchors)))
+    table = rate(read_results([*calibration_pgns(out), pgn]), parse_anchors(list(cfg.anchors)))
     found = []
     for req in requests:
         e = table[names[req]]["elo"]
@@ -210,6 +261,13 @@ def cli(argv: list[str]) -> int:
     p.add_argument("--anchor", action="append", help="NAME=RATING (repeatable); default: the paper's Stockfish table")
     p.add_argument("--games", type=int, default=20, help="games per setting and opponent")
     p.add_argument("--calibrate", type=int, default=0, help="games between consecutive opponents")
+    p.add_argument("--focus", type=int, default=0, help="more games per setting against each opponent near it")
+    p.add_argument(
+        "--near",
+        type=float,
+        default=400,
+        help="Elo: opponents this close (at least the two nearest) get the focus and verification games; 0: all",
+    )
     p.add_argument("--movetime", type=float, default=0.1)
     p.add_argument("--max-moves", type=int, default=89)
     p.add_argument("--concurrency", type=int, default=2)
@@ -221,7 +279,7 @@ def cli(argv: list[str]) -> int:
         default="",
         help="comma-separated UCI_Elo requests to check with new games; auto: three across the table",
     )
-    p.add_argument("--verify-games", type=int, default=20, help="verification games per request and opponent")
+    p.add_argument("--verify-games", type=int, default=20, help="verification games per request and near opponent")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
     cfg = CalibrationConfig(
@@ -233,6 +291,8 @@ def cli(argv: list[str]) -> int:
         anchors=tuple(a.anchor or ("paper",)),
         games=a.games,
         calibrate=a.calibrate,
+        focus=a.focus,
+        near=a.near,
         movetime=a.movetime,
         max_moves=a.max_moves,
         concurrency=a.concurrency,
