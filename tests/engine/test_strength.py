@@ -64,24 +64,20 @@ def test_the_options_parse() -> None:
 def test_engine_plays_the_calibrated_setting(tiny_weights: Path, tmp_path: Path) -> None:
     from tests.engine.uci_script import Session
 
-    weights = tmp_path / "cal.safetensors"
-    shutil.copy(tiny_weights, weights)
-    meta = json.loads(tiny_weights.with_suffix(".json").read_text())
-    meta["metadata"][METADATA_KEY] = _table().to_metadata()
-    weights.with_suffix(".json").write_text(json.dumps(meta))
+    weights = _calibrated_copy(tiny_weights, tmp_path)
     s = Session()
     s.send(f"setoption name WeightsFile value {weights}")
     s.send("setoption name UCI_LimitStrength value true")
-    s.send("setoption name UCI_Elo value 1100")
+    from chessformer.engine.options import declared_elo_range
+
+    lo, hi = declared_elo_range()  # a client sends only values in the declared (bundled model's) range
+    assert lo < 900 and hi >= 1000, "this test's table starts at 900: requests below it and at 1000 must be declarable"
+    s.send("setoption name UCI_Elo value 1000")
     s.send("isready")
     s.expect("^readyok$")
     s.send("go")
-    assert "UCI_Elo 1100: Rating 0 fide, Temperature 0.65" in s.expect("^info string UCI_Elo")
+    assert "UCI_Elo 1000: Rating 0 fide, Temperature 0.825" in s.expect("^info string UCI_Elo")  # a quarter to 1300
     s.expect("^bestmove")
-    from chessformer.engine.options import declared_elo_range
-
-    lo = declared_elo_range()[0]  # a client sends only values in the declared (bundled model's) range
-    assert lo < 900, "this test's table starts at 900: a request below it must be declarable"
     s.send(f"setoption name UCI_Elo value {lo}")
     s.send("go")
     assert "clamped" in s.expect("^info string UCI_Elo")
@@ -125,8 +121,7 @@ def test_started_with_weights_the_engine_declares_that_models_range(tiny_weights
     assert "option name UCI_Elo type spin default 1300 min 900 max 1700" in r.stdout  # the table's, not the bundled
     assert f"option name WeightsFile type string default {weights}" in r.stdout
     assert "info string UCI_Elo 950: Rating 0 fide" in r.stdout and "\nbestmove " in r.stdout
-    bad = subprocess.run(
-        [*cmd[:-1], str(tmp_path / "missing.safetensors")], input="uci\n", capture_output=True, text=True, timeout=60
-    )
+    missing = f"--weights={tmp_path / 'missing.safetensors'}"  # the form lichess-bot's engine_options writes
+    bad = subprocess.run([*cmd[:-2], missing], input="uci\n", capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and bad.stdout == ""
     assert "chessformer: --weights: weights file not found" in bad.stderr
