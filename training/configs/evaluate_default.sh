@@ -34,10 +34,10 @@ for r in 2700 0; do
         --pgn "$RUNS/vs_sf0_rating_$r.pgn" --no-progress > "$OUT/vs_sf0_rating_$r.json"
 done
 
-# 5. rating against temperature (the paper's Figure 1 for this model): Stockfish Skill 0, 1, 3 at 0.1 s,
+# 5. rating against temperature (the paper's Figure 1 for this model): Stockfish Skill 0, 1, 3, 5 at 0.1 s,
 #    Glicko-2 on the paper's anchors (Skill 1/3/5), MLE Elo with 95% intervals, the plot
 python -m chessformer.bench sweep --weights "$W" --temperatures 0.001,0.3,1.0 --opponent stockfish:skill=0 \
-    --opponent stockfish:skill=1 --opponent stockfish:skill=3 --games 20 \
+    --opponent stockfish:skill=1 --opponent stockfish:skill=3 --opponent stockfish:skill=5 --games 20 \
     --movetime 0.1 --max-moves 89 --openings bench/openings/openings.pgn --concurrency 2 --batched \
     --out "$RUNS/sweep" --no-progress > "$OUT/sweep.txt"
 
