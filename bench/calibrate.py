@@ -97,14 +97,19 @@ def near_opponents(
     return [o for o in opponents if o.name in chosen]
 
 
-def pool_elos(table: Mapping[str, Mapping[str, object]]) -> dict[str, float]:
-    """Each player's max-likelihood Elo from a ``bench.rate.rate`` table."""
-    out = {}
+def elo_rows(table: Mapping[str, Mapping[str, object]]) -> dict[str, dict[str, Any]]:
+    """Each player's max-likelihood Elo (rating, low, high, games) from a ``bench.rate.rate`` table."""
+    rows = {}
     for name, row in table.items():
         e = row["elo"]
         assert isinstance(e, dict)
-        out[name] = float(e["rating"])
-    return out
+        rows[name] = e
+    return rows
+
+
+def pool_elos(table: Mapping[str, Mapping[str, object]]) -> dict[str, float]:
+    """Each player's max-likelihood rating alone."""
+    return {name: float(e["rating"]) for name, e in elo_rows(table).items()}
 
 
 def setting_match(cfg: CalibrationConfig, rating: int, temperature: float, opponents: list[EngineSpec]) -> MatchConfig:
@@ -134,21 +139,18 @@ def run_calibration(cfg: CalibrationConfig, out: Path, progress: bool = True) ->
             mc = setting_match(cfg, r, t, near_opponents(first, first[name], opponents, cfg.near))
             mc.games, mc.seed = cfg.focus, cfg.seed + FOCUS_SEED_OFFSET
             run_match(mc, focus_pgn, cfg.concurrency, progress)
-    table = rate(read_results(calibration_pgns(out)), anchors)
+    table = elo_rows(rate(read_results(calibration_pgns(out)), anchors))
     points = []
     for r, t in grid:
-        row = table.get(setting_spec(cfg, r, t).name)
-        if row is None:
+        e = table.get(setting_spec(cfg, r, t).name)
+        if e is None:
             continue
-        e = row["elo"]
-        assert isinstance(e, dict)
         points.append(StrengthPoint(e["rating"], e["low"], e["high"], r, cfg.scale, t, int(e["games"])))
     if not points:
         raise ValueError("no setting could be rated: are the opponents tied to an anchor?")
     rated = []  # the opponents' own ratings: the scale is measured only between the weakest and the strongest
     for o in opponents:
-        e = table[o.name]["elo"] if o.name in table else None
-        rated.append(f"{o.name} {e['rating']:.0f}" if isinstance(e, dict) else o.name)
+        rated.append(f"{o.name} {table[o.name]['rating']:.0f}" if o.name in table else o.name)
     focus = f", then {cfg.focus} more against each opponent within {cfg.near:g} Elo" if cfg.focus else ""
     note = (
         f"max-likelihood Elo, anchors {', '.join(cfg.anchors)}; opponents (their Elo) {', '.join(rated)};"
@@ -193,11 +195,10 @@ def run_verification(
             cfg.seed + VERIFY_SEED_OFFSET,
         )
         run_match(mc, pgn, cfg.concurrency, progress)
-    table = rate(read_results([*calibration_pgns(out), pgn]), parse_anchors(list(cfg.anchors)))
+    table = elo_rows(rate(read_results([*calibration_pgns(out), pgn]), parse_anchors(list(cfg.anchors))))
     found = []
     for req in requests:
-        e = table[names[req]]["elo"]
-        assert isinstance(e, dict)
+        e = table[names[req]]
         found.append(Verification(req, e["rating"], e["low"], e["high"], int(e["games"])))
     return found
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,17 +13,15 @@ from chessformer.engine.strength import Calibration
 from chessformer.engine.weights import load_weights
 
 
+def tiny_config(tiny_weights: Path, **changes: Any) -> CalibrationConfig:
+    """A calibration that takes seconds: the tiny model at two temperatures against the random mover."""
+    base: dict[str, Any] = dict(temperatures=(0.0, 1.0), opponents=("random",), anchors=("Random=500",), games=4)
+    fast = dict(movetime=0.01, max_moves=30, concurrency=2)
+    return CalibrationConfig(weights=str(tiny_weights), **(base | fast | changes))
+
+
 def test_small_calibration_writes_a_table_that_loads(tiny_weights: Path, tmp_path: Path) -> None:
-    cfg = CalibrationConfig(
-        weights=str(tiny_weights),
-        temperatures=(0.0, 1.0),
-        opponents=("random",),
-        anchors=("Random=500",),
-        games=4,
-        movetime=0.01,
-        max_moves=30,
-        concurrency=2,
-    )
+    cfg = tiny_config(tiny_weights)
     table = run_calibration(cfg, tmp_path / "cal", progress=False)
     assert [p.temperature for p in table.points] != [] and len(table.points) == 2
     assert all(p.low <= p.elo <= p.high and p.games == 4 for p in table.points)
@@ -43,16 +42,7 @@ def test_verification_plays_new_games_at_the_requested_elo_with_the_calibrated_c
 
     from chessformer.bench.calibrate import VERIFY_SEED_OFFSET, Verification, run_verification, verification_report
 
-    cfg = CalibrationConfig(
-        weights=str(tiny_weights),
-        temperatures=(0.0, 1.0),
-        opponents=("random",),
-        anchors=("Random=800",),
-        games=4,
-        movetime=0.01,
-        max_moves=30,
-        concurrency=2,
-    )
+    cfg = tiny_config(tiny_weights, anchors=("Random=800",))
     table = run_calibration(cfg, tmp_path / "cal", progress=False)
     copy = write_calibrated_copy(tiny_weights, table, tmp_path / "calibrated.safetensors")
     lo, hi = table.elo_range  # what the copy declares (`chessformer --weights COPY`), not the bundled model's range
@@ -120,17 +110,7 @@ def test_focus_round_plays_new_games_near_each_setting_and_resumes(tiny_weights:
 
     from chessformer.bench.calibrate import FOCUS_SEED_OFFSET
 
-    cfg = CalibrationConfig(
-        weights=str(tiny_weights),
-        temperatures=(0.0, 1.0),
-        opponents=("random",),
-        anchors=("Random=500",),
-        games=2,
-        focus=3,
-        movetime=0.01,
-        max_moves=30,
-        concurrency=2,
-    )
+    cfg = tiny_config(tiny_weights, games=2, focus=3)
     table = run_calibration(cfg, tmp_path / "cal", progress=False)
     assert all(p.games == 5 for p in table.points)  # the first round's 2 and the focus round's 3
     assert "then 3 more against each opponent within 400 Elo" in table.scale_note
