@@ -125,7 +125,8 @@ def weights_identity(spec: EngineSpec) -> str | None:
     from chessformer.bench.engines import chessformer_command
     from chessformer.engine.weights import BUNDLED, WeightsError, resolve_weights, sidecar_path
 
-    if spec.command[: len(chessformer_command())] != chessformer_command():  # also chessformer --weights FILE
+    ours = chessformer_command()
+    if spec.command[: len(ours)] != ours:  # also chessformer --weights FILE
         return None
     try:
         path = resolve_weights(str(spec.options.get("WeightsFile", BUNDLED)))
