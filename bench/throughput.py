@@ -5,7 +5,9 @@ match or the engine after the opponent's reply does. For each (backend, batch): 
 median over ``steps`` timed steps of the step's wall time (the per-move latency of
 every game in the batch), moves/s = batch / latency, and the fraction of the machine's
 measured matmul peak that 2 x parameters FLOPs per move represent (x 65 for a squares
-model, which reads 65 tokens a move).
+model, which reads 65 tokens a move). The sequences carry what the model reads (its feature
+rows: the board after every move, its threats, the ratings); the tokenizer's time to build
+them for the step is measured apart (``encode_ms``), as the engine spends it on every move too.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ class ThroughputRow:
     moves_per_s: float  # batch / latency
     peak_fraction: float  # 2 * parameters * moves/s / measured peak (fp32 or bf16 as the backend computes)
     single_step: str = "-"  # how the backend runs a batch of one: native (C), trace, eager; "-" if it has no such path
+    encode_ms: float = (
+        0.0  # median wall time of the step's encode_board calls, the model's rows included (milliseconds)
+    )
 
 
 class PlainEagerBackend(Backend):
@@ -84,8 +89,9 @@ def _games(batch: int, plies: int, seed: int) -> list[chess.Board]:
 
 def measure(
     backend: Backend, batch: int, steps: int, warmup: int = 3, seed: int = 0, scattered: bool = False, plies: int = 10
-) -> float:
-    """Median seconds for one batched ply of ``batch`` games, ``plies`` plies in (10: the opening).
+) -> tuple[float, float]:
+    """Median seconds for one batched ply of ``batch`` games, ``plies`` plies in (10: the opening),
+    and median seconds of that step's encoding (the tokenizer's work, the model's rows included).
 
     scattered: the games start on every other cache slot (twice as many are prefilled and
     every other one is played on), as in a batched match after games end and new ones take
@@ -94,10 +100,12 @@ def measure(
     boards = _games(2 * batch if scattered else batch, plies, seed)
     rng = random.Random(seed + 1)
     backend.clear_cache()
-    backend.evaluate([encode_board(b, backend.block_size) for b in boards])  # prefill
+    inputs = backend.inputs
+    spec = None if inputs.plain else inputs  # ratings unknown: the same work as known ones
+    backend.evaluate([encode_board(b, backend.block_size, spec) for b in boards])  # prefill
     if scattered:
         boards = boards[::2]
-    times = []
+    times, encode_times = [], []
     for i in range(warmup + steps):
         for b in boards:
             legal = list(b.legal_moves)
@@ -105,12 +113,14 @@ def measure(
                 b.pop()
                 legal = list(b.legal_moves)
             b.push(rng.choice(legal))
-        seqs = [encode_board(b, backend.block_size) for b in boards]
+        t_encode = time.perf_counter()
+        seqs = [encode_board(b, backend.block_size, spec) for b in boards]
         t0 = time.perf_counter()
         backend.evaluate(seqs)
         if i >= warmup:
             times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+            encode_times.append(t0 - t_encode)
+    return statistics.median(times), statistics.median(encode_times)
 
 
 def run_throughput(
@@ -135,9 +145,10 @@ def run_throughput(
 
         nano = NanoGPTBackend(model, cache_mb=4096)
         for batch in batches:
-            lat = measure(nano, batch, steps, plies=plies)
+            lat, enc = measure(nano, batch, steps, plies=plies)
             label = f"nanogpt ({str(nano.dtype).removeprefix('torch.')} matmuls)"
-            rows.append(ThroughputRow(label, batch, lat * 1000, batch / lat, 0.0))  # FLOPs vary with the move tree
+            # FLOPs vary with the move tree: no peak fraction
+            rows.append(ThroughputRow(label, batch, lat * 1000, batch / lat, 0.0, encode_ms=enc * 1000))
         return rows, peaks
     flops_per_move = 2 * model.num_parameters() * (SQUARE_TOKENS if model.squares else 1)
     for name in backends:
@@ -153,19 +164,21 @@ def run_throughput(
         for batch in batches:
             if name in ("torch", PLAIN_EAGER) and batch > 32:
                 continue  # these evaluate one sequence at a time: large batches only repeat batch 1
-            lat = measure(be, batch, steps, scattered=scattered, plies=plies)
+            lat, enc = measure(be, batch, steps, scattered=scattered, plies=plies)
             mps = batch / lat
             step = getattr(be, "single_step", "-")
-            rows.append(ThroughputRow(name, batch, lat * 1000, mps, flops_per_move * mps / peaks[precision], step))
+            fraction = flops_per_move * mps / peaks[precision]
+            rows.append(ThroughputRow(name, batch, lat * 1000, mps, fraction, step, enc * 1000))
     return rows, peaks
 
 
 def format_rows(rows: list[ThroughputRow]) -> str:
-    lines = [f"{'backend':<12} {'batch':>5} {'latency ms':>11} {'moves/s':>10} {'of peak':>8}  batch-1 step"]
+    head = f"{'backend':<12} {'batch':>5} {'latency ms':>11} {'moves/s':>10} {'of peak':>8} {'encode ms':>10}  batch-1 step"
+    lines = [head]
     for r in rows:
         lines.append(
             f"{r.backend:<12} {r.batch:>5} {r.latency_ms:>11.3f} {r.moves_per_s:>10.0f} {100 * r.peak_fraction:>7.2f}%"
-            f"  {r.single_step if r.batch == 1 else ''}"
+            f" {r.encode_ms:>10.3f}  {r.single_step if r.batch == 1 else ''}"
         )
     return "\n".join(lines)
 

@@ -29,8 +29,9 @@ Inputs beyond the anchor (summed encoding only; engine/tokenizer.py, "Per-token 
 ``board_every_ply`` adds to each move token's embedding the feature sum of the board after
 the move, so the model need not rebuild the board from the move list (a 4-layer model at
 CPU scale does not learn to); ``rating_condition`` adds the mover's and the opponent's
-rating buckets to every token (as the paper code's ``elo_condition`` runs and Maia-2 do).
-Both arrive as per-token feature rows [B, T, F], embedded with the POS token's table.
+rating buckets to every token (as the paper code's ``elo_condition`` runs and Maia-2 do);
+``threat_inputs`` adds each board's square control and pieces en prise (engine/tokenizer.py
+``threat_features``). All arrive as per-token feature rows [B, T, F], embedded with the POS token's table.
 
 Shapes: B batch, T new tokens, L cached tokens, C channels (n_embd), H heads, D = C/H,
 S = 65 square tokens, M = 1968 moves.
@@ -51,9 +52,11 @@ from torch import nn
 from chessformer.engine.attacks import N_ATTACK_CODES, AttackMaps
 from chessformer.engine.tokenizer import (
     MAX_FEATURES,
+    MAX_THREAT_FEATURES,
     MOVES,
     N_FEATURES,
     N_FEATURES_RATED,
+    N_FEATURES_THREATS,
     N_MOVES,
     N_PIECE_SQUARE_FEATURES,
     N_RATING_FEATURES,
@@ -78,11 +81,12 @@ class ModelConfig:
     board_encoding: str = "summed"  # how the POS board is read: "summed", "squares" or "squares-attacks" (module doc)
     board_every_ply: bool = False  # each move token also reads the board after it (summed encoding; module doc)
     rating_condition: bool = False  # every token reads the mover's and the opponent's rating bucket (module doc)
+    threat_inputs: bool = False  # every board row also holds its threats: square control, pieces en prise (module doc)
 
     def __post_init__(self) -> None:
         for f in fields(self):
             v = getattr(self, f.name)
-            if f.name in ("board_every_ply", "rating_condition"):
+            if f.name in ("board_every_ply", "rating_condition", "threat_inputs"):
                 if not isinstance(v, bool):
                     raise ValueError(f"ModelConfig.{f.name} must be true or false, got {v!r}")
             elif f.name == "board_encoding":
@@ -97,19 +101,24 @@ class ModelConfig:
                 f"board_encoding {self.board_encoding} reads the current board only:"
                 f" block_size must be 1, got {self.block_size}"
             )
-        if self.reads_squares and (self.board_every_ply or self.rating_condition):
+        if self.reads_squares and (self.board_every_ply or self.rating_condition or self.threat_inputs):
             raise ValueError(
-                f"board_every_ply and rating_condition need the summed encoding, not {self.board_encoding}"
+                f"board_every_ply, rating_condition and threat_inputs need the summed encoding, not {self.board_encoding}"
             )
+        if self.threat_inputs and not self.board_every_ply:
+            raise ValueError("threat_inputs needs board_every_ply (the threats of the board after every move)")
 
     @property
     def row_width(self) -> int:
-        """Feature ids per token row at inference (engine/tokenizer.py): the board, then the ratings."""
-        return MAX_FEATURES + (N_RATING_FEATURES if self.rating_condition else 0)
+        """Feature ids per token row at inference (engine/tokenizer.py): the board, its threats, then the ratings."""
+        threats = MAX_THREAT_FEATURES if self.threat_inputs else 0
+        return MAX_FEATURES + threats + (N_RATING_FEATURES if self.rating_condition else 0)
 
     @property
     def n_features(self) -> int:
-        """Rows of the feature table: the board features, and the rating features if conditioned."""
+        """Rows of the feature table: the board features, the rating features, then the threat features (as used)."""
+        if self.threat_inputs:
+            return N_FEATURES_THREATS
         return N_FEATURES_RATED if self.rating_condition else N_FEATURES
 
     @property
@@ -117,7 +126,7 @@ class ModelConfig:
         """One token per square (``squares`` or ``squares-attacks``), not the summed POS token."""
         return self.board_encoding != "summed"
 
-    def to_dict(self) -> dict[str, int | str]:
+    def to_dict(self) -> dict[str, int | str | bool]:
         return asdict(self)
 
     @classmethod

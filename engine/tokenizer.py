@@ -45,6 +45,12 @@ embedding with the same feature table as POS (NNUE-style, no cost in sequence le
 - ``board_every_ply``: a move token's row holds the features of the board *after* that
   move (``ply_features``: as ``board_features``, but the en-passant file is written when a
   capture is pseudo-legal, so that training can track it without move generation);
+- ``threat_inputs`` (with ``board_every_ply``): after the board, the threats on that board
+  (``threat_features``): for each colour, every square it attacks with the least valuable
+  attacker's type (square control), and every piece *en prise* (attacked, and either
+  undefended or attacked by a cheaper piece; a king in check). A 4-layer model loses material
+  to one-move tactics because finding "this piece hangs" from piece-square sums takes an MLP a
+  conjunction over many squares; here it is one input;
 - ``rating_condition``: every row ends with two rating features, the player who moves next
   (after this token) and the opponent, each a bucket on its platform's own scale
   (``rating_feature``), or "unknown".
@@ -120,6 +126,16 @@ MOVER, OPPONENT = 0, 1  # rating roles: the player to move after the token, and 
 N_FEATURES_RATED = N_FEATURES + 2 * RATING_ROLE_SIZE  # feature table of a rating-conditioned model
 N_RATING_FEATURES = 2  # rating columns at the end of a row (mover, opponent)
 
+# Threat features (ModelConfig.threat_inputs), after the rating features (their ids do not depend on
+# whether a model is rating-conditioned; an unconditioned threat model leaves the rating rows unread).
+# An attack is python-chess's: pseudo-legal, pins ignored, no x-rays (engine/attacks.py computes the same).
+THREAT_BASE = N_FEATURES_RATED
+_CONTROL_BASE = THREAT_BASE  # + colour (0 white, 1 black) * 384 + (least attacker's type - 1) * 64 + square
+_EN_PRISE_BASE = THREAT_BASE + 2 * 6 * 64  # + piece kind * 64 + square
+N_FEATURES_THREATS = _EN_PRISE_BASE + 12 * 64  # feature table of a threat model
+MAX_THREAT_FEATURES = 2 * 64 + 32  # controlled squares of both colours + pieces en prise
+PIECE_VALUES = (0, 1, 3, 3, 5, 9, 100)  # by piece type (none, P N B R Q K), for "attacked by a cheaper piece"
+
 assert N_MOVES == 1968, N_MOVES
 
 
@@ -189,6 +205,44 @@ def board_features(board: chess.Board, pseudo_ep: bool = False) -> tuple[int, ..
     return tuple(feats)
 
 
+def threat_features(board: chess.Board) -> tuple[int, ...]:
+    """The threat features of ``board`` (module doc), sorted, padded with PAD_FEATURE to MAX_THREAT_FEATURES.
+
+    Bitboards throughout (no loop over squares): the engine computes this on every move."""
+    feats: list[int] = []
+    covered = [0, 0]  # per colour: every square it attacks
+    first = [[0] * 7, [0] * 7]  # per colour and piece type: squares whose cheapest attacker is that type
+    for c, colour in enumerate((chess.WHITE, chess.BLACK)):
+        for ptype in chess.PIECE_TYPES:  # cheapest first: a square's first cover names its least attacker
+            attacked = 0
+            for sq in chess.scan_forward(board.pieces_mask(ptype, colour)):
+                attacked |= board.attacks_mask(sq)
+            first[c][ptype] = attacked & ~covered[c]
+            base = _CONTROL_BASE + c * 384 + (ptype - 1) * 64
+            feats.extend(base + sq for sq in chess.scan_forward(first[c][ptype]))
+            covered[c] |= attacked
+    for own, colour in enumerate((chess.WHITE, chess.BLACK)):
+        enemy = 1 - own
+        cheaper = 0  # squares the enemy attacks with a piece cheaper than the type at hand
+        for ptype in chess.PIECE_TYPES:
+            cheaper |= _cheaper_than(first[enemy], ptype)
+            hit = board.pieces_mask(ptype, colour) & covered[enemy] & (~covered[own] | cheaper)
+            base = _EN_PRISE_BASE + (ptype - 1 + 6 * own) * 64
+            feats.extend(base + sq for sq in chess.scan_forward(hit))
+    feats.sort()
+    feats.extend([PAD_FEATURE] * (MAX_THREAT_FEATURES - len(feats)))
+    return tuple(feats)
+
+
+def _cheaper_than(first: list[int], ptype: int) -> int:
+    """Squares whose cheapest attacker (``first``, per type) is worth less than a piece of ``ptype``."""
+    out = 0
+    for t in chess.PIECE_TYPES:
+        if PIECE_VALUES[t] < PIECE_VALUES[ptype]:
+            out |= first[t]
+    return out
+
+
 def board_from_features(features: tuple[int, ...] | list[int]) -> chess.Board:
     """The board ``board_features`` describes (halfmove clock 0, fullmove number 1: not encoded)."""
     board = chess.Board.empty()
@@ -221,6 +275,7 @@ class InputSpec:
 
     board_every_ply: bool = False  # each move row holds the board after the move
     rating_condition: bool = False  # each row ends with the mover's and the opponent's rating features
+    threat_inputs: bool = False  # each row's board is followed by its threat features (needs board_every_ply)
     white: tuple[str | None, int | None] = (None, None)  # White's (rating scale, rating); None: unknown
     black: tuple[str | None, int | None] = (None, None)  # Black's (rating scale, rating)
 
@@ -311,32 +366,32 @@ def encode_moves(board: chess.Board, moves: list[chess.Move]) -> list[int]:
 
 # (anchor features, move ids) -> (ply features after each move, the board after the last move): a game
 # asks for its sequence once a ply, and recomputing every ply's board was 2 ms at ply 100
-_PLY_MEMO: OrderedDict[tuple[tuple[int, ...], tuple[int, ...]], tuple[list[tuple[int, ...]], chess.Board]] = (
+_PLY_MEMO: OrderedDict[tuple[bool, tuple[int, ...], tuple[int, ...]], tuple[list[tuple[int, ...]], chess.Board]] = (
     OrderedDict()
 )
 _PLY_MEMO_SIZE = 1024  # entries (games in flight, a few plies each)
 
 
 def _ply_rows(
-    anchor: chess.Board, feats: tuple[int, ...], moves: list[chess.Move], ids: tuple[int, ...]
+    anchor: chess.Board, feats: tuple[int, ...], moves: list[chess.Move], ids: tuple[int, ...], threats: bool
 ) -> list[tuple[int, ...]]:
-    """ply_features after each of ``moves`` from ``anchor``, continuing a memoised shorter sequence."""
+    """ply_features (and threat_features) after each of ``moves`` from ``anchor``, continuing a memoised shorter sequence."""
     n = len(ids)
     rows: list[tuple[int, ...]] = []
     board = anchor
     start = 0
     for k in range(min(n, 4) + 1):
-        hit = _PLY_MEMO.get((feats, ids[: n - k]))
+        hit = _PLY_MEMO.get((threats, feats, ids[: n - k]))
         if hit is not None:
             rows, board = list(hit[0]), hit[1]
             start = n - k
-            _PLY_MEMO.move_to_end((feats, ids[: n - k]))
+            _PLY_MEMO.move_to_end((threats, feats, ids[: n - k]))
             break
     board = board.copy(stack=False)
     for mv in moves[start:]:
         board.push(mv)
-        rows.append(ply_features(board))
-    _PLY_MEMO[(feats, ids)] = (rows, board)
+        rows.append(ply_features(board) + threat_features(board) if threats else ply_features(board))
+    _PLY_MEMO[(threats, feats, ids)] = (rows, board)
     while len(_PLY_MEMO) > _PLY_MEMO_SIZE:
         _PLY_MEMO.popitem(last=False)
     return rows
@@ -365,9 +420,12 @@ def encode_board(board: chess.Board, block_size: int, spec: InputSpec | None = N
     feats = board_features(anchor)
     if spec is None or spec.plain:
         return TokenSequence(feats, tuple(ids))
+    if spec.threat_inputs and not spec.board_every_ply:
+        raise ValueError("threat_inputs needs board_every_ply")
     pad = (PAD_FEATURE,) * MAX_FEATURES
-    boards = _ply_rows(anchor, feats, stack[a:], tuple(ids)) if spec.board_every_ply else [pad] * len(ids)
-    rows = [feats, *boards]
+    threats = spec.threat_inputs
+    boards = _ply_rows(anchor, feats, stack[a:], tuple(ids), threats) if spec.board_every_ply else [pad] * len(ids)
+    rows = [feats + threat_features(anchor) if threats else feats, *boards]
     if spec.rating_condition:
         white = anchor.turn == chess.WHITE  # after token t, White moves next when t is even (from a White anchor)
         rows = [r + spec.ratings(white == (t % 2 == 0)) for t, r in enumerate(rows)]

@@ -9,6 +9,9 @@ anchor board and the move ids. Standard chess only (castling is a king's two-fil
 which is what prepare keeps. tests/training/test_board_replay.py checks every row against
 python-chess on random games full of castling, en passant and promotions.
 
+Threat features (``threat_inputs``: square control and pieces en prise, engine/tokenizer.py
+``threat_features``) come from the same tracked pieces (training/threats.py).
+
 Rating features (``rating_condition``) are appended from each sample's two rating codes:
 ``code`` 0 is unknown, else ``1 + scale * N_RATING_BUCKETS + bucket`` (engine/tokenizer.py).
 """
@@ -20,6 +23,7 @@ import torch
 
 from chessformer.engine.model import move_squares, square_pieces
 from chessformer.engine.tokenizer import N_FEATURES, N_MOVES, PAD_FEATURE, RATING_ROLE_SIZE
+from chessformer.training.threats import THREAT_WIDTH, threat_columns
 
 ROW_WIDTH = 64 + 1 + 4 + 1  # a tracked row: one slot per square, side to move, 4 castling rights, en passant
 _FROM, _TO, _PROMO = (torch.cat([t, torch.zeros(2, dtype=t.dtype)]) for t in move_squares())  # + POS, PAD ids
@@ -42,6 +46,16 @@ def scale_of_source(source: str) -> str | None:
     if "otb" in name or "fide" in name or "twic" in name:
         return "fide"
     return None
+
+
+def compact_rows(rows: torch.Tensor) -> torch.Tensor:
+    """Feature rows [..., W] with their padding moved to the end and the columns no row uses cut off:
+    the sums are the same, the embedding bag reads fewer ids."""
+    key = torch.where(rows == PAD_FEATURE, torch.iinfo(rows.dtype).max, rows)
+    key = key.sort(dim=-1).values
+    width = max(1, int((key != torch.iinfo(rows.dtype).max).sum(-1).max())) if key.numel() else 1
+    key = key[..., :width]
+    return torch.where(key == torch.iinfo(rows.dtype).max, PAD_FEATURE, key)
 
 
 def _rows_of_state(pieces: torch.Tensor, black: torch.Tensor, rights: torch.Tensor, ep: torch.Tensor) -> torch.Tensor:
@@ -88,11 +102,12 @@ def _play(pieces: torch.Tensor, black: torch.Tensor, moves: torch.Tensor) -> tup
     return live, torch.where(double & beside, tf, torch.full_like(tf, -1))
 
 
-def track_rows(anchors: torch.Tensor, moves: torch.Tensor) -> torch.Tensor:
-    """Rows [N, T + 1, ROW_WIDTH]: row 0 the anchor's board, row t the board after move t.
+def track_rows(anchors: torch.Tensor, moves: torch.Tensor, threats: bool = False) -> torch.Tensor:
+    """Rows [N, T + 1, ROW_WIDTH (+ THREAT_WIDTH)]: row 0 the anchor's board, row t the board after move t.
 
     anchors [N, MAX_FEATURES] int64 board features; moves [N, T] int64 move ids, any id
     >= N_MOVES (padding) ending that row's game (its rows after that repeat the last board).
+    threats: each row also holds its board's threat features (threat_columns).
     """
     n, t_len = moves.shape
     pieces = torch.zeros(n, 65, dtype=torch.long)
@@ -103,7 +118,10 @@ def track_rows(anchors: torch.Tensor, moves: torch.Tensor) -> torch.Tensor:
     for f in range(774, 782):
         ep = torch.where((anchors == f).any(dim=1), f - 774, ep)
     out = torch.empty(n, t_len + 1, ROW_WIDTH, dtype=torch.long)
+    boards = torch.empty(n, t_len + 1, 64, dtype=torch.long) if threats else None  # the pieces at each ply
     out[:, 0] = _rows_of_state(pieces, black, rights, ep)
+    if boards is not None:
+        boards[:, 0] = pieces[:, :64]
     for t in range(t_len):
         live, new_ep = _play(pieces, black, moves[:, t])
         black = black ^ live
@@ -111,7 +129,12 @@ def track_rows(anchors: torch.Tensor, moves: torch.Tensor) -> torch.Tensor:
         home = (pieces[:, _CASTLE_KING] == _CASTLE_CODES[:, 0]) & (pieces[:, _CASTLE_ROOK] == _CASTLE_CODES[:, 1])
         rights = rights & home
         out[:, t + 1] = _rows_of_state(pieces, black, rights, ep)
-    return out
+        if boards is not None:
+            boards[:, t + 1] = pieces[:, :64]
+    if boards is None:
+        return out
+    threat = threat_columns(boards.view(-1, 64)).view(n, t_len + 1, THREAT_WIDTH)  # [N * (T + 1), W] -> [N, T + 1, W]
+    return torch.cat([out, threat], dim=2)
 
 
 def rating_columns(codes: np.ndarray, n_tokens: int) -> np.ndarray:

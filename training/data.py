@@ -15,7 +15,7 @@ function of (seed, i): a resumed run sees exactly the batches it would have seen
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from chessformer.engine.tokenizer import MAX_FEATURES, PAD_FEATURE, PAD_ID, POS_ID, board_features, rating_code
-from chessformer.training.board_replay import rating_columns, scale_of_source, track_rows
+from chessformer.training.board_replay import compact_rows, rating_columns, scale_of_source, track_rows
 from chessformer.training.mirror import MIRROR_MOVE, mirror_features
 from chessformer.training.shards import Shard, list_shards, load_shard
 
@@ -51,6 +51,7 @@ class RowSpec:
     board_every_ply: bool = False
     rating_condition: bool = False
     rating_dropout: float = 0.0  # samples whose ratings are given as unknown (fraction)
+    threat_inputs: bool = False  # each board row also holds its threat features (ModelConfig.threat_inputs)
 
     @property
     def plain(self) -> bool:
@@ -71,7 +72,8 @@ def with_rows(samples: list[Sample], block_size: int, spec: RowSpec, chunk: int 
             for i, s in enumerate(part):
                 ids[i, : n_in[i] - 1] = s.moves[: n_in[i] - 1]
             anchors = torch.from_numpy(np.stack([s.feats for s in part]))
-            boards = track_rows(anchors, torch.from_numpy(ids)).numpy()[:, :T]  # [N, T, ROW_WIDTH]
+            tracked = track_rows(anchors, torch.from_numpy(ids), spec.threat_inputs)[:, :T]  # [N, T, W]
+            boards = (compact_rows(tracked) if spec.threat_inputs else tracked).numpy()
         else:  # the anchor on POS, padding on the moves
             boards = np.full((len(part), T, MAX_FEATURES), PAD_FEATURE, dtype=np.int64)
             boards[:, 0] = np.stack([s.feats for s in part])
@@ -207,8 +209,9 @@ def collate(samples: list[Sample], block_size: int) -> Batch:
     policy = np.full((B, T), IGNORE, dtype=np.int64)
     value = np.full((B, T), IGNORE, dtype=np.int64)
     anchors = np.zeros((B, MAX_FEATURES), dtype=np.int64)
-    first_rows = samples[0].rows
-    rows = None if first_rows is None else np.full((B, T, first_rows.shape[1]), PAD_FEATURE, dtype=np.int64)
+    # rows of different samples may differ in width (with_rows compacts each chunk): pad to the widest
+    width = max((s.rows.shape[1] for s in samples if s.rows is not None), default=0)
+    rows = None if samples[0].rows is None else np.full((B, T, width), PAD_FEATURE, dtype=np.int64)
     with_legal = samples[0][3] is not None
     K = max((len(x) for s in samples for x in (s[3] or [])), default=1)  # the longest legal move list
     legal = np.full((B, T, K), -1, dtype=np.int64) if with_legal else None
@@ -225,7 +228,7 @@ def collate(samples: list[Sample], block_size: int) -> Batch:
         anchors[i] = feats
         if rows is not None:
             assert sample_rows is not None and len(sample_rows) == n_in
-            rows[i, :n_in] = sample_rows
+            rows[i, :n_in, : sample_rows.shape[1]] = sample_rows
         real += n_in
         if legal is not None:
             assert legal_ids is not None and len(legal_ids) == k
@@ -330,5 +333,5 @@ def validation_batches(
     refs = index.val[:max_games]
     samples = [index.sample(r, block_size, rng, 0.0) for r in refs]
     samples += [index.sample(r, block_size, rng, 1.0) for r in refs for _ in range(max(1, 32 // block_size))]
-    samples = with_rows(samples, block_size, RowSpec(rows.board_every_ply, rows.rating_condition))
+    samples = with_rows(samples, block_size, replace(rows, rating_dropout=0.0))
     return [collate(b, block_size) for b in bucket_by_length(samples, batch_tokens, block_size)]

@@ -53,6 +53,7 @@ class TrainConfig:
     board_encoding: str = "summed"  # "summed": the paper's transcript model; "squares": a board reader with one token per square and an attention policy (engine/model.py), block_size 1; "squares-attacks": squares plus each square's attackers
     board_every_ply: bool = False  # each move token also reads the board after it (engine/model.py)
     rating_condition: bool = False  # every token reads the mover's and the opponent's rating bucket
+    threat_inputs: bool = False  # every board row also holds its threats: square control, pieces en prise (engine/model.py); needs board_every_ply
     rating_dropout: float = (
         0.2  # training samples given "unknown" ratings, so the model also plays unconditioned (fraction)
     )
@@ -147,21 +148,52 @@ class TrainConfig:
             board_encoding=self.board_encoding,
             board_every_ply=self.board_every_ply,
             rating_condition=self.rating_condition,
+            threat_inputs=self.threat_inputs,
         )
 
     def row_spec(self) -> RowSpec:
         """The per-token feature rows the model reads (training/data.py)."""
-        return RowSpec(self.board_every_ply, self.rating_condition, self.rating_dropout)
+        return RowSpec(self.board_every_ply, self.rating_condition, self.rating_dropout, self.threat_inputs)
 
 
 def init_from(model: ChessFormer, weights: Path) -> None:
-    """Copy engine weights into a freshly built model (fine-tuning); the shapes must match."""
+    """Copy engine weights into a freshly built model (fine-tuning); the shapes must match.
+
+    One change is allowed: a model without threat_inputs starts a model with them. Its feature
+    rows are copied and the new threat rows start at zero, so the new model computes exactly
+    what the old one did and learns from there what the threats add.
+    """
     from chessformer.engine.weights import load_weights
 
     source, _ = load_weights(weights)
-    if source.cfg != model.cfg:
+    state = {k: v.float() for k, v in source.state_dict().items()}
+    if source.cfg != model.cfg and {**source.cfg.to_dict(), "threat_inputs": True} == model.cfg.to_dict():
+        old = state["feat_emb.weight"]  # [n_features of the source, C]
+        grown = torch.zeros_like(model.feat_emb.weight)  # [N_FEATURES_THREATS, C]
+        grown[: old.shape[0]] = old
+        state["feat_emb.weight"] = grown
+    elif source.cfg != model.cfg:
         raise TrainConfigError(f"{weights} is a {source.cfg}, not the configured {model.cfg}")
-    model.load_state_dict({k: v.float() for k, v in source.state_dict().items()})
+    model.load_state_dict(state)
+
+
+def training_dtype(name: str, device: torch.device, verbose: bool) -> torch.dtype:
+    """The autocast dtype: ``name``, except bfloat16 on a CPU that runs it slower than float32
+    (no native bf16: one such CPU took 300x longer), where training falls back to float32 and says so."""
+    if name != "bfloat16":
+        return torch.float32
+    if device.type != "cpu":
+        return torch.bfloat16
+    bf16, fp32 = (measure_matmul_peak(d, device, seconds=0.3) for d in (torch.bfloat16, torch.float32))
+    if bf16 >= fp32:
+        return torch.bfloat16
+    if verbose:
+        print(
+            f"warning: bfloat16 matmuls run at {bf16 / 1e9:.1f} GFLOP/s on this CPU against {fp32 / 1e9:.1f}"
+            " in float32 (no native bf16): training in float32",
+            file=sys.stderr,
+        )
+    return torch.float32
 
 
 def lr_at(step: int, cfg: TrainConfig, time_fraction: float | None = None) -> float:
@@ -336,7 +368,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, overwri
         from torch.nn.parallel import DistributedDataParallel
 
         net = DistributedDataParallel(net)
-    dtype = torch.bfloat16 if cfg.dtype == "bfloat16" else torch.float32
+    dtype = training_dtype(cfg.dtype, device, master)
     ctx = torch.autocast(device_type=device.type, dtype=dtype) if dtype != torch.float32 else nullcontext()
 
     index = GameIndex(Path(cfg.data), cfg.val_permille, legal=cfg.policy_loss == "legal")
@@ -369,7 +401,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, overwri
     if master:
         print(
             f"model {n_params:,} parameters; train games {len(index.train):,}, val games {len(index.val):,};"
-            f" matmul peak {peak / 1e12:.2f} TFLOP/s ({cfg.dtype})",
+            f" matmul peak {peak / 1e12:.2f} TFLOP/s ({str(dtype).removeprefix('torch.')})",
             file=sys.stderr,
         )
     log = open(out / "log.jsonl", "a") if master else None

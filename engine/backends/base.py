@@ -46,7 +46,9 @@ class Backend(ABC):
         if cfg is None:
             return InputSpec()
         every_ply, rated = getattr(cfg, "board_every_ply", False), getattr(cfg, "rating_condition", False)
-        return InputSpec(board_every_ply=every_ply, rating_condition=rated)
+        return InputSpec(
+            board_every_ply=every_ply, rating_condition=rated, threat_inputs=getattr(cfg, "threat_inputs", False)
+        )
 
     @abstractmethod
     def evaluate(self, sequences: Sequence[TokenSequence]) -> list[Evaluation]:

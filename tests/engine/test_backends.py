@@ -47,10 +47,19 @@ def test_parity_single_games_with_forks_and_reanchoring(tiny_model: ChessFormer,
     _single_game_parity(tiny_model, tmp_path)
 
 
-def test_parity_board_every_ply_and_rating_condition(tmp_path) -> None:
-    """The per-token rows (board after each move, two rating features) through every backend, int8 too."""
+@pytest.mark.parametrize("threats", [False, True])
+def test_parity_board_every_ply_and_rating_condition(tmp_path, threats: bool) -> None:
+    """The per-token rows (board after each move, its threats, two rating features) through every backend, int8 too."""
     torch.manual_seed(3)
-    cfg = ModelConfig(n_layer=2, n_head=2, n_embd=32, block_size=32, board_every_ply=True, rating_condition=True)
+    cfg = ModelConfig(
+        n_layer=2,
+        n_head=2,
+        n_embd=32,
+        block_size=32,
+        board_every_ply=True,
+        rating_condition=True,
+        threat_inputs=threats,
+    )
     model = ChessFormer(cfg).eval()
     ratings = (("fide", 2650), ("lichess", 1500))
     _single_game_parity(model, tmp_path, ratings)
@@ -77,6 +86,28 @@ def test_ratings_and_boards_change_the_output(tmp_path) -> None:
     a = Player(plain, (("fide", 2700), (None, None))).evaluate(board).logits
     b = Player(plain, (("lichess", 900), (None, None))).evaluate(board).logits
     assert np.array_equal(a, b)
+
+
+def test_threat_inputs_change_the_output_and_zero_rows_change_nothing() -> None:
+    """A threat model reads its threat rows; with those rows at zero it computes what the same model
+    without threats does (how training grows a model: training/train.py init_from)."""
+    torch.manual_seed(6)
+    base = ModelConfig(n_layer=2, n_head=2, n_embd=32, block_size=32, board_every_ply=True, rating_condition=True)
+    plain = ChessFormer(base).eval()
+    threat = ChessFormer(ModelConfig(**{**base.to_dict(), "threat_inputs": True})).eval()
+    state = plain.state_dict()
+    grown = torch.zeros_like(threat.feat_emb.weight)
+    grown[: state["feat_emb.weight"].shape[0]] = state["feat_emb.weight"]
+    threat.load_state_dict({**state, "feat_emb.weight": grown})
+    ratings = (("fide", 2700), ("fide", 2700))
+    board = chess.Board("r1bqkbnr/pppp1ppp/2n5/4p3/3PP3/5N2/PPP2PPP/RNBQKB1R b KQkq - 0 3")  # e5 attacked by d4 and f3
+    a = Player(TorchBackend(plain, device="cpu"), ratings).evaluate(board).logits
+    b = Player(TorchBackend(copy.deepcopy(threat), device="cpu"), ratings).evaluate(board).logits
+    assert np.abs(a - b).max() < 1e-5
+    with torch.no_grad():
+        threat.feat_emb.weight[base.n_features :].normal_(0, 0.5)
+    c = Player(TorchBackend(threat, device="cpu"), ratings).evaluate(board).logits
+    assert np.abs(a - c).max() > 1e-3
 
 
 def _single_game_parity(model: ChessFormer, tmp_path, ratings=((None, None), (None, None))) -> None:  # type: ignore[no-untyped-def]
@@ -314,8 +345,29 @@ def test_throughput_scattered_slots_are_packed(tiny_weights) -> None:
 
     be = load_model(str(tiny_weights), "cpu-fast", 1, 64).player.backend
     assert isinstance(be, CpuFastBackend) and be.cache.slots >= 16
-    assert measure(be, 8, steps=2, scattered=True) > 0
+    latency, encode = measure(be, 8, steps=2, scattered=True)
+    assert latency > 0 and encode > 0
     assert be.pack_swaps > 0
+
+
+def test_throughput_feeds_the_models_rows() -> None:
+    """The bench times what the engine evaluates: a threat model's sequences carry its full rows."""
+    from chessformer.bench.throughput import measure
+
+    torch.manual_seed(2)
+    cfg = ModelConfig(
+        n_layer=1, n_head=2, n_embd=16, block_size=32, board_every_ply=True, rating_condition=True, threat_inputs=True
+    )
+    widths = []
+
+    class Recording(TorchBackend):
+        def evaluate(self, sequences):  # type: ignore[no-untyped-def]
+            widths.extend(len(s.row(len(s) - 1)) if s.rows is not None else 0 for s in sequences)
+            return super().evaluate(sequences)
+
+    latency, encode = measure(Recording(ChessFormer(cfg).eval(), device="cpu"), 2, steps=2, warmup=1)
+    assert latency > 0 and encode > 0
+    assert widths and set(widths) == {cfg.row_width}
 
 
 INT8_LOGIT_TOL = 0.6  # int8 weights: logits of the bundled model move by up to ~0.36 (measured)

@@ -6,6 +6,7 @@ import random
 
 import chess
 import numpy as np
+import pytest
 import torch
 
 from chessformer.engine.tokenizer import MAX_FEATURES, PAD_FEATURE, board_features, move_id, ply_features, rating_code
@@ -84,8 +85,10 @@ def test_rating_codes_and_columns() -> None:
     assert scale_of_source("mine.pgn") is None
 
 
-def test_training_rows_equal_the_engines_rows() -> None:
-    """What training feeds (training/data.py with_rows) is what the engine builds (encode_board)."""
+@pytest.mark.parametrize("threats", [False, True])
+def test_training_rows_equal_the_engines_rows(threats: bool) -> None:
+    """What training feeds (training/data.py with_rows) is what the engine builds (encode_board),
+    with and without the threat features."""
     from chessformer.engine.tokenizer import InputSpec, encode_board
     from chessformer.training.data import RowSpec, Sample, with_rows
 
@@ -96,13 +99,61 @@ def test_training_rows_equal_the_engines_rows() -> None:
         for m in moves:
             board.push(m)
         white, black = ("fide", 2450), ("fide", 1900 + 100 * k)
-        spec = InputSpec(board_every_ply=True, rating_condition=True, white=white, black=black)
+        spec = InputSpec(board_every_ply=True, rating_condition=True, threat_inputs=threats, white=white, black=black)
         engine_rows = encode_board(board, 256, spec).rows
         assert engine_rows is not None
         ids = np.array([move_id(b, m) for b, m in _boards(root, moves)])
         codes = (rating_code(*white), rating_code(*black))  # White moves first from the start position
         sample = Sample(ids, np.array(board_features(root)), 0, None, codes)
-        (trained,) = with_rows([sample], 256, RowSpec(True, True))
+        (trained,) = with_rows([sample], 256, RowSpec(True, True, threat_inputs=threats))
         assert trained.rows is not None and len(trained.rows) == len(engine_rows)
         for t, row in enumerate(engine_rows):
             assert _as_set(trained.rows[t]) == _as_set(row), (k, t)
+
+
+def test_tracked_threat_rows_equal_python_chess() -> None:
+    """Every board of random games full of castling, en passant and promotions: the tracked rows'
+    threat features are the engine's (python-chess attacks)."""
+    from chessformer.engine.tokenizer import threat_features
+
+    rng = random.Random(5)
+    games = [_random_game(rng, 150) for _ in range(30)]
+    T = max(len(m) for _, m in games)
+    anchors = torch.tensor([board_features(b) for b, _ in games])
+    ids = torch.full((len(games), T), 1969, dtype=torch.long)
+    for i, (b, ms) in enumerate(games):
+        ids[i, : len(ms)] = torch.tensor([move_id(x, m) for x, m in _boards(b, ms)])
+    rows = track_rows(anchors, ids, threats=True).numpy()
+    checked = threatened = 0
+    for i, (b, ms) in enumerate(games):
+        board = b.copy()
+        for t in range(len(ms) + 1):
+            want = _as_set(board_features(board, pseudo_ep=t > 0) + threat_features(board))
+            assert _as_set(rows[i, t]) == want, (i, t, board.fen())
+            threatened += any(f >= 851 + 768 for f in want)
+            checked += 1
+            if t < len(ms):
+                board.push(ms[t])
+    assert checked > 2000 and threatened > 500
+
+
+def test_threat_rows_are_compacted_per_chunk_and_batch_together() -> None:
+    """with_rows cuts each chunk's threat rows to the widest row in it, so chunks differ in width;
+    a batch of samples from different chunks pads them to one width and keeps every feature."""
+    from chessformer.training.data import RowSpec, Sample, collate, with_rows
+
+    rng = random.Random(3)
+    samples = []
+    for plies in (4, 60):  # an opening (few threats) and a long random game (many)
+        root, moves = _random_game(rng, plies)
+        ids = np.array([move_id(b, m) for b, m in _boards(root, moves)])
+        samples.append(Sample(ids, np.array(board_features(root)), 0, None, (0, 0)))
+    rowed = with_rows(samples, 256, RowSpec(True, False, threat_inputs=True), chunk=1)
+    widths = [s.rows.shape[1] for s in rowed if s.rows is not None]
+    assert widths[0] < widths[1] < 38 + 192  # compacted, and differently
+    batch = collate(rowed, 256)
+    assert batch.features is not None and batch.features.shape[2] == max(widths)
+    for i, s in enumerate(rowed):
+        assert s.rows is not None
+        for t in range(len(s.rows)):
+            assert _as_set(batch.features[i, t].tolist()) == _as_set(s.rows[t])

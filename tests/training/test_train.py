@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -462,3 +463,36 @@ def test_fine_tuning_starts_from_engine_weights(shards: Path, tmp_path: Path) ->
         train(
             _tiny_cfg(shards, tmp_path / "d", *zero, "--n_embd", "64", "--init_weights", str(weights)), progress=False
         )
+
+
+def test_a_threat_model_grows_from_a_model_without_threats_and_trains(shards: Path, tmp_path: Path) -> None:
+    """--threat_inputs true with --init_weights of the same model without threats: every weight is copied,
+    the new feature rows start at zero (so the first loss is the source model's), and it trains, exports, plays."""
+    from chessformer.engine.loader import load_model
+    from chessformer.training.export import export
+
+    rows = ("--board_every_ply", "true", "--rating_condition", "true", "--eval_every", "1000")
+    train(_tiny_cfg(shards, tmp_path / "a", "--max_steps", "5", *rows), progress=False)
+    weights = tmp_path / "a.safetensors"
+    export(tmp_path / "a" / "checkpoint.pt", weights, "toy", None, bf16=False)
+    zero = ("--max_steps", "1", "--lr", "0", "--min_lr", "0", "--warmup_steps", "1", "--log_every", "1")
+    for name, threats in (("same", "false"), ("grown", "true")):
+        cfg = _tiny_cfg(
+            shards, tmp_path / name, *zero, *rows, "--threat_inputs", threats, "--init_weights", str(weights)
+        )
+        train(cfg, progress=False)
+    first = {n: json.loads((tmp_path / n / "log.jsonl").read_text().splitlines()[0])["loss"] for n in ("same", "grown")}
+    assert first["grown"] == pytest.approx(first["same"], abs=1e-3)
+    grown = torch.load(tmp_path / "grown" / "checkpoint.pt", weights_only=True)["model"]["feat_emb.weight"]
+    assert grown.shape[0] > 851 and torch.count_nonzero(grown[851:]) == 0
+    cfg = _tiny_cfg(shards, tmp_path / "t", "--max_steps", "30", "--lr", "3e-3", "--log_every", "10", *rows)
+    cfg = TrainConfig.from_dict({**dataclasses.asdict(cfg), "threat_inputs": True, "init_weights": str(weights)})
+    train(cfg, progress=False)
+    trained = torch.load(tmp_path / "t" / "checkpoint.pt", weights_only=True)["model"]["feat_emb.weight"]
+    assert torch.count_nonzero(trained[851:]) > 0  # the threat rows learned
+    out = export(tmp_path / "t" / "checkpoint.pt", tmp_path / "t.safetensors", "toy", None, bf16=True)
+    loaded = load_model(str(out["weights"]), "cpu-int8", threads=1, hash_mb=16)
+    assert loaded.player.backend.inputs.threat_inputs
+    board = chess.Board()
+    for _ in range(30):
+        board.push(loaded.player.choose(board, 0.5, np.random.default_rng(0)))
