@@ -73,8 +73,14 @@ def engine_pids(root: int, command: tuple[str, ...]) -> list[int]:
     return [pid for pid, cmd in cmdline.items() if last in cmd and under_root(pid)]
 
 
-def soak_cycles(cycles: int, stall_s: float = 10.0, seed: int = 0, weights: str | None = None) -> dict[str, object]:
-    """``cycles`` rounds of ucinewgame / position / go through one engine process."""
+def soak_cycles(
+    cycles: int, stall_s: float = 10.0, seed: int = 0, weights: str | None = None, load_s: float = 120.0
+) -> dict[str, object]:
+    """``cycles`` rounds of ucinewgame / position / go through one engine process.
+
+    stall_s bounds every answer but the first ``readyok``, which waits up to load_s: the model
+    loads there (torch, and the native step's first build on a new machine), seen to take over
+    10 s on a loaded 2-core machine."""
     proc = subprocess.Popen(
         list(chessformer_command()),
         stdin=subprocess.PIPE,
@@ -96,8 +102,8 @@ def soak_cycles(cycles: int, stall_s: float = 10.0, seed: int = 0, weights: str 
 
     threading.Thread(target=reader, daemon=True).start()
 
-    def until(prefix: str) -> str:
-        deadline = time.monotonic() + stall_s
+    def until(prefix: str, limit: float = stall_s) -> str:
+        deadline = time.monotonic() + limit
         with got:
             while True:
                 hit = next((x for x in lines if x.startswith(prefix)), None)
@@ -105,7 +111,7 @@ def soak_cycles(cycles: int, stall_s: float = 10.0, seed: int = 0, weights: str 
                     lines.clear()
                     return hit
                 if not got.wait(max(0.0, deadline - time.monotonic())):
-                    raise TimeoutError(f"no {prefix!r} within {stall_s} s: the engine stalled")
+                    raise TimeoutError(f"no {prefix!r} within {limit} s: the engine stalled")
 
     def send(text: str) -> None:
         assert proc.stdin is not None
@@ -118,7 +124,7 @@ def soak_cycles(cycles: int, stall_s: float = 10.0, seed: int = 0, weights: str 
     if weights:
         send(f"setoption name WeightsFile value {weights}")
     send("isready")
-    until("readyok")
+    until("readyok", load_s)
     marks = {1, cycles // 2, cycles}
     readings: list[MemoryReading] = []
     illegal, t0 = 0, time.time()
