@@ -60,3 +60,25 @@ def test_a_king_in_check_is_en_prise_and_pinned_pieces_still_attack() -> None:
     # the e4 knight is pinned to the e1 king by the e8 rook: python-chess still counts its attacks
     board = chess.Board("4r1k1/8/8/8/4N3/8/8/4K3 w - - 0 1")
     assert _least(board, chess.WHITE, "f6") == chess.KNIGHT
+
+
+def test_the_committed_threat_model_loads_and_plays() -> None:
+    """results/default_model/board_inputs_c/stage4.safetensors (training/RECIPE.md, stage 4) reads threats
+    and plays legal moves through the batch-1 C step."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from chessformer.engine.loader import load_model
+
+    weights = (
+        Path(__file__).resolve().parents[2] / "results" / "default_model" / "board_inputs_c" / "stage4.safetensors"
+    )
+    loaded = load_model(str(weights), "cpu-int8", threads=1, hash_mb=16)
+    assert loaded.player.backend.inputs.threat_inputs
+    board = chess.Board()
+    for _ in range(40):
+        if board.is_game_over():
+            break
+        board.push(loaded.player.choose(board, 0.0, np.random.default_rng(0)))
+    assert board.ply() >= 20
