@@ -51,11 +51,10 @@ def scale_of_source(source: str) -> str | None:
 def compact_rows(rows: torch.Tensor) -> torch.Tensor:
     """Feature rows [..., W] with their padding moved to the end and the columns no row uses cut off:
     the sums are the same, the embedding bag reads fewer ids."""
-    key = torch.where(rows == PAD_FEATURE, torch.iinfo(rows.dtype).max, rows)
-    key = key.sort(dim=-1).values
-    width = max(1, int((key != torch.iinfo(rows.dtype).max).sum(-1).max())) if key.numel() else 1
-    key = key[..., :width]
-    return torch.where(key == torch.iinfo(rows.dtype).max, PAD_FEATURE, key)
+    last = torch.iinfo(rows.dtype).max  # padding sorts last as this
+    key = torch.where(rows == PAD_FEATURE, last, rows).sort(dim=-1).values
+    width = max(1, int((key != last).sum(-1).max())) if key.numel() else 1
+    return torch.where(key[..., :width] == last, PAD_FEATURE, key[..., :width])
 
 
 def _rows_of_state(pieces: torch.Tensor, black: torch.Tensor, rights: torch.Tensor, ep: torch.Tensor) -> torch.Tensor:

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import torch
 
-from chessformer.engine.tokenizer import PAD_FEATURE, PIECE_VALUES, THREAT_BASE
+from chessformer.engine.tokenizer import CONTROL_BASE, EN_PRISE_BASE, PAD_FEATURE, PIECE_VALUES
 
 THREAT_WIDTH = 2 * 64 + 64  # slots per board: each colour's control of each square, then en prise per square
-_EN_PRISE_BASE = THREAT_BASE + 2 * 6 * 64  # as engine/tokenizer.py
 _VALUES = torch.tensor(PIECE_VALUES)
 _SQUARES = torch.arange(64)
 _BITS = torch.tensor([1 << s if s < 63 else -(1 << 63) for s in range(64)], dtype=torch.long)  # bit of each square
@@ -121,12 +120,12 @@ def threat_columns(pieces: torch.Tensor, chunk: int = 8192) -> torch.Tensor:
 def _threats_of_chunk(p: torch.Tensor) -> torch.Tensor:
     n = p.shape[0]
     least = least_attackers(p)  # [N, 2, 64], 0 none
-    control = torch.where(least > 0, THREAT_BASE - 64 + _COLOUR_OFFSETS + least * 64 + _SQUARES, PAD_FEATURE)
+    control = torch.where(least > 0, CONTROL_BASE - 64 + _COLOUR_OFFSETS + least * 64 + _SQUARES, PAD_FEATURE)
     kind = (p - 1).clamp(min=0)  # [N, 64], 0..11 where occupied
     own = (kind // 6).unsqueeze(1)  # [N, 1, 64]: 0 white, 1 black
     enemy_least = least.gather(1, 1 - own)[:, 0]  # [N, 64]
     undefended = least.gather(1, own)[:, 0] == 0
     cheaper = _VALUES[enemy_least] < _VALUES[kind % 6 + 1]
     prise = (p > 0) & (enemy_least > 0) & (undefended | cheaper)
-    en_prise = torch.where(prise, _EN_PRISE_BASE + kind * 64 + _SQUARES, PAD_FEATURE)  # [N, 64]
+    en_prise = torch.where(prise, EN_PRISE_BASE + kind * 64 + _SQUARES, PAD_FEATURE)  # [N, 64]
     return torch.cat([control.view(n, 128), en_prise], dim=1)  # [N, 2, 64] -> [N, 128]; [N, 192]

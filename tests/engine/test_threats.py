@@ -5,6 +5,7 @@ from __future__ import annotations
 import chess
 
 from chessformer.engine.tokenizer import (
+    EN_PRISE_BASE,
     MAX_THREAT_FEATURES,
     N_FEATURES_THREATS,
     PAD_FEATURE,
@@ -12,7 +13,7 @@ from chessformer.engine.tokenizer import (
     threat_features,
 )
 
-EN_PRISE = THREAT_BASE + 768
+EN_PRISE = EN_PRISE_BASE
 
 
 def _en_prise(board: chess.Board) -> set[str]:
