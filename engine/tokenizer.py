@@ -130,8 +130,11 @@ N_RATING_FEATURES = 2  # rating columns at the end of a row (mover, opponent)
 # whether a model is rating-conditioned; an unconditioned threat model leaves the rating rows unread).
 # An attack is python-chess's: pseudo-legal, pins ignored, no x-rays (engine/attacks.py computes the same).
 THREAT_BASE = N_FEATURES_RATED
-CONTROL_BASE = THREAT_BASE  # + colour (0 white, 1 black) * 384 + (least attacker's type - 1) * 64 + square
-EN_PRISE_BASE = THREAT_BASE + 2 * 6 * 64  # + piece kind * 64 + square
+CONTROL_PER_COLOUR = 6 * 64  # control ids of one colour: least attacker's type x square
+CONTROL_BASE = (
+    THREAT_BASE  # + colour (0 white, 1 black) * CONTROL_PER_COLOUR + (least attacker's type - 1) * 64 + square
+)
+EN_PRISE_BASE = CONTROL_BASE + 2 * CONTROL_PER_COLOUR  # + piece kind * 64 + square
 N_FEATURES_THREATS = EN_PRISE_BASE + 12 * 64  # feature table of a threat model
 MAX_THREAT_FEATURES = 2 * 64 + 32  # controlled squares of both colours + pieces en prise
 PIECE_VALUES = (0, 1, 3, 3, 5, 9, 100)  # by piece type (none, P N B R Q K), for "attacked by a cheaper piece"
@@ -218,7 +221,7 @@ def threat_features(board: chess.Board) -> tuple[int, ...]:
             for sq in chess.scan_forward(board.pieces_mask(ptype, colour)):
                 attacked |= board.attacks_mask(sq)
             first[c][ptype] = attacked & ~covered[c]
-            base = CONTROL_BASE + c * 384 + (ptype - 1) * 64
+            base = CONTROL_BASE + c * CONTROL_PER_COLOUR + (ptype - 1) * 64
             feats.extend(base + sq for sq in chess.scan_forward(first[c][ptype]))
             covered[c] |= attacked
     for own, colour in enumerate((chess.WHITE, chess.BLACK)):

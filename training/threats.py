@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import torch
 
-from chessformer.engine.tokenizer import CONTROL_BASE, EN_PRISE_BASE, PAD_FEATURE, PIECE_VALUES
+from chessformer.engine.tokenizer import CONTROL_BASE, CONTROL_PER_COLOUR, EN_PRISE_BASE, PAD_FEATURE, PIECE_VALUES
 
 THREAT_WIDTH = 2 * 64 + 64  # slots per board: each colour's control of each square, then en prise per square
 _VALUES = torch.tensor(PIECE_VALUES)
 _SQUARES = torch.arange(64)
 _BITS = torch.tensor([1 << s if s < 63 else -(1 << 63) for s in range(64)], dtype=torch.long)  # bit of each square
-_COLOUR_OFFSETS = torch.tensor([0, 384]).view(1, 2, 1)  # [1, 2, 1]: black's control ids follow white's
+_COLOUR_OFFSETS = torch.tensor([0, CONTROL_PER_COLOUR]).view(1, 2, 1)  # [1, 2, 1]: black's control ids follow white's
 
 
 def _int64(bits: int) -> torch.Tensor:
