@@ -117,10 +117,7 @@ def track_rows(anchors: torch.Tensor, moves: torch.Tensor, threats: bool = False
     for f in range(774, 782):
         ep = torch.where((anchors == f).any(dim=1), f - 774, ep)
     out = torch.empty(n, t_len + 1, ROW_WIDTH, dtype=torch.long)
-    boards = torch.empty(n, t_len + 1, 64, dtype=torch.long) if threats else None  # the pieces at each ply
     out[:, 0] = _rows_of_state(pieces, black, rights, ep)
-    if boards is not None:
-        boards[:, 0] = pieces[:, :64]
     for t in range(t_len):
         live, new_ep = _play(pieces, black, moves[:, t])
         black = black ^ live
@@ -128,11 +125,11 @@ def track_rows(anchors: torch.Tensor, moves: torch.Tensor, threats: bool = False
         home = (pieces[:, _CASTLE_KING] == _CASTLE_CODES[:, 0]) & (pieces[:, _CASTLE_ROOK] == _CASTLE_CODES[:, 1])
         rights = rights & home
         out[:, t + 1] = _rows_of_state(pieces, black, rights, ep)
-        if boards is not None:
-            boards[:, t + 1] = pieces[:, :64]
-    if boards is None:
+    if not threats:
         return out
-    threat = threat_columns(boards.view(-1, 64)).view(n, t_len + 1, THREAT_WIDTH)  # [N * (T + 1), W] -> [N, T + 1, W]
+    piece_sq = out[:, :, :64].reshape(-1, 64)  # [N, T + 1, 64] -> [N * (T + 1), 64]: kind * 64 + square, or padding
+    boards = torch.where(piece_sq == PAD_FEATURE, 0, piece_sq // 64 + 1)  # the pieces at each ply (0 empty)
+    threat = threat_columns(boards).view(n, t_len + 1, THREAT_WIDTH)  # [N * (T + 1), W] -> [N, T + 1, W]
     return torch.cat([out, threat], dim=2)
 
 
