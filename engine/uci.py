@@ -333,7 +333,11 @@ class UciEngine:
         player.ratings, player.own_colour = ratings, board.turn  # the engine plays the side to move
         allowed = self._searchmoves(board, params.searchmoves)
         ev = player.evaluate(
-            board, allowed, avoid_draws=self.options.draw_avoidance, take_mates=self.options.mate_in_one
+            board,
+            allowed,
+            avoid_draws=self.options.draw_avoidance,
+            take_mates=self.options.mate_in_one,
+            value_weight=self.options.value_weight,
         )
         chosen = player.pick(ev, temperature, self._rng_for_game())
         if self.options["PaperSampler"] and self.loaded.backend_name == "nanogpt":

@@ -113,6 +113,16 @@ class SlotBackend(Backend):
         for seq in sequences:
             if len(seq) > self.block_size:
                 raise ValueError(f"sequence of {len(seq)} tokens exceeds block_size {self.block_size}")
+        # a request may hold two slots (its own and its parent's): larger batches go in chunks that fit
+        chunk = max(1, self.cache.slots // 2)
+        if len(sequences) > chunk:
+            return [
+                e for c in range(0, len(sequences), chunk) for e in self._evaluate_fitting(sequences[c : c + chunk])
+            ]
+        return self._evaluate_fitting(sequences)
+
+    def _evaluate_fitting(self, sequences: Sequence[TokenSequence]) -> list[Evaluation]:
+        """evaluate() for a batch that fits the slots."""
         results: list[Evaluation | None] = [None] * len(sequences)
         parent: dict[int, int | None] = {}
         pinned: set[int] = set()
