@@ -144,7 +144,11 @@ def parse_engine_spec(text: str) -> EngineSpec:
         if "scale" in kv:
             options["RatingScale"] = kv.pop("scale")
             name += f" {options['RatingScale']}"
-        for key, option in (("draw_avoidance", "DrawAvoidance"), ("mate_in_one", "MateInOne")):
+        for key, option in (
+            ("draw_avoidance", "DrawAvoidance"),
+            ("mate_in_one", "MateInOne"),
+            ("material_guard", "MaterialGuard"),
+        ):
             if key in kv:
                 value = kv.pop(key).lower()
                 if value not in ("true", "false"):

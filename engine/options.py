@@ -191,6 +191,14 @@ def declare_options(weights: str = BUNDLED) -> tuple[OptionSpec, ...]:
             " a won ending into the fifty-move rule. On by default; off plays the paper's plain sampling.",
         ),
         OptionSpec(
+            "MaterialGuard",
+            "check",
+            False,
+            "Leave out moves that lose material next to the best candidate: what a move takes, less what the"
+            " opponent's best capture then wins by exchange on its square (SEE), or a mate in one it allows."
+            " A rule check on exchanges, not a search. Off: the model's moves as they are.",
+        ),
+        OptionSpec(
             "ValueWeight",
             "string",
             DEFAULT_VALUE_WEIGHT,
@@ -396,6 +404,10 @@ class OptionValues:
     @property
     def mate_in_one(self) -> bool:
         return bool(self.values["MateInOne"])
+
+    @property
+    def material_guard(self) -> bool:
+        return bool(self.values["MaterialGuard"])
 
     @property
     def value_weight(self) -> float:

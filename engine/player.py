@@ -43,6 +43,7 @@ import chess
 import numpy as np
 
 from chessformer.engine.backends.base import Backend
+from chessformer.engine.material import guard_material, material_balance
 from chessformer.engine.tokenizer import InputSpec, encode_board, move_id
 
 Rating = tuple[str | None, int | None]  # (rating scale, rating); None: unknown
@@ -51,8 +52,6 @@ Rating = tuple[str | None, int | None]  # (rating scale, rating); None: unknown
 _LICHESS_K = 0.00368208
 MAX_CP = 2000  # centipawn scores are clamped to +-MAX_CP
 PAPER_TRIES = 5  # the paper's harness retries an illegal sampled move up to five times
-# piece values (pawns) for the draw avoidance gate: the usual 1/3/3/5/9
-PIECE_VALUES = {chess.PAWN: 1, chess.KNIGHT: 3, chess.BISHOP: 3, chess.ROOK: 5, chess.QUEEN: 9, chess.KING: 0}
 
 
 @dataclass(frozen=True)
@@ -130,11 +129,6 @@ def gives_mate(board: chess.Board, move: chess.Move) -> bool:
         board.pop()
 
 
-def material_balance(board: chess.Board) -> int:
-    """The side to move's material minus its opponent's, in pawns (1/3/3/5/9)."""
-    return sum(PIECE_VALUES[p.piece_type] * (1 if p.color == board.turn else -1) for p in board.piece_map().values())
-
-
 def expected_score(wdl: np.ndarray) -> float:
     """W + D/2 of a win/draw/loss distribution (side to move)."""
     return float(wdl[0] + 0.5 * wdl[1])
@@ -181,20 +175,21 @@ class Player:
         avoid_draws: bool = False,
         take_mates: bool = False,
         value_weight: float = 0.0,
+        guard: bool = False,
     ) -> list[PositionEval]:
         """One PositionEval per board (each with its move stack), in one backend batch (two with lookahead).
 
         Every board must have at least one candidate move. ``avoid_draws``: the module's
         draw avoidance (boards need their move stacks for the repetition test); ``take_mates``:
         its mate in one (only the mating moves stay, if there are any); ``value_weight``: its
-        value lookahead (0: off).
+        value lookahead (0: off); ``guard``: engine/material.py's material guard.
         """
         if not (value_weight >= 0.0 and math.isfinite(value_weight)):
             raise ValueError(f"value_weight must be a finite number >= 0, got {value_weight}")
         seqs = [encode_board(b, self.backend.block_size, self.input_spec(b)) for b in boards]
         outs = self.backend.evaluate(seqs)
         candidates = [
-            self._candidates(board, searchmoves[i] if searchmoves is not None else None, avoid_draws, take_mates)
+            self._candidates(board, searchmoves[i] if searchmoves is not None else None, avoid_draws, take_mates, guard)
             for i, board in enumerate(boards)
         ]
         scores = self.lookahead_scores(boards, candidates) if value_weight > 0.0 else None
@@ -220,7 +215,7 @@ class Player:
 
     @staticmethod
     def _candidates(
-        board: chess.Board, allowed: Iterable[chess.Move] | None, avoid_draws: bool, take_mates: bool
+        board: chess.Board, allowed: Iterable[chess.Move] | None, avoid_draws: bool, take_mates: bool, guard: bool
     ) -> list[chess.Move]:
         """The legal moves (or the searchmoves among them) the player chooses from, after the rule filters."""
         moves = list(board.legal_moves)
@@ -231,6 +226,8 @@ class Player:
             raise ValueError(f"no legal move in {board.fen()}")
         if take_mates:  # before the draw filter: a mate ends the game, it never allows a draw
             moves = [m for m in moves if gives_mate(board, m)] or moves
+        if guard:
+            moves = guard_material(board, moves)
         if avoid_draws and material_balance(board) >= 0:
             moves = [m for m in moves if not allows_draw_by_rule(board, m)] or moves
         return moves
@@ -266,9 +263,10 @@ class Player:
         avoid_draws: bool = False,
         take_mates: bool = False,
         value_weight: float = 0.0,
+        guard: bool = False,
     ) -> PositionEval:
         """The model's distribution over the candidate moves of ``board``."""
-        return self.evaluate_many([board], [searchmoves], avoid_draws, take_mates, value_weight)[0]
+        return self.evaluate_many([board], [searchmoves], avoid_draws, take_mates, value_weight, guard)[0]
 
     def paper_sample(
         self, board: chess.Board, temperature: float, rng: np.random.Generator, tries: int = PAPER_TRIES

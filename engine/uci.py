@@ -338,6 +338,7 @@ class UciEngine:
             avoid_draws=self.options.draw_avoidance,
             take_mates=self.options.mate_in_one,
             value_weight=self.options.value_weight,
+            guard=self.options.material_guard,
         )
         chosen = player.pick(ev, temperature, self._rng_for_game())
         if self.options["PaperSampler"] and self.loaded.backend_name == "nanogpt":

@@ -182,3 +182,18 @@ def test_draw_avoidance_leaves_out_drawing_moves_unless_behind_in_material() -> 
     assert allows_draw_by_rule(shuffle, back) and not allows_draw_by_rule(shuffle, chess.Move.from_uci("d2d3"))
     rep = Player(_FixedBackend({move_id(game, nf3): 9.0}, (0.9, 0.05, 0.05)))  # type: ignore[arg-type]
     assert rep.evaluate(game).moves[0] == nf3 and nf3 not in rep.evaluate(game, avoid_draws=True).moves
+
+
+def test_material_guard_leaves_out_a_hanging_queen() -> None:
+    from chessformer.engine.tokenizer import move_id
+
+    board = chess.Board()
+    for san in ("e4", "e5", "Nf3"):
+        board.push_san(san)
+    qg5, nc6 = board.parse_san("Qg5"), board.parse_san("Nc6")
+    keen = Player(_FixedBackend({move_id(board, qg5): 9.0, move_id(board, nc6): 5.0}, (0.4, 0.2, 0.4)))  # type: ignore[arg-type]
+    assert keen.evaluate(board).moves[0] == qg5  # off by default: the model's moves as they are
+    ev = keen.evaluate(board, guard=True)
+    assert ev.moves[0] == nc6 and qg5 not in ev.moves and ev.probs.sum() == pytest.approx(1.0)
+    # searchmoves that all lose stay as they are
+    assert keen.evaluate(board, [qg5], guard=True).moves == (qg5,)

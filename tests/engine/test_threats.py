@@ -63,18 +63,16 @@ def test_a_king_in_check_is_en_prise_and_pinned_pieces_still_attack() -> None:
     assert _least(board, chess.WHITE, "f6") == chess.KNIGHT
 
 
-def test_the_committed_threat_model_loads_and_plays() -> None:
-    """results/default_model/board_inputs_c/stage4.safetensors (training/RECIPE.md, stage 4) reads threats
-    and plays legal moves through the batch-1 C step."""
+def test_the_bundled_threat_model_loads_and_plays() -> None:
+    """The bundled model (training/RECIPE.md, stage 4) reads threats and plays legal moves through the
+    batch-1 C step."""
     from pathlib import Path
 
     import numpy as np
 
     from chessformer.engine.loader import load_model
 
-    weights = (
-        Path(__file__).resolve().parents[2] / "results" / "default_model" / "board_inputs_c" / "stage4.safetensors"
-    )
+    weights = Path(__file__).resolve().parents[2] / "engine" / "models" / "default.safetensors"
     loaded = load_model(str(weights), "cpu-int8", threads=1, hash_mb=16)
     assert loaded.player.backend.inputs.threat_inputs
     board = chess.Board()
