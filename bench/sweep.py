@@ -46,15 +46,19 @@ class SweepConfig:
     engine_command: str | None = None  # cmd=... spec prefix to rate another build; None: chessformer
     batched: bool = False  # play the model in-process, one batched forward per ply (bench/batched_match.py)
     backend: str = "auto"  # inference backend when batched
+    settings: str = ""  # more chessformer spec settings for the model, e.g. "material_guard=false" (bench/engines.py)
 
 
 def engine_for(cfg: SweepConfig, t: float) -> EngineSpec:
     if cfg.engine_command:
+        if cfg.settings:
+            raise ValueError("settings are chessformer spec settings; a cmd=... engine takes its options in its spec")
         base = parse_engine_spec(cfg.engine_command)
         return EngineSpec(
             f"{base.name} T={t:g}", base.command, {**base.options, "Temperature": f"{t:g}", "WeightsFile": cfg.weights}
         )
-    spec = parse_engine_spec(f"chessformer:temperature={t:g},weights={cfg.weights}")
+    extra = f",{cfg.settings}" if cfg.settings else ""
+    spec = parse_engine_spec(f"chessformer:temperature={t:g},weights={cfg.weights}{extra}")
     return EngineSpec(f"ChessFormer T={t:g}", spec.command, spec.options)
 
 
@@ -201,6 +205,7 @@ def cli(argv: list[str]) -> int:
         "--batched", action="store_true", help="the model in-process: one batched forward per ply for all games"
     )
     p.add_argument("--backend", default="auto", help="with --batched: the inference backend")
+    p.add_argument("--settings", default="", help="more settings of the chessformer spec, e.g. material_guard=false")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
@@ -218,6 +223,7 @@ def cli(argv: list[str]) -> int:
             openings=tuple(load_openings(a.openings)),
             batched=a.batched,
             backend=a.backend,
+            settings=a.settings,
         )
         rows = run_sweep(cfg, a.out, progress=not a.no_progress)
     except (ValueError, FileNotFoundError) as e:

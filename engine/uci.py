@@ -256,11 +256,13 @@ class UciEngine:
             if self.loaded.info.is_random_init:
                 self.info_string("warning: these weights are random-init test weights, not a trained model")
 
-    def _playing_strength(self) -> tuple[float, Any]:
-        """(temperature, ratings) for the next move: the options', or with UCI_LimitStrength on the
-        calibrated setting for UCI_Elo (engine/strength.py), said once per change in an info string."""
+    def _playing_strength(self) -> tuple[float, Any, bool]:
+        """(temperature, ratings, calibrated) for the next move: the options', or with UCI_LimitStrength
+        on the calibrated setting for UCI_Elo (engine/strength.py), said once per change in an info
+        string. ``calibrated``: a table's setting, which was measured with the model's own moves (no
+        MaterialGuard, no ValueWeight), so it is played that way."""
         if not self.options["UCI_LimitStrength"] or self.loaded is None:
-            return self.options.temperature, self.options.ratings
+            return self.options.temperature, self.options.ratings, False
         from chessformer.engine.strength import Calibration
 
         try:
@@ -272,12 +274,12 @@ class UciEngine:
         requested = int(str(self.options["UCI_Elo"]))
         if table is None:
             note = f"UCI_LimitStrength: {why}; playing at Temperature and Rating"
-            result: tuple[float, Any] = (self.options.temperature, self.options.ratings)
+            result: tuple[float, Any, bool] = (self.options.temperature, self.options.ratings, False)
         else:
             setting = table.setting_for(requested)
             note = setting.describe(requested)
             rated = (setting.scale, setting.rating or None)
-            result = (setting.temperature, (rated, rated))
+            result = (setting.temperature, (rated, rated), True)
         if note != self._strength_note:
             self.info_string(note)
             log.info(note)  # also in the operator's log (a GUI may hide info strings)
@@ -329,7 +331,7 @@ class UciEngine:
             self.info_string(f"cannot play without a model: {self.load_error or 'not loaded'}")
             return "0000", None
         player = self.loaded.player
-        temperature, ratings = self._playing_strength()
+        temperature, ratings, calibrated = self._playing_strength()
         player.ratings, player.own_colour = ratings, board.turn  # the engine plays the side to move
         allowed = self._searchmoves(board, params.searchmoves)
         ev = player.evaluate(
@@ -337,8 +339,8 @@ class UciEngine:
             allowed,
             avoid_draws=self.options.draw_avoidance,
             take_mates=self.options.mate_in_one,
-            value_weight=self.options.value_weight,
-            guard=self.options.material_guard,
+            value_weight=0.0 if calibrated else self.options.value_weight,
+            guard=self.options.material_guard and not calibrated,
         )
         chosen = player.pick(ev, temperature, self._rng_for_game())
         if self.options["PaperSampler"] and self.loaded.backend_name == "nanogpt":

@@ -253,7 +253,9 @@ def rate_models(
     for label, weights, temps in plan:
         for t in temps:
             # explicit both ways: the engine's defaults (on) are not what the experiment measured
-            draws = f",draw_avoidance={'true' if cfg.draw_avoidance else 'false'},mate_in_one=false"
+            draws = (
+                f",draw_avoidance={'true' if cfg.draw_avoidance else 'false'},mate_in_one=false,material_guard=false"
+            )
             base = parse_engine_spec(f"chessformer:temperature={t:g},weights={weights}{draws}")
             mc = match(EngineSpec(f"CF-{label} T={t:g}", base.command, base.options), opponents, per_opp)
             if cfg.batched:

@@ -54,3 +54,16 @@ def test_batched_sweep_matches_protocol(tiny_weights: Path, tmp_path: Path, monk
     rows = run_sweep(cfg, tmp_path / "swb", progress=False)
     assert [r["games"] for r in rows] == [4, 4]
     assert calls == ["ChessFormer T=0", "ChessFormer T=1"]  # the batched runner played both temperatures
+
+
+def test_settings_reach_the_models_spec(tiny_weights: Path) -> None:
+    from chessformer.bench.sweep import engine_for
+
+    plain = engine_for(_toy(tiny_weights), 0.5).options
+    guarded = engine_for(_toy(tiny_weights, settings="material_guard=false,draw_avoidance=false"), 0.5).options
+    assert "MaterialGuard" not in plain
+    assert guarded["MaterialGuard"] == "false" and guarded["DrawAvoidance"] == "false"
+    with pytest.raises(ValueError, match="settings"):
+        engine_for(_toy(tiny_weights, settings="material_guard=false", engine_command="cmd=/bin/true"), 0.5)
+    with pytest.raises(ValueError, match="unknown settings"):
+        engine_for(_toy(tiny_weights, settings="no_such=1"), 0.5)
