@@ -73,7 +73,7 @@ def run_batched_match(
     if values["UCI_LimitStrength"]:  # the table lives in the engine's loaded weights, which this runner does not read
         raise ValueError("UCI_LimitStrength is played by the engine process: run this match without --batched")
     temperature, avoid_draws, take_mates = values.temperature, values.draw_avoidance, values.mate_in_one
-    value_weight, guard = values.value_weight, values.material_guard
+    guard = values.material_guard
     player.ratings, player.own_colour = values.ratings, None  # the model plays the side to move in each game
     done = finished_games(pgn)
     todo: queue.Queue[Job] = queue.Queue()
@@ -115,7 +115,6 @@ def run_batched_match(
                     [g.board for g in mine],
                     avoid_draws=avoid_draws,
                     take_mates=take_mates,
-                    value_weight=value_weight,
                     guard=guard,
                 )
                 for g, ev in zip(mine, evs, strict=True):

@@ -138,9 +138,6 @@ def parse_engine_spec(text: str) -> EngineSpec:
             options["UCI_LimitStrength"] = "true"
             options["UCI_Elo"] = kv.pop("elo")
             name += f" elo {options['UCI_Elo']}"
-        if "value_weight" in kv:  # the ValueWeight option: value lookahead
-            options["ValueWeight"] = kv.pop("value_weight")
-            name += f" V={options['ValueWeight']}"
         if "scale" in kv:
             options["RatingScale"] = kv.pop("scale")
             name += f" {options['RatingScale']}"

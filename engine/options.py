@@ -19,7 +19,6 @@ OptionValue = bool | int | str | float
 
 BUNDLED = "<bundled>"  # WeightsFile value meaning "the model shipped with the package"
 DEFAULT_TEMPERATURE = 0.1
-DEFAULT_VALUE_WEIGHT = 0.0  # logits per unit of expected score; 0: no value lookahead
 # The rating a rating-conditioned model plays as, by default: FIDE 2700, the bucket 2600-2799, the
 # strongest players of the training data with 100k+ games (FIDE 2800+ holds 4.9k).
 DEFAULT_RATING = 2700
@@ -66,19 +65,6 @@ def _parse_temperature(raw: str) -> float:
     if not math.isfinite(t) or t < 0 or t > 100:
         raise OptionError(f"{TEMPERATURE_RULE}, got {raw[:40]!r}")
     return t
-
-
-VALUE_WEIGHT_RULE = "ValueWeight must be a number between 0 and 100"
-
-
-def _parse_value_weight(raw: str) -> float:
-    try:
-        w = float(raw)
-    except ValueError:
-        raise OptionError(f"{VALUE_WEIGHT_RULE}, got {raw[:40]!r}") from None
-    if not math.isfinite(w) or w < 0 or w > 100:
-        raise OptionError(f"{VALUE_WEIGHT_RULE}, got {raw[:40]!r}")
-    return w
 
 
 def _parse_weights_file(raw: str) -> str:
@@ -197,17 +183,6 @@ def declare_options(weights: str = BUNDLED) -> tuple[OptionSpec, ...]:
             "Leave out moves that lose material next to the best candidate: what a move takes, less what the"
             " opponent's best capture then wins by exchange on its square (SEE), or a mate in one it allows."
             " A rule check on exchanges, not a search. Off: the model's moves as they are.",
-        ),
-        OptionSpec(
-            "ValueWeight",
-            "string",
-            DEFAULT_VALUE_WEIGHT,
-            "Value lookahead: each candidate move is also scored by the model's value head on the position"
-            " after it (the expected score, 0 to 1), and Temperature samples from the policy logits plus"
-            " ValueWeight times that score. 0: the policy alone, as the paper samples. One batched step per"
-            " move; no deeper search.",
-            parse=_parse_value_weight,
-            uci_default=str(DEFAULT_VALUE_WEIGHT),
         ),
         OptionSpec(
             "Rating",
@@ -408,7 +383,3 @@ class OptionValues:
     @property
     def material_guard(self) -> bool:
         return bool(self.values["MaterialGuard"])
-
-    @property
-    def value_weight(self) -> float:
-        return float(self.values["ValueWeight"])

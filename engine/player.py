@@ -24,13 +24,6 @@ reaches against weak opponents (players resign first), so the model never learne
 them: it would shuffle a queen and a rook up into the fifty-move rule. A one-ply rule check is
 exact and costs a few milliseconds; it does not search, and temperature still chooses among the
 mates.
-
-Value lookahead (the ``ValueWeight`` option): the policy imitates people, including the moves that
-leave a piece en prise. With a weight w > 0 every candidate is also scored by the value head on
-the position after it, q(m) = the side to move's expected score (W + D/2) there, and the player
-samples from ``logits + w * q`` instead of the logits: one batched step of one token per candidate
-(the candidates extend the cached game), no deeper search. A checkmating candidate scores 1 and
-one that ends the game drawn 0.5, by rule, since the head never saw finished games.
 """
 
 from __future__ import annotations
@@ -63,16 +56,12 @@ class PositionEval:
     logits: their policy logits, same order (float64).
     probs: softmax of the logits over the candidates (tau = 1).
     wdl: win/draw/loss probabilities for the side to move (sum 1).
-    scores: with value lookahead, each candidate's expected score for the side to move
-        (W + D/2 after it, same order), and ``logits`` already include ``value_weight * scores``;
-        None without lookahead.
     """
 
     moves: tuple[chess.Move, ...]
     logits: np.ndarray
     probs: np.ndarray
     wdl: np.ndarray
-    scores: np.ndarray | None = None
 
     def probs_at(self, temperature: float) -> np.ndarray:
         return temperature_probs(self.logits, temperature)
@@ -174,32 +163,25 @@ class Player:
         searchmoves: Sequence[Iterable[chess.Move] | None] | None = None,
         avoid_draws: bool = False,
         take_mates: bool = False,
-        value_weight: float = 0.0,
         guard: bool = False,
     ) -> list[PositionEval]:
-        """One PositionEval per board (each with its move stack), in one backend batch (two with lookahead).
+        """One PositionEval per board (each with its move stack), in one backend batch.
 
         Every board must have at least one candidate move. ``avoid_draws``: the module's
         draw avoidance (boards need their move stacks for the repetition test); ``take_mates``:
-        its mate in one (only the mating moves stay, if there are any); ``value_weight``: its
-        value lookahead (0: off); ``guard``: engine/material.py's material guard.
+        its mate in one (only the mating moves stay, if there are any); ``guard``: engine/material.py's
+        material guard.
         """
-        if not (value_weight >= 0.0 and math.isfinite(value_weight)):
-            raise ValueError(f"value_weight must be a finite number >= 0, got {value_weight}")
         seqs = [encode_board(b, self.backend.block_size, self.input_spec(b)) for b in boards]
         outs = self.backend.evaluate(seqs)
         candidates = [
             self._candidates(board, searchmoves[i] if searchmoves is not None else None, avoid_draws, take_mates, guard)
             for i, board in enumerate(boards)
         ]
-        scores = self.lookahead_scores(boards, candidates) if value_weight > 0.0 else None
         result = []
-        for i, (board, out, moves) in enumerate(zip(boards, outs, candidates, strict=True)):
+        for board, out, moves in zip(boards, outs, candidates, strict=True):
             ids = np.array([move_id(board, m) for m in moves])
             logits = out.policy_logits[ids].astype(np.float64)
-            score = scores[i] if scores is not None else None
-            if score is not None:
-                logits = logits + value_weight * score
             order = np.argsort(-logits, kind="stable")
             logits = logits[order]
             result.append(
@@ -208,7 +190,6 @@ class Player:
                     logits=logits,
                     probs=softmax(logits),
                     wdl=softmax(out.wdl_logits.astype(np.float64)),
-                    scores=score[order] if score is not None else None,
                 )
             )
         return result
@@ -232,41 +213,16 @@ class Player:
             moves = [m for m in moves if not allows_draw_by_rule(board, m)] or moves
         return moves
 
-    def lookahead_scores(
-        self, boards: Sequence[chess.Board], candidates: Sequence[list[chess.Move]]
-    ) -> list[np.ndarray]:
-        """For each board, the expected score (W + D/2) of its side to move after each of its candidates:
-        the value head on the position after the move (one batch for all boards), or the rules' result
-        when the move ends the game (mate 1, a draw 0.5)."""
-        scores = [np.zeros(len(c)) for c in candidates]
-        seqs, where = [], []
-        for i, (board, moves) in enumerate(zip(boards, candidates, strict=True)):
-            for j, move in enumerate(moves):
-                child = board.copy()
-                child.push(move)
-                outcome = child.outcome()
-                if outcome is not None:
-                    scores[i][j] = 1.0 if outcome.winner is not None else 0.5
-                    continue
-                # the ratings stay with their colours: the parent's side to move is still "own"
-                seqs.append(encode_board(child, self.backend.block_size, self.input_spec(child, own_colour=board.turn)))
-                where.append((i, j))
-        for (i, j), out in zip(where, self.backend.evaluate(seqs), strict=True):
-            opponent = softmax(out.wdl_logits.astype(np.float64))  # the child's side to move is the opponent
-            scores[i][j] = 1.0 - expected_score(opponent)
-        return scores
-
     def evaluate(
         self,
         board: chess.Board,
         searchmoves: Iterable[chess.Move] | None = None,
         avoid_draws: bool = False,
         take_mates: bool = False,
-        value_weight: float = 0.0,
         guard: bool = False,
     ) -> PositionEval:
         """The model's distribution over the candidate moves of ``board``."""
-        return self.evaluate_many([board], [searchmoves], avoid_draws, take_mates, value_weight, guard)[0]
+        return self.evaluate_many([board], [searchmoves], avoid_draws, take_mates, guard)[0]
 
     def paper_sample(
         self, board: chess.Board, temperature: float, rng: np.random.Generator, tries: int = PAPER_TRIES

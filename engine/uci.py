@@ -260,7 +260,7 @@ class UciEngine:
         """(temperature, ratings, calibrated) for the next move: the options', or with UCI_LimitStrength
         on the calibrated setting for UCI_Elo (engine/strength.py), said once per change in an info
         string. ``calibrated``: a table's setting, which was measured with the model's own moves (no
-        MaterialGuard, no ValueWeight), so it is played that way."""
+        MaterialGuard), so it is played that way."""
         if not self.options["UCI_LimitStrength"] or self.loaded is None:
             return self.options.temperature, self.options.ratings, False
         from chessformer.engine.strength import Calibration
@@ -339,7 +339,6 @@ class UciEngine:
             allowed,
             avoid_draws=self.options.draw_avoidance,
             take_mates=self.options.mate_in_one,
-            value_weight=0.0 if calibrated else self.options.value_weight,
             guard=self.options.material_guard and not calibrated,
         )
         chosen = player.pick(ev, temperature, self._rng_for_game())

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import chess
 
-from chessformer.engine.player import PIECE_VALUES  # pawns; the king 0 (it cannot be taken)
+from chessformer.engine.material import PIECE_VALUES  # pawns; the king 0 (it cannot be taken)
 from experiments.transcendence.habits import forward_rank
 
 MATE_SCORE = 1000  # above any material gain

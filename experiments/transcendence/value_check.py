@@ -44,7 +44,7 @@ class ValueRow:
 def value_positions(pgn: Path, limit: int, skip_plies: int = 10, seed: int = 0) -> list[ValuePosition]:
     """One position per finished game, up to ``limit``: a ply drawn uniformly from
     ``skip_plies`` to the game's last move (the side to move has a move left to play)."""
-    from chessformer.engine.player import material_balance
+    from chessformer.engine.material import material_balance
 
     rng = random.Random(seed)
     out: list[ValuePosition] = []

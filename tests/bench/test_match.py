@@ -270,7 +270,7 @@ def test_elo_spec_sets_limit_strength_and_the_batched_runner_refuses_it(tiny_wei
     assert not (tmp_path / "g.pgn").exists() or "[Event" not in (tmp_path / "g.pgn").read_text()
 
 
-def test_batched_match_passes_draw_avoidance_to_the_player(tiny_model, tiny_weights: Path, tmp_path: Path) -> None:
+def test_batched_match_passes_the_rule_options_to_the_player(tiny_model, tiny_weights: Path, tmp_path: Path) -> None:
     import copy
 
     from chessformer.bench.batched_match import run_batched_match
@@ -278,15 +278,15 @@ def test_batched_match_passes_draw_avoidance_to_the_player(tiny_model, tiny_weig
     from chessformer.engine.player import Player
 
     class Recording(Player):
-        def evaluate_many(self, boards, searchmoves=None, avoid_draws=False, take_mates=False):  # noqa: ANN001, ANN201
-            self.seen.add((avoid_draws, take_mates))
-            return super().evaluate_many(boards, searchmoves, avoid_draws, take_mates)
+        def evaluate_many(self, boards, searchmoves=None, avoid_draws=False, take_mates=False, guard=False):  # noqa: ANN001, ANN201
+            self.seen.add((avoid_draws, take_mates, guard))
+            return super().evaluate_many(boards, searchmoves, avoid_draws, take_mates, guard)
 
-    # the options as the engine holds them: given either way, or their defaults (on)
+    # the options as the engine holds them: given either way, or their defaults
     for flag, expected in (
-        (",draw_avoidance=true,mate_in_one=false", {(True, False)}),
-        (",draw_avoidance=false", {(False, True)}),
-        ("", {(True, True)}),
+        (",draw_avoidance=true,mate_in_one=false,material_guard=true", {(True, False, True)}),
+        (",draw_avoidance=false,material_guard=false", {(False, True, False)}),
+        ("", {(True, True, False)}),
     ):
         spec = parse_engine_spec(f"chessformer:temperature=0,weights={tiny_weights}{flag}")
         cfg = MatchConfig(spec, [parse_engine_spec("random")], games=2, movetime=0.01, max_moves=10)

@@ -401,3 +401,23 @@ def test_cpu_int8_parity_with_torch_on_the_bundled_model(native: bool) -> None:
                 b.push(next(iter(b.legal_moves)))
     assert same >= 0.85 * 4 * len(boards)
     assert be.single_step_calls >= 3  # plies 2-4 of the first game extend its cached sequence
+
+
+def test_batches_larger_than_the_slots_are_evaluated_in_chunks(tiny_model: ChessFormer) -> None:
+    """A slot backend evaluates a batch of more requests than it has slots (each may hold two: its
+    own and its parent's) in chunks, as the reference does, children of one parent included."""
+    ref = TorchBackend(copy.deepcopy(tiny_model), device="cpu")
+    be = CpuFastBackend(copy.deepcopy(tiny_model), slots=8)
+    board = chess.Board()
+    for san in ("e4", "e5", "Nf3", "Nc6", "Bb5"):
+        board.push_san(san)
+    be.evaluate([encode_board(board, be.block_size)])  # the parent, cached
+    children = []
+    for move in board.legal_moves:  # 30 children of one parent, against 8 slots
+        board.push(move)
+        children.append(encode_board(board, be.block_size))
+        board.pop()
+    assert len(children) > be.cache.slots
+    for g, w in zip(be.evaluate(children), ref.evaluate(children), strict=True):
+        assert np.abs(g.policy_logits - w.policy_logits).max() < TOL
+        assert np.abs(g.wdl_logits - w.wdl_logits).max() < TOL

@@ -134,7 +134,8 @@ def test_mate_in_one_keeps_only_the_mating_moves() -> None:
 
 
 def test_draw_avoidance_leaves_out_drawing_moves_unless_behind_in_material() -> None:
-    from chessformer.engine.player import allows_draw_by_rule, material_balance
+    from chessformer.engine.material import material_balance
+    from chessformer.engine.player import allows_draw_by_rule
     from chessformer.engine.tokenizer import move_id
 
     # Qf7 stalemates, Qf8 mates: a model that loves Qf7

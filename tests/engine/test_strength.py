@@ -128,23 +128,22 @@ def test_started_with_weights_the_engine_declares_that_models_range(tiny_weights
 
 
 def test_a_calibrated_setting_plays_the_models_own_moves(tiny_weights: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """A table was measured without MaterialGuard and ValueWeight, so UCI_LimitStrength plays its setting
-    without them; weights without a table play the options, guard included."""
+    """A table was measured without MaterialGuard, so UCI_LimitStrength plays its setting without it;
+    weights without a table play the options, guard included."""
     from chessformer.engine.player import Player
     from tests.engine.uci_script import Session
 
-    seen: list[tuple[bool, float]] = []
+    seen: list[bool] = []
     real = Player.evaluate
 
-    def spy(self, board, searchmoves=None, avoid_draws=False, take_mates=False, value_weight=0.0, guard=False):  # type: ignore[no-untyped-def]
-        seen.append((guard, value_weight))
-        return real(self, board, searchmoves, avoid_draws, take_mates, value_weight, guard)
+    def spy(self, board, searchmoves=None, avoid_draws=False, take_mates=False, guard=False):  # type: ignore[no-untyped-def]
+        seen.append(guard)
+        return real(self, board, searchmoves, avoid_draws, take_mates, guard)
 
     monkeypatch.setattr(Player, "evaluate", spy)
     s = Session()
     s.send(f"setoption name WeightsFile value {_calibrated_copy(tiny_weights, tmp_path)}")
     s.send("setoption name MaterialGuard value true")
-    s.send("setoption name ValueWeight value 2")
     s.send("go")
     s.expect("^bestmove")
     s.send("setoption name UCI_LimitStrength value true")
@@ -153,4 +152,4 @@ def test_a_calibrated_setting_plays_the_models_own_moves(tiny_weights: Path, tmp
     s.send(f"setoption name WeightsFile value {tiny_weights}")  # no table: the options play
     s.send("go")
     s.expect("^bestmove")
-    assert seen == [(True, 2.0), (False, 0.0), (True, 2.0)]
+    assert seen == [True, False, True]
