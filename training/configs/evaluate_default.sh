@@ -18,37 +18,50 @@ python -m chessformer.bench throughput --weights "$W" --backend cpu-fast --backe
 python -m chessformer.training heldout --data data/human --weights "$W" ${OLD:+--weights "$OLD"} --games 2000 \
     --stockfish-depth 1 --json "$OUT/heldout.json" > "$OUT/heldout.md"
 
-# 3. 20 games against the random mover at Temperature 0: the shipped defaults (DrawAvoidance and MateInOne on),
-#    then each of the two off
-for flags in "" ",mate_in_one=false" ",draw_avoidance=false"; do
+# 3. 20 games against the random mover at Temperature 0: the shipped defaults (DrawAvoidance, MateInOne and
+#    MaterialGuard on), then the model's own moves (MaterialGuard off) and each of the other two off as well
+for flags in ",material_guard=true" ",material_guard=false" ",material_guard=false,mate_in_one=false" \
+             ",material_guard=false,draw_avoidance=false"; do
     name=vs_random${flags//[,=]/_}
     python -m chessformer.bench match --engine "chessformer:temperature=0$flags" --opponent random --games 20 \
         --movetime 0.1 --concurrency 4 --batched --pgn "$RUNS/$name.pgn" --no-progress > "$OUT/$name.json"
 done
 
-# 4. 40 games against Stockfish 15.1 Skill 0 at 0.1 s a move from the shipped book: conditioned on the
-#    default Rating (FIDE 2700) and unconditioned (Rating 0), Temperature 0, the other options at their defaults
+# 4. 40 games against Stockfish 15.1 Skill 0 at 0.1 s a move from the shipped book, Temperature 0: the model's
+#    own moves (MaterialGuard off) conditioned on the default Rating (FIDE 2700) and unconditioned (Rating 0),
+#    then the shipped defaults (MaterialGuard on)
 for r in 2700 0; do
-    python -m chessformer.bench match --engine "chessformer:temperature=0,rating=$r" --opponent stockfish:skill=0 --games 40 \
-        --movetime 0.1 --openings bench/openings/openings.pgn --concurrency 2 --batched \
-        --pgn "$RUNS/vs_sf0_rating_$r.pgn" --no-progress > "$OUT/vs_sf0_rating_$r.json"
+    python -m chessformer.bench match --engine "chessformer:temperature=0,rating=$r,material_guard=false" \
+        --opponent stockfish:skill=0 --games 40 --movetime 0.1 --openings bench/openings/openings.pgn --concurrency 2 \
+        --batched --pgn "$RUNS/vs_sf0_rating_$r.pgn" --no-progress > "$OUT/vs_sf0_rating_$r.json"
 done
+python -m chessformer.bench match --engine "chessformer:temperature=0,material_guard=true" --opponent stockfish:skill=0 \
+    --games 40 --movetime 0.1 --openings bench/openings/openings.pgn --concurrency 2 --batched \
+    --pgn "$RUNS/vs_sf0_guard.pgn" --no-progress > "$OUT/vs_sf0_guard.json"
 
-# 5. rating against temperature (the paper's Figure 1 for this model): Stockfish Skill 0, 1, 3, 5 at 0.1 s,
-#    Glicko-2 on the paper's anchors (Skill 1/3/5), MLE Elo with 95% intervals, the plot
-python -m chessformer.bench sweep --weights "$W" --temperatures 0.001,0.3,1.0 --opponent stockfish:skill=0 \
+# 5. rating against temperature (the paper's Figure 1 for this model, its own moves: MaterialGuard off): Stockfish
+#    Skill 0, 1, 3, 5 at 0.1 s, Glicko-2 on the paper's anchors (Skill 1/3/5), MLE Elo with 95% intervals, the plot
+python -m chessformer.bench sweep --weights "$W" --settings material_guard=false --temperatures 0.001,0.3,1.0 --opponent stockfish:skill=0 \
     --opponent stockfish:skill=1 --opponent stockfish:skill=3 --opponent stockfish:skill=5 --games 20 \
     --movetime 0.1 --max-moves 89 --openings bench/openings/openings.pgn --concurrency 2 --batched \
     --out "$RUNS/sweep" --no-progress > "$OUT/sweep.txt"
+
+# 5b. the shipped defaults' rating by the same protocol at tau 0.001 (MaterialGuard on), 20 games per opponent
+python -m chessformer.bench match --engine chessformer:temperature=0.001,material_guard=true --opponent stockfish:skill=0 \
+    --opponent stockfish:skill=1 --opponent stockfish:skill=3 --opponent stockfish:skill=5 --games 20 --movetime 0.1 \
+    --max-moves 89 --openings bench/openings/openings.pgn --concurrency 2 --batched --seed 7 \
+    --pgn "$RUNS/guard_rating.pgn" --no-progress > "$OUT/guard_rating.json"
+python -m chessformer.bench rate "$RUNS/guard_rating.pgn" --anchor paper > "$OUT/guard_rating.txt"
 
 # 6. the paper's Table 1 on the sweep's games
 python -m chessformer.bench analyse table1 "$RUNS/sweep/games.pgn" --weights "$W" --player "ChessFormer T=" --positions 60 \
     --sf-time 0.2 --json "$OUT/table1.json" > "$OUT/table1.md"
 
 # the small files that go into git: the sweep's table, plot and games (rating games; < 1 MB)
+mkdir -p "$OUT/games"
 cp "$RUNS"/sweep/sweep.csv "$RUNS"/sweep/sweep.json "$RUNS"/sweep/sweep.png "$OUT/"
 cp "$RUNS/sweep/games.pgn" "$OUT/games/sweep.pgn"
-mkdir -p "$OUT/games" && cp "$RUNS"/vs_sf0_rating_*.pgn "$RUNS"/vs_random*.pgn "$OUT/games/"
+cp "$RUNS"/vs_sf0_*.pgn "$RUNS"/vs_random*.pgn "$RUNS"/guard_rating.pgn "$OUT/games/"
 
 # 7. start-up: start -> uciok and isready -> readyok (the model loads here) of the engine process, three cold starts
 python - > "$OUT/uci_timing.txt" <<'PY'
