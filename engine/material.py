@@ -2,12 +2,14 @@
 
 The material guard (the ``MaterialGuard`` option) keeps the model from giving material away:
 the policy imitates people, and people of every level leave pieces en prise. For each
-candidate move it counts what the move captures and what the opponent can then win with its
-best capture, each capture followed by the cheapest legal recaptures on that square until
-one side stops (static exchange evaluation, SEE), and a mate the opponent would then have in
-one. Candidates that lose more than ``GUARD_TOLERANCE`` pawns next to the best candidate are
-left out. It is a rule check two plies deep on exchanges only, not a search: forks are seen
-(the opponent's best capture), pins and mates two moves away are not.
+candidate move it counts what the move takes, less what the opponent's best capture then wins
+when both sides recapture on that square with their cheapest piece until one side stops
+(static exchange evaluation, SEE), and it marks a move that allows mate in one. Candidates
+that lose more than ``GUARD_TOLERANCE`` pawns next to the best candidate are left out. It is a
+rule check on exchanges, not a search: forks are seen (the opponent's best capture), mates two
+moves away and a check that a capture opens in the middle of an exchange are not. It runs on
+bitboards (python-chess's attack tables) without making the moves, except the opponent's
+checking moves, which are made to test for mate.
 """
 
 from __future__ import annotations
@@ -36,32 +38,118 @@ def capture_value(board: chess.Board, move: chess.Move) -> int:
     return gained
 
 
-def _attacker_order(board: chess.Board, move: chess.Move) -> int:
-    """Cheapest recapturer first; the king last (it may only take an undefended piece)."""
-    piece = board.piece_type_at(move.from_square)
-    return 100 if piece == chess.KING else PIECE_VALUES[piece or chess.PAWN]
+def attackers(board: chess.Board, square: chess.Square, occupied: int) -> int:
+    """Both colours' pieces (of ``board``, still standing in ``occupied``) that attack ``square`` when only
+    the squares of ``occupied`` are filled: sliders see through the squares an exchange has emptied."""
+    rooks = (board.rooks | board.queens) & occupied
+    bishops = (board.bishops | board.queens) & occupied
+    found = chess.BB_KNIGHT_ATTACKS[square] & board.knights
+    found |= chess.BB_KING_ATTACKS[square] & board.kings
+    # a white pawn attacks ``square`` from where a black pawn on ``square`` would attack, and the reverse
+    found |= chess.BB_PAWN_ATTACKS[chess.BLACK][square] & board.pawns & board.occupied_co[chess.WHITE]
+    found |= chess.BB_PAWN_ATTACKS[chess.WHITE][square] & board.pawns & board.occupied_co[chess.BLACK]
+    found |= chess.BB_RANK_ATTACKS[square][chess.BB_RANK_MASKS[square] & occupied] & rooks
+    found |= chess.BB_FILE_ATTACKS[square][chess.BB_FILE_MASKS[square] & occupied] & rooks
+    found |= chess.BB_DIAG_ATTACKS[square][chess.BB_DIAG_MASKS[square] & occupied] & bishops
+    return found & occupied
+
+
+def _cheapest(board: chess.Board, candidates: int, colour: chess.Color, target: chess.Square) -> chess.Square | None:
+    """The square of ``colour``'s cheapest piece among ``candidates`` that may take on ``target``: a piece
+    pinned to its king only along the pin's line (the pins of ``board`` as it stands)."""
+    for piece in (chess.PAWN, chess.KNIGHT, chess.BISHOP, chess.ROOK, chess.QUEEN, chess.KING):
+        for square in chess.scan_forward(candidates & board.pieces_mask(piece, colour)):
+            if board.pin_mask(colour, square) & chess.BB_SQUARES[target]:
+                return square
+    return None
 
 
 def exchange_gain(board: chess.Board, capture: chess.Move) -> int:
     """Pawns the side to move wins by ``capture`` when the two sides then recapture on its square
-    with their cheapest legal piece, each free to stop when going on would lose (SEE). ``board``
-    is left as it was."""
-    gain = capture_value(board, capture)
-    board.push(capture)
-    try:
-        recaptures = list(board.generate_legal_captures(to_mask=chess.BB_SQUARES[capture.to_square]))
-        if not recaptures:
-            return gain
-        cheapest = min(recaptures, key=lambda m: _attacker_order(board, m))
-        return gain - max(0, exchange_gain(board, cheapest))
-    finally:
-        board.pop()
+    with their cheapest piece, each free to stop when going on would lose (static exchange
+    evaluation, on bitboards: x-rays through emptied squares, absolute pins, a king that takes
+    only an undefended piece). ``board`` is not changed."""
+    target = capture.to_square
+    taken = [capture_value(board, capture)]  # what each capture of the exchange takes, in order
+    on_target = PIECE_VALUES[capture.promotion or board.piece_type_at(capture.from_square) or chess.PAWN]
+    occupied = board.occupied & ~chess.BB_SQUARES[capture.from_square]
+    if board.is_en_passant(capture):
+        occupied &= ~chess.BB_SQUARES[target + (-8 if board.turn == chess.WHITE else 8)]
+    colour = not board.turn
+    while True:
+        both = attackers(board, target, occupied)
+        square = _cheapest(board, both & board.occupied_co[colour], colour, target)
+        if square is None:
+            break
+        if board.piece_type_at(square) == chess.KING and both & board.occupied_co[not colour]:
+            break  # the king may not take a defended piece
+        taken.append(on_target)
+        on_target = PIECE_VALUES[board.piece_type_at(square) or chess.PAWN]
+        occupied &= ~chess.BB_SQUARES[square]
+        colour = not colour
+    # from the last capture back: each side takes only when what it wins beats stopping (0)
+    net = 0
+    for value in reversed(taken[1:]):
+        net = max(0, value - net)
+    return taken[0] - net
+
+
+class CheckFinder:
+    """Which moves of the side to move give check, without making them: the squares from which
+    each piece type attacks the opponent's king, and the pieces whose move uncovers a slider's
+    line to it, found once per position (castling and en passant ask python-chess)."""
+
+    def __init__(self, board: chess.Board) -> None:
+        self.board = board
+        king = board.king(not board.turn)
+        self.king = king
+        if king is None:
+            return
+        occupied, mine = board.occupied, board.occupied_co[board.turn]
+        diagonal = chess.BB_DIAG_ATTACKS[king][chess.BB_DIAG_MASKS[king] & occupied]
+        straight = chess.BB_RANK_ATTACKS[king][chess.BB_RANK_MASKS[king] & occupied]
+        straight |= chess.BB_FILE_ATTACKS[king][chess.BB_FILE_MASKS[king] & occupied]
+        self.direct = {  # piece type -> the squares it checks from
+            chess.PAWN: chess.BB_PAWN_ATTACKS[not board.turn][king],
+            chess.KNIGHT: chess.BB_KNIGHT_ATTACKS[king],
+            chess.BISHOP: diagonal,
+            chess.ROOK: straight,
+            chess.QUEEN: diagonal | straight,
+            chess.KING: 0,
+        }
+        # my sliders on a line to the king with one piece of mine between: that piece uncovers them
+        self.uncovers: dict[chess.Square, int] = {}  # its square -> the line it must leave
+        rooks = (board.rooks | board.queens) & mine
+        bishops = (board.bishops | board.queens) & mine
+        snipers = chess.BB_RANK_ATTACKS[king][0] | chess.BB_FILE_ATTACKS[king][0]
+        snipers = (snipers & rooks) | (chess.BB_DIAG_ATTACKS[king][0] & bishops)
+        for sniper in chess.scan_forward(snipers):
+            between = chess.between(king, sniper) & occupied
+            if between and not between & (between - 1) and between & mine:  # exactly one, and mine
+                self.uncovers[chess.msb(between)] = chess.ray(king, sniper)
+
+    def __call__(self, move: chess.Move) -> bool:
+        board = self.board
+        if self.king is None or board.is_castling(move) or board.is_en_passant(move):
+            return board.gives_check(move)
+        piece = move.promotion or board.piece_type_at(move.from_square) or chess.PAWN
+        to = chess.BB_SQUARES[move.to_square]
+        if self.direct[piece] & to:  # (a slider's own line to the king is never through its from-square:
+            return True  # the king would be in check already)
+        line = self.uncovers.get(move.from_square)
+        return line is not None and not line & to
+
+
+def gives_check_fast(board: chess.Board, move: chess.Move) -> bool:
+    """board.gives_check(move) without making the move (CheckFinder, for one move)."""
+    return CheckFinder(board)(move)
 
 
 def mates_in_one(board: chess.Board) -> bool:
-    """Can the side to move mate at once? (The check test first: it is cheap and rules out most moves.)"""
-    for move in board.legal_moves:
-        if board.gives_check(move):
+    """Can the side to move mate at once? Only its legal checking moves are made on the board."""
+    checks = CheckFinder(board)
+    for move in board.generate_pseudo_legal_moves():
+        if checks(move) and board.is_legal(move):
             board.push(move)
             mate = board.is_checkmate()
             board.pop()

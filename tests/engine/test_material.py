@@ -89,3 +89,83 @@ def test_the_guard_leaves_out_losing_moves_and_keeps_the_order() -> None:
 def test_the_guard_keeps_quiet_opening_moves(sans: str) -> None:
     board = _board(sans)
     assert len(guard_material(board, list(board.legal_moves))) >= 10
+
+
+def _random_positions(seed: int, games: int) -> list[chess.Board]:
+    """Positions from random games that favour captures (more exchanges, checks and promotions)."""
+    import random
+
+    rng, boards = random.Random(seed), []
+    for _ in range(games):
+        board = chess.Board()
+        for _ in range(rng.randint(8, 140)):
+            moves = list(board.legal_moves)
+            if not moves:
+                break
+            captures = [m for m in moves if board.is_capture(m)]
+            board.push(rng.choice(captures) if captures and rng.random() < 0.4 else rng.choice(moves))
+        if not board.is_game_over():
+            boards.append(board)
+    return boards
+
+
+def test_check_finder_agrees_with_python_chess() -> None:
+    from chessformer.engine.material import CheckFinder
+
+    moves = 0
+    for board in _random_positions(3, 150):
+        finder = CheckFinder(board)
+        for move in board.legal_moves:
+            assert finder(move) == board.gives_check(move), (board.fen(), move.uci())
+            moves += 1
+    # discovered checks, promotions, castling and en passant by hand
+    discovered = chess.Board("4k3/8/8/8/4N3/8/8/4R1K1 w - - 0 1")
+    assert CheckFinder(discovered)(chess.Move.from_uci("e4c5")) and not CheckFinder(discovered)(
+        chess.Move.from_uci("e1e2")
+    )
+    promotion = chess.Board("k7/2P5/8/8/8/8/8/4K3 w - - 0 1")
+    assert CheckFinder(promotion)(chess.Move.from_uci("c7c8q")) and not CheckFinder(promotion)(
+        chess.Move.from_uci("c7c8n")
+    )
+    castle = chess.Board("5k2/8/8/8/8/8/8/4K2R w K - 0 1")
+    assert CheckFinder(castle)(chess.Move.from_uci("e1g1"))
+    assert moves > 2000
+
+
+def test_exchanges_on_bitboards_agree_with_legal_recaptures() -> None:
+    """The bitboard exchange against a plain recursion over python-chess's legal recaptures; they
+    differ only where a recapture would leave its own king in check from a line the exchange opened."""
+
+    def by_legal_moves(board: chess.Board, capture: chess.Move) -> int:
+        gain = capture_value(board, capture)
+        board.push(capture)
+        try:
+            replies = list(board.generate_legal_captures(to_mask=chess.BB_SQUARES[capture.to_square]))
+            if not replies:
+                return gain
+            values = {chess.KING: 100, chess.QUEEN: 9, chess.ROOK: 5, chess.BISHOP: 3, chess.KNIGHT: 3, chess.PAWN: 1}
+            cheapest = min(replies, key=lambda m: values[board.piece_type_at(m.from_square) or chess.PAWN])
+            if cheapest.promotion:  # the recursion counts a promoting recapture's queen; the exchange does not
+                return gain - max(0, by_legal_moves(board, chess.Move(cheapest.from_square, cheapest.to_square)))
+            return gain - max(0, by_legal_moves(board, cheapest))
+        finally:
+            board.pop()
+
+    captures = differ = 0
+    for board in _random_positions(4, 500):
+        for move in board.generate_legal_captures():
+            captures += 1
+            differ += exchange_gain(board, move) != by_legal_moves(board, move)
+    assert captures > 300 and differ <= captures // 100, (differ, captures)
+
+
+def test_mate_in_one_is_found_through_discovered_and_back_rank_checks() -> None:
+    from chessformer.engine.material import mates_in_one
+
+    back_rank = chess.Board("6k1/5ppp/8/8/8/8/8/R5K1 w - - 0 1")  # Ra8#
+    assert mates_in_one(back_rank)
+    assert not mates_in_one(chess.Board("6k1/5pp1/7p/8/8/8/8/R5K1 w - - 0 1"))  # h6 gave the king air
+    # the bishop on d5 blocks the h1 queen's diagonal to a8: any bishop move uncovers it; Bc6 is mate
+    discovered = chess.Board("k7/p1p5/8/3B4/8/8/8/K6Q w - - 0 1")
+    assert mates_in_one(discovered)
+    assert not mates_in_one(chess.Board())
