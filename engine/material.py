@@ -2,9 +2,9 @@
 
 The material guard (the ``MaterialGuard`` option) keeps the model from giving material away:
 the policy imitates people, and people of every level leave pieces en prise. For each
-candidate move it counts what the move takes, less what the opponent's best capture then wins
-when both sides recapture on that square with their cheapest piece until one side stops
-(static exchange evaluation, SEE), and it marks a move that allows mate in one. Candidates
+candidate move it counts what the move takes, less what the opponent's best capture (or
+promotion) then wins when both sides recapture on that square with their cheapest piece until
+one side stops (static exchange evaluation, SEE), and it marks a move that allows mate in one. Candidates
 that lose more than ``GUARD_TOLERANCE`` pawns next to the best candidate are left out. It is a
 rule check on exchanges, not a search: forks are seen (the opponent's best capture), mates two
 moves away and a check that a capture opens in the middle of an exchange are not. It runs on
@@ -13,6 +13,8 @@ checking moves, which are made to test for mate.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import chess
 
@@ -158,9 +160,18 @@ def mates_in_one(board: chess.Board) -> bool:
     return False
 
 
+def threats(board: chess.Board) -> Iterator[chess.Move]:
+    """The side to move's moves that win material at once: its captures and its pawns' promotions."""
+    yield from board.generate_legal_captures()
+    last_rank = chess.BB_RANK_8 if board.turn == chess.WHITE else chess.BB_RANK_1
+    for move in board.generate_legal_moves(from_mask=board.pawns, to_mask=last_rank & ~board.occupied):
+        if move.promotion == chess.QUEEN:
+            yield move
+
+
 def move_material(board: chess.Board, move: chess.Move) -> int:
-    """Pawns ``move`` wins (what it takes) less what the opponent's best capture then wins by
-    exchange; -MATED if the opponent can then mate at once. ``board`` is left as it was."""
+    """Pawns ``move`` wins (what it takes) less what the opponent's best capture or promotion then
+    wins by exchange; -MATED if the opponent can then mate at once. ``board`` is left as it was."""
     gained = capture_value(board, move)
     board.push(move)
     try:
@@ -168,7 +179,7 @@ def move_material(board: chess.Board, move: chess.Move) -> int:
             return MATED
         if mates_in_one(board):
             return -MATED
-        threat = max((exchange_gain(board, c) for c in board.generate_legal_captures()), default=0)
+        threat = max((exchange_gain(board, c) for c in threats(board)), default=0)
         return gained - max(0, threat)
     finally:
         board.pop()

@@ -169,3 +169,13 @@ def test_mate_in_one_is_found_through_discovered_and_back_rank_checks() -> None:
     discovered = chess.Board("k7/p1p5/8/3B4/8/8/8/K6Q w - - 0 1")
     assert mates_in_one(discovered)
     assert not mates_in_one(chess.Board())
+
+
+def test_a_pawn_about_to_queen_is_a_threat() -> None:
+    # black to move; white's a7 pawn queens unless the rook covers a8
+    board = chess.Board("6k1/P7/8/2r5/8/8/6K1/8 b - - 0 1")
+    assert move_material(board, chess.Move.from_uci("c5c8")) == 0  # a8=Q Rxa8
+    assert move_material(board, chess.Move.from_uci("c5a5")) == 0  # the file opens when the pawn moves
+    assert move_material(board, chess.Move.from_uci("c5c1")) == -8  # a8=Q for nothing
+    kept = {m.uci() for m in guard_material(board, list(board.legal_moves))}
+    assert "c5c1" not in kept and "g8f7" not in kept and {"c5c8", "c5a5"} <= kept
