@@ -60,6 +60,7 @@ class CalibrationConfig:
 def setting_spec(cfg: CalibrationConfig, rating: int, temperature: float) -> EngineSpec:
     spec = parse_engine_spec(
         f"chessformer:temperature={temperature:g},weights={cfg.weights},rating={rating},scale={cfg.scale}"
+        ",material_guard=false"  # the model's own moves: how UCI_LimitStrength plays a table's setting
     )
     return EngineSpec(f"ChessFormer T={temperature:g} R={rating}", spec.command, spec.options)
 

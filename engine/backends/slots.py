@@ -25,6 +25,10 @@ PREFILL_THRESHOLD = 16  # more new tokens than this: recompute the sequence inst
 SQUARES_PREFILL_MAX_BATCH = 256  # a squares model's prefill is its whole step: rows per forward (as decode's)
 
 
+class SlotsExhausted(ValueError):
+    """A batch needs more KV-cache slots than the backend has."""
+
+
 class SlotBackend(Backend):
     """Evaluates sequences with a slot-per-sequence static KV cache."""
 
@@ -83,7 +87,7 @@ class SlotBackend(Backend):
                 self._lru.move_to_end(s)
                 self._forget(s)
                 return s
-        raise ValueError(f"batch needs more than {self.cache.slots} cache slots")
+        raise SlotsExhausted(f"batch needs more than {self.cache.slots} cache slots")
 
     def _touch(self, s: int) -> None:
         self._lru.move_to_end(s)
@@ -113,13 +117,15 @@ class SlotBackend(Backend):
         for seq in sequences:
             if len(seq) > self.block_size:
                 raise ValueError(f"sequence of {len(seq)} tokens exceeds block_size {self.block_size}")
-        # a request may hold two slots (its own and its parent's): larger batches go in chunks that fit
-        chunk = max(1, self.cache.slots // 2)
-        if len(sequences) > chunk:
-            return [
-                e for c in range(0, len(sequences), chunk) for e in self._evaluate_fitting(sequences[c : c + chunk])
-            ]
-        return self._evaluate_fitting(sequences)
+        try:
+            return self._evaluate_fitting(sequences)
+        except SlotsExhausted:
+            if len(sequences) == 1:
+                raise
+        # more requests (and the parents they pin) than slots: each half on its own (slots taken before
+        # the shortfall were only forgotten, nothing was computed)
+        half = len(sequences) // 2
+        return self.evaluate(sequences[:half]) + self.evaluate(sequences[half:])
 
     def _evaluate_fitting(self, sequences: Sequence[TokenSequence]) -> list[Evaluation]:
         """evaluate() for a batch that fits the slots."""

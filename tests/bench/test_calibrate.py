@@ -120,3 +120,10 @@ def test_focus_round_plays_new_games_near_each_setting_and_resumes(tiny_weights:
     assert run_calibration(cfg, tmp_path / "cal", progress=False) == table  # resumed: nothing new played
     with open(tmp_path / "cal" / "focus.pgn") as f:
         assert sum(1 for _ in iter(lambda: chess.pgn.read_game(f), None)) == 6
+
+
+def test_settings_are_measured_with_the_models_own_moves(tiny_weights: Path) -> None:
+    from chessformer.bench.calibrate import CalibrationConfig, setting_spec
+
+    spec = setting_spec(CalibrationConfig(weights=str(tiny_weights)), 1500, 0.5)
+    assert spec.options["MaterialGuard"] == "false"

@@ -286,7 +286,7 @@ def test_batched_match_passes_the_rule_options_to_the_player(tiny_model, tiny_we
     for flag, expected in (
         (",draw_avoidance=true,mate_in_one=false,material_guard=true", {(True, False, True)}),
         (",draw_avoidance=false,material_guard=false", {(False, True, False)}),
-        ("", {(True, True, False)}),
+        ("", {(True, True, True)}),
     ):
         spec = parse_engine_spec(f"chessformer:temperature=0,weights={tiny_weights}{flag}")
         cfg = MatchConfig(spec, [parse_engine_spec("random")], games=2, movetime=0.01, max_moves=10)

@@ -282,7 +282,10 @@ def test_draw_avoidance_option_reaches_the_player(s: Session) -> None:
     assert s.expect("^bestmove").split()[1] == "f1f8"  # MateInOne (on by default) still takes the mate
     s.send("setoption name MateInOne value false")
     s.send("go depth 1")
-    assert s.expect("^bestmove").split()[1] == "f1f7"  # both off: the paper's plain sampling
+    assert s.expect("^bestmove").split()[1] == "f1f8"  # MaterialGuard (on by default) counts the mate too
+    s.send("setoption name MaterialGuard value false")
+    s.send("go depth 1")
+    assert s.expect("^bestmove").split()[1] == "f1f7"  # all three off: the paper's plain sampling
     s.send("setoption name DrawAvoidance value maybe")
     assert "DrawAvoidance must be true or false" in s.expect("^info string")
 
