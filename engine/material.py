@@ -4,8 +4,8 @@ The material guard (the ``MaterialGuard`` option) keeps the model from giving ma
 the policy imitates people, and people of every level leave pieces en prise. For each
 candidate move it counts what the move takes, less what the opponent's best capture (or
 promotion) then wins when both sides recapture on that square with their cheapest piece until
-one side stops (static exchange evaluation, SEE), and it marks a move that allows mate in one. Candidates
-that lose more than ``GUARD_TOLERANCE`` pawns next to the best candidate are left out. It is a
+one side stops (static exchange evaluation, SEE), and it marks a move that allows mate in one.
+Candidates that lose more than ``GUARD_TOLERANCE`` pawns next to the best candidate are left out. It is a
 rule check on exchanges, not a search: forks are seen (the opponent's best capture), mates two
 moves away and a check that a capture opens in the middle of an exchange are not. It runs on
 bitboards (python-chess's attack tables) without making the moves, except the opponent's
@@ -140,11 +140,6 @@ class CheckFinder:
             return True  # the king would be in check already)
         line = self.uncovers.get(move.from_square)
         return line is not None and not line & to
-
-
-def gives_check_fast(board: chess.Board, move: chess.Move) -> bool:
-    """board.gives_check(move) without making the move (CheckFinder, for one move)."""
-    return CheckFinder(board)(move)
 
 
 def mates_in_one(board: chess.Board) -> bool:

@@ -165,7 +165,7 @@ def declare_options(weights: str = BUNDLED) -> tuple[OptionSpec, ...]:
             " leave out moves after which the"
             " game can end drawn by rule (stalemate, a repeated position, insufficient material, or a threefold or"
             " fifty-move claim the opponent's reply allows), unless no other move is left. On by default, by"
-            " measurement: the bundled model at Temperature 0 beat a random mover 18/20 with it, 9/20 without"
+            " measurement: the first bundled model at Temperature 0 beat a random mover 18/20 with it, 9/20 without"
             " (11 draws by repetition or stalemate). Off plays the paper's plain sampling.",
         ),
         OptionSpec(

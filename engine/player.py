@@ -24,6 +24,11 @@ reaches against weak opponents (players resign first), so the model never learne
 them: it would shuffle a queen and a rook up into the fifty-move rule. A one-ply rule check is
 exact and costs a few milliseconds; it does not search, and temperature still chooses among the
 mates.
+
+Material guard (the ``MaterialGuard`` option, on by default since it was measured to win more):
+the candidates lose every move that gives away material by exchange next to the best candidate,
+or allows mate in one (engine/material.py). It runs after the mate filter and before the draw
+filter, so a mate is never left out and a guarded move may still avoid a draw.
 """
 
 from __future__ import annotations
