@@ -150,15 +150,13 @@ class Player:
         self.ratings = ratings  # (own, opponent): what a rating-conditioned model is told (UCI Rating options)
         self.own_colour: chess.Color | None = None  # the colour that plays as ratings[0]; None: the side to move
 
-    def input_spec(self, board: chess.Board, own_colour: chess.Color | None = None) -> InputSpec | None:
-        """The model's inputs for ``board``, ``own_colour`` (default: ``self.own_colour``, else the side to
-        move) playing as ``ratings[0]``; None when it reads the anchor alone."""
+    def input_spec(self, board: chess.Board) -> InputSpec | None:
+        """The model's inputs for ``board``, the side to move playing as ``ratings[0]``; None when it reads the anchor alone."""
         spec = self.backend.inputs
         if spec.plain:
             return None
         own, opp = self.ratings
-        if own_colour is None:
-            own_colour = board.turn if self.own_colour is None else self.own_colour
+        own_colour = board.turn if self.own_colour is None else self.own_colour
         white, black = (own, opp) if own_colour == chess.WHITE else (opp, own)
         return replace(spec, white=white, black=black)
 
