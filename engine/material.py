@@ -14,7 +14,7 @@ checking moves, which are made to test for mate.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import chess
 
@@ -164,6 +164,80 @@ def threats(board: chess.Board) -> Iterator[chess.Move]:
             yield move
 
 
+def piece_attacks(piece: chess.PieceType, colour: chess.Color, square: chess.Square, occupied: int) -> int:
+    """The squares a ``colour`` ``piece`` on ``square`` attacks when the squares of ``occupied`` are filled."""
+    if piece == chess.PAWN:
+        return chess.BB_PAWN_ATTACKS[colour][square]
+    if piece == chess.KNIGHT:
+        return chess.BB_KNIGHT_ATTACKS[square]
+    if piece == chess.KING:
+        return chess.BB_KING_ATTACKS[square]
+    found = 0
+    if piece in (chess.ROOK, chess.QUEEN):
+        found |= chess.BB_RANK_ATTACKS[square][chess.BB_RANK_MASKS[square] & occupied]
+        found |= chess.BB_FILE_ATTACKS[square][chess.BB_FILE_MASKS[square] & occupied]
+    if piece in (chess.BISHOP, chess.QUEEN):
+        found |= chess.BB_DIAG_ATTACKS[square][chess.BB_DIAG_MASKS[square] & occupied]
+    return found
+
+
+def double_attacks(board: chess.Board) -> Iterator[chess.Move]:
+    """The side to move's moves that may win material by a second threat: its checks, and its moves
+    whose piece then attacks two of the opponent's pieces (not the king), each worth more than it or
+    undefended (a fork). The candidates for ``reply_gain``'s one-move look; most moves are not."""
+    checks = CheckFinder(board)
+    theirs = board.occupied_co[not board.turn] & ~board.kings
+    for move in board.generate_legal_moves():
+        if checks(move):
+            yield move
+            continue
+        piece = move.promotion or board.piece_type_at(move.from_square) or chess.PAWN
+        occupied = (board.occupied & ~chess.BB_SQUARES[move.from_square]) | chess.BB_SQUARES[move.to_square]
+        targets = piece_attacks(piece, board.turn, move.to_square, occupied) & theirs
+        if not targets & (targets - 1):  # fewer than two
+            continue
+        hit = 0
+        for target in chess.scan_forward(targets):
+            worth_more = PIECE_VALUES[board.piece_type_at(target) or chess.PAWN] > PIECE_VALUES[piece]
+            if worth_more or not attackers(board, target, occupied) & board.occupied_co[not board.turn]:
+                hit += 1
+        if hit >= 2:
+            yield move
+
+
+def safe_value(board: chess.Board, move: chess.Move) -> int:
+    """Pawns ``move`` wins (what it takes) less the opponent's best capture or promotion then
+    (by exchange); MATED if it mates. ``board`` is left as it was."""
+    gained = capture_value(board, move)
+    board.push(move)
+    try:
+        if board.is_checkmate():
+            return MATED
+        return gained - max(0, max((exchange_gain(board, c) for c in threats(board)), default=0))
+    finally:
+        board.pop()
+
+
+def reply_gain(board: chess.Board, reply: chess.Move, enough: int) -> int:
+    """Pawns the side to move wins by ``reply`` when the opponent then makes its best move by
+    ``safe_value`` (a fork wins the piece that is not saved). Stops looking once some answer holds
+    the gain to ``enough`` or less, and returns at most ``enough`` then."""
+    gained = capture_value(board, reply)
+    board.push(reply)
+    try:
+        answers = sorted(board.generate_legal_moves(), key=lambda m: -capture_value(board, m))
+        if not answers:
+            return MATED if board.is_check() else gained  # stalemate: the material stays as it is
+        best = -MATED
+        for answer in answers:
+            best = max(best, safe_value(board, answer))
+            if gained - best <= enough:
+                break
+        return gained - best
+    finally:
+        board.pop()
+
+
 def move_material(board: chess.Board, move: chess.Move) -> int:
     """Pawns ``move`` wins (what it takes) less what the opponent's best capture or promotion then
     wins by exchange; -MATED if the opponent can then mate at once. ``board`` is left as it was."""
@@ -174,17 +248,44 @@ def move_material(board: chess.Board, move: chess.Move) -> int:
             return MATED
         if mates_in_one(board):
             return -MATED
-        threat = max((exchange_gain(board, c) for c in threats(board)), default=0)
-        return gained - max(0, threat)
+        return gained - max(0, max((exchange_gain(board, c) for c in threats(board)), default=0))
     finally:
         board.pop()
 
 
-def guard_material(board: chess.Board, moves: list[chess.Move]) -> list[chess.Move]:
+def fork_threat(board: chess.Board, move: chess.Move, threat: int) -> int:
+    """What the opponent wins after ``move``: ``threat`` (its best capture, from move_material) or
+    more, by a check or fork after which the best answer still loses material (``reply_gain``)."""
+    board.push(move)
+    try:
+        for reply in double_attacks(board):
+            threat = max(threat, reply_gain(board, reply, threat))
+        return threat
+    finally:
+        board.pop()
+
+
+def guard_material(
+    board: chess.Board, moves: list[chess.Move], draws: Callable[[chess.Move], bool] | None = None, lead: int = 0
+) -> list[chess.Move]:
     """The candidates that lose at most GUARD_TOLERANCE pawns next to the best of ``moves``
-    (by move_material), in their order; never empty when ``moves`` is not."""
+    (by move_material, then fork_threat), in their order; never empty when ``moves`` is not.
+    A move for which ``draws`` is true (the game can end drawn after it) counts at most -``lead``:
+    the draw gives up that many pawns of lead, whatever the move takes.
+
+    The exchanges of every candidate are counted first; the rest (slower) only for the
+    candidates that may still be kept, best first: it can only lower a move's count."""
     if len(moves) < 2:
         return moves
-    net = [move_material(board, m) for m in moves]
-    best = max(net)
-    return [m for m, n in zip(moves, net, strict=True) if n >= best - GUARD_TOLERANCE]
+    net = {m: move_material(board, m) for m in moves}
+    best = -MATED - 1
+    for move in sorted(moves, key=lambda m: -net[m]):
+        if net[move] < best - GUARD_TOLERANCE:
+            break  # its count can only fall: it is out whatever the rest count
+        if abs(net[move]) != MATED:
+            gained = capture_value(board, move)
+            net[move] = gained - fork_threat(board, move, gained - net[move])
+        if draws is not None and net[move] != MATED and draws(move):
+            net[move] = min(net[move], -max(0, lead))
+        best = max(best, net[move])
+    return [m for m in moves if net[m] >= best - GUARD_TOLERANCE]

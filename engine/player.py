@@ -27,8 +27,10 @@ mates.
 
 Material guard (the ``MaterialGuard`` option, on by default since it was measured to win more):
 the candidates lose every move that gives away material by exchange next to the best candidate,
-or allows mate in one (engine/material.py). It runs after the mate filter and before the draw
-filter, so a mate is never left out and a guarded move may still avoid a draw.
+or allows mate in one (engine/material.py). It runs after the mate filter, so a mate is never
+left out. With draw avoidance on, a move that lets the game end drawn counts in the guard as
+losing the lead (taking the last piece into stalemate is no gain), and the draw filter then runs
+on the moves the guard kept.
 """
 
 from __future__ import annotations
@@ -210,9 +212,11 @@ class Player:
             raise ValueError(f"no legal move in {board.fen()}")
         if take_mates:  # before the draw filter: a mate ends the game, it never allows a draw
             moves = [m for m in moves if gives_mate(board, m)] or moves
-        if guard:
-            moves = guard_material(board, moves)
-        if avoid_draws and material_balance(board) >= 0:
+        ahead = material_balance(board)
+        avoid = avoid_draws and ahead >= 0
+        if guard:  # a move that lets the game end drawn gives up the lead: it counts as losing that much
+            moves = guard_material(board, moves, (lambda m: allows_draw_by_rule(board, m)) if avoid else None, ahead)
+        if avoid:
             moves = [m for m in moves if not allows_draw_by_rule(board, m)] or moves
         return moves
 

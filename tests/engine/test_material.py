@@ -9,6 +9,7 @@ from chessformer.engine.material import (
     MATED,
     capture_value,
     exchange_gain,
+    fork_threat,
     guard_material,
     material_balance,
     move_material,
@@ -83,6 +84,27 @@ def test_the_guard_leaves_out_losing_moves_and_keeps_the_order() -> None:
     # a single candidate always stays, and the guard never empties the list
     assert guard_material(board, moves[:1]) == moves[:1]
     assert guard_material(board, []) == []
+
+
+def test_the_guard_sees_forks_and_skewers_one_move_ahead() -> None:
+    # the d4 knight forks king and rook from c2 (a1) or f3 (h2); no capture wins anything at once
+    fork = chess.Board("4k3/8/8/8/3n4/8/8/R3K2R w KQ - 0 1")
+    threat = {u: fork_threat(fork, chess.Move.from_uci(u), 0) for u in ("h1h2", "h1g1", "a1b1", "e1d1")}
+    assert all(move_material(fork, chess.Move.from_uci(u)) == 0 for u in threat)
+    assert threat == {"h1h2": 5, "h1g1": 5 - 3, "a1b1": 0, "e1d1": 0}  # Rg1: Nc2+, Nxa1, Rxa1
+    kept = {m.uci() for m in guard_material(fork, list(fork.legal_moves))}
+    assert {"a1b1", "e1d1"} <= kept and not {"h1h2", "h1g1"} & kept
+    # a fork the answer refutes is no threat: after Kd2, Nb3+ forks king and rook, unless a c2 pawn takes
+    bare = chess.Board("4k3/8/8/8/3n4/8/8/R3K3 w Q - 0 1")
+    assert fork_threat(bare, chess.Move.from_uci("e1d2"), 0) == 5
+    covered = chess.Board("4k3/8/8/8/3n4/8/2P5/R3K3 w Q - 0 1")
+    assert fork_threat(covered, chess.Move.from_uci("e1d2"), 0) == 0
+    # a skewer: after a quiet pawn move, Bb4+ and the bishop takes the e1 rook (the king can only
+    # defend it: Bxe1 Kxe1, 5 - 3); king and rook moves off the line are kept
+    skewer = chess.Board("7k/8/8/8/8/b7/3K2PP/4R3 w - - 0 1")
+    assert fork_threat(skewer, chess.Move.from_uci("g2g3"), 0) == 2
+    kept = {m.uci() for m in guard_material(skewer, list(skewer.legal_moves))}
+    assert not {"g2g3", "g2g4", "h2h3", "h2h4"} & kept and {"d2e2", "e1e3"} <= kept
 
 
 @pytest.mark.parametrize("sans", ["e4 e5 Nf3 Nc6 Bb5 a6 Ba4 Nf6 O-O Be7", "d4 d5 c4 e6 Nc3 Nf6 Bg5 Be7 e3 O-O"])

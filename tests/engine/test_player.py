@@ -198,3 +198,19 @@ def test_material_guard_leaves_out_a_hanging_queen() -> None:
     assert ev.moves[0] == nc6 and qg5 not in ev.moves and ev.probs.sum() == pytest.approx(1.0)
     # searchmoves that all lose stay as they are
     assert keen.evaluate(board, [qg5], guard=True).moves == (qg5,)
+
+
+def test_guarded_capture_into_stalemate_counts_as_giving_up_the_lead() -> None:
+    """From a game against Stockfish Skill 0: far ahead, the guard alone kept only the two captures
+    of the g5 rook, and both stalemate; with draw avoidance the draw counts as losing the lead."""
+    from chessformer.engine.player import allows_draw_by_rule
+    from chessformer.engine.tokenizer import move_id
+
+    board = chess.Board("1Q6/Q3pkp1/P5p1/2N3r1/7P/4B1P1/2P1K3/7R w - - 1 42")
+    bxg5, hxg5 = chess.Move.from_uci("e3g5"), chess.Move.from_uci("h4g5")
+    assert allows_draw_by_rule(board, bxg5) and allows_draw_by_rule(board, hxg5)
+    keen = Player(_FixedBackend({move_id(board, bxg5): 9.0}, (0.9, 0.05, 0.05)))  # type: ignore[arg-type]
+    assert set(keen.evaluate(board, guard=True).moves) == {bxg5, hxg5}  # no draw avoidance: the captures
+    ev = keen.evaluate(board, avoid_draws=True, guard=True)
+    assert bxg5 not in ev.moves and hxg5 not in ev.moves and len(ev.moves) > 20
+    assert not any(allows_draw_by_rule(board, m) for m in ev.moves)
