@@ -5,11 +5,13 @@ the policy imitates people, and people of every level leave pieces en prise. For
 candidate move it counts what the move takes, less what the opponent's best capture (or
 promotion) then wins when both sides recapture on that square with their cheapest piece until
 one side stops (static exchange evaluation, SEE), and it marks a move that allows mate in one.
-Candidates that lose more than ``GUARD_TOLERANCE`` pawns next to the best candidate are left out. It is a
-rule check on exchanges, not a search: forks are seen (the opponent's best capture), mates two
-moves away and a check that a capture opens in the middle of an exchange are not. It runs on
-bitboards (python-chess's attack tables) without making the moves, except the opponent's
-checking moves, which are made to test for mate.
+Then it looks one move further, for the candidates that may still be kept: after each of the
+opponent's checks and forks (a piece that attacks two pieces each worth more than it or
+undefended), the best answer by the same count (``reply_gain``), so a skewer or a knight fork a
+quiet move allows is seen. Candidates that lose more than ``GUARD_TOLERANCE`` pawns next to the
+best candidate are left out. It is a rule check on exchanges and one reply, not a search: mates
+two moves away, discovered attacks and threats that take two quiet moves are not seen. It runs
+on bitboards (python-chess's attack tables); moves are made only to look at replies and mates.
 """
 
 from __future__ import annotations
