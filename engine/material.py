@@ -23,7 +23,7 @@ import chess
 # piece values (pawns): the usual 1/3/3/5/9; a king is never captured
 PIECE_VALUES = {chess.PAWN: 1, chess.KNIGHT: 3, chess.BISHOP: 3, chess.ROOK: 5, chess.QUEEN: 9, chess.KING: 0}
 MATED = 1000  # what a move that allows mate in one loses, in pawns: more than any material
-GUARD_TOLERANCE = 1  # pawns a kept candidate may lose next to the best candidate
+GUARD_TOLERANCE = 0  # pawns a kept candidate may lose next to the best candidate (0: only the best count; measured)
 
 
 def material_balance(board: chess.Board) -> int:
