@@ -3,6 +3,7 @@
 # results/default_model/. Run from the repository root after export; needs Stockfish
 # (apt-get install stockfish) and the shards of training (data/human, for the held-out split).
 #   OLD=path/to/previous.safetensors training/configs/evaluate_default.sh
+# W=path evaluates another model (every step plays it), OUT= and RUNS= put its files elsewhere.
 set -euo pipefail
 export PATH="$PATH:/usr/games"
 W=${W:-engine/models/default.safetensors}
@@ -23,7 +24,7 @@ python -m chessformer.training heldout --data data/human --weights "$W" ${OLD:+-
 for flags in ",material_guard=true" ",material_guard=false" ",material_guard=false,mate_in_one=false" \
              ",material_guard=false,draw_avoidance=false"; do
     name=vs_random${flags//[,=]/_}
-    python -m chessformer.bench match --engine "chessformer:temperature=0$flags" --opponent random --games 20 \
+    python -m chessformer.bench match --engine "chessformer:weights=$W,temperature=0$flags" --opponent random --games 20 \
         --movetime 0.1 --concurrency 4 --batched --pgn "$RUNS/$name.pgn" --no-progress > "$OUT/$name.json"
 done
 
@@ -31,13 +32,15 @@ done
 #    own moves (MaterialGuard off) conditioned on the default Rating (FIDE 2700) and unconditioned (Rating 0),
 #    then the shipped defaults (MaterialGuard on)
 for r in 2700 0; do
-    python -m chessformer.bench match --engine "chessformer:temperature=0,rating=$r,material_guard=false" \
+    python -m chessformer.bench match --engine "chessformer:weights=$W,temperature=0,rating=$r,material_guard=false" \
         --opponent stockfish:skill=0 --games 40 --movetime 0.1 --openings bench/openings/openings.pgn --concurrency 2 \
         --batched --pgn "$RUNS/vs_sf0_rating_$r.pgn" --no-progress > "$OUT/vs_sf0_rating_$r.json"
 done
-#    on six Stockfish seeds (240 games): one 40-game run of the same engine scored 36% to 69% across seeds
+#    six times (240 games): Stockfish has no Seed option and its Skill Level draws its weakening from a
+#    time-seeded generator, so runs of the same 40 games differ (36% to 69% for one engine); --seed sets only
+#    chessformer's sampler (unused at Temperature 0) and names the run
 for seed in 1 11 21 31 41 51; do
-    python -m chessformer.bench match --engine "chessformer:temperature=0,material_guard=true" --opponent stockfish:skill=0 \
+    python -m chessformer.bench match --engine "chessformer:weights=$W,temperature=0,material_guard=true" --opponent stockfish:skill=0 \
         --games 40 --movetime 0.1 --openings bench/openings/openings.pgn --concurrency 2 --batched --seed "$seed" \
         --pgn "$RUNS/vs_sf0_guard_seed$seed.pgn" --no-progress > "$OUT/vs_sf0_guard_seed$seed.json"
 done
@@ -50,7 +53,7 @@ python -m chessformer.bench sweep --weights "$W" --settings material_guard=false
     --out "$RUNS/sweep" --no-progress > "$OUT/sweep.txt"
 
 # 5b. the shipped defaults' rating by the same protocol at tau 0.001 (MaterialGuard on), 20 games per opponent
-python -m chessformer.bench match --engine chessformer:temperature=0.001,material_guard=true --opponent stockfish:skill=0 \
+python -m chessformer.bench match --engine "chessformer:weights=$W,temperature=0.001,material_guard=true" --opponent stockfish:skill=0 \
     --opponent stockfish:skill=1 --opponent stockfish:skill=3 --opponent stockfish:skill=5 --games 20 --movetime 0.1 \
     --max-moves 89 --openings bench/openings/openings.pgn --concurrency 2 --batched --seed 7 \
     --pgn "$RUNS/guard_rating.pgn" --no-progress > "$OUT/guard_rating.json"
@@ -68,11 +71,11 @@ cp "$RUNS"/vs_sf0_rating_*.pgn "$RUNS"/vs_random*.pgn "$RUNS"/guard_rating.pgn "
 for seed in 1 11 21 31 41 51; do gzip -9 -c "$RUNS/vs_sf0_guard_seed$seed.pgn" > "$OUT/games/vs_sf0_guard_seed$seed.pgn.gz"; done
 
 # 7. start-up: start -> uciok and isready -> readyok (the model loads here) of the engine process, three cold starts
-python - > "$OUT/uci_timing.txt" <<'PY'
+python - "$W" > "$OUT/uci_timing.txt" <<'PY'
 import subprocess, sys, time
 for run in range(3):
     t0 = time.perf_counter()
-    p = subprocess.Popen([sys.executable, "-m", "chessformer.engine"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen([sys.executable, "-m", "chessformer.engine", "--weights", sys.argv[1]], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     p.stdin.write("uci\n"); p.stdin.flush()
     while p.stdout.readline().strip() != "uciok":
         pass
