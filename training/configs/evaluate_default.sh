@@ -39,7 +39,8 @@ done
 #    six times (240 games): Stockfish has no Seed option and its Skill Level draws its weakening from a
 #    time-seeded generator, so runs of the same 40 games differ (36% to 69% for one engine); --seed sets only
 #    chessformer's sampler (unused at Temperature 0) and names the run
-for seed in 1 11 21 31 41 51; do
+guard_runs=(1 11 21 31 41 51)
+for seed in "${guard_runs[@]}"; do
     python -m chessformer.bench match --engine "chessformer:weights=$W,temperature=0,material_guard=true" --opponent stockfish:skill=0 \
         --games 40 --movetime 0.1 --openings bench/openings/openings.pgn --concurrency 2 --batched --seed "$seed" \
         --pgn "$RUNS/vs_sf0_guard_seed$seed.pgn" --no-progress > "$OUT/vs_sf0_guard_seed$seed.json"
@@ -68,7 +69,7 @@ mkdir -p "$OUT/games"
 cp "$RUNS"/sweep/sweep.csv "$RUNS"/sweep/sweep.json "$RUNS"/sweep/sweep.png "$OUT/"
 cp "$RUNS/sweep/games.pgn" "$OUT/games/sweep.pgn"
 cp "$RUNS"/vs_sf0_rating_*.pgn "$RUNS"/vs_random*.pgn "$RUNS"/guard_rating.pgn "$OUT/games/"
-for seed in 1 11 21 31 41 51; do gzip -9 -c "$RUNS/vs_sf0_guard_seed$seed.pgn" > "$OUT/games/vs_sf0_guard_seed$seed.pgn.gz"; done
+for seed in "${guard_runs[@]}"; do gzip -9 -c "$RUNS/vs_sf0_guard_seed$seed.pgn" > "$OUT/games/vs_sf0_guard_seed$seed.pgn.gz"; done
 
 # 7. start-up: start -> uciok and isready -> readyok (the model loads here) of the engine process, three cold starts
 python - "$W" > "$OUT/uci_timing.txt" <<'PY'
